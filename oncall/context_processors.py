@@ -1,0 +1,10 @@
+from django.http import HttpRequest
+
+from oncall.roles import user_roles
+
+
+def portal(request: HttpRequest) -> dict[str, object]:
+    """What the base layout needs on every page: the current user's roles."""
+    user = getattr(request, "user", None)
+    roles = sorted(user_roles(user)) if user is not None and user.is_authenticated else []
+    return {"user_roles": roles}

@@ -1,0 +1,71 @@
+"""Health of the parts the portal needs: database, broker, beat (and the worker it feeds)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from oncall.celery import app as celery_app
+from oncall.models import Heartbeat
+
+BEAT_HEARTBEAT = "beat"
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "detail": self.detail}
+
+
+def check_database() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:
+        return Check(False, f"{type(error).__name__}: {error}")
+    return Check(True, connection.vendor)
+
+
+def check_broker() -> Check:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            transport = conn.transport_cls
+    except Exception as error:
+        return Check(False, f"{type(error).__name__}: {error}")
+    return Check(True, str(transport))
+
+
+def check_beat(now: datetime | None = None) -> Check:
+    now = now or timezone.now()
+    try:
+        beat = Heartbeat.objects.filter(name=BEAT_HEARTBEAT).values_list("at", flat=True).first()
+    except Exception as error:
+        return Check(False, f"{type(error).__name__}: {error}")
+    if beat is None:
+        return Check(False, "no heartbeat yet")
+    age: timedelta = now - beat
+    max_age: timedelta = settings.HEARTBEAT_MAX_AGE
+    seconds = round(age.total_seconds(), 1)
+    if age > max_age:
+        return Check(False, f"last heartbeat {seconds}s ago (limit {max_age.total_seconds():.0f}s)")
+    return Check(True, f"last heartbeat {seconds}s ago")
+
+
+def health_report() -> tuple[bool, dict[str, object]]:
+    checks = {"database": check_database(), "broker": check_broker(), "beat": check_beat()}
+    healthy = all(c.ok for c in checks.values())
+    return healthy, {
+        "status": "ok" if healthy else "unhealthy",
+        "checks": {name: c.as_dict() for name, c in checks.items()},
+    }
+
+
+def heartbeat_record(*, name: str = BEAT_HEARTBEAT) -> None:
+    Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})

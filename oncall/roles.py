@@ -1,0 +1,67 @@
+"""The four role groups and what each may do.
+
+Groups are created by a data migration (0002_role_groups). Their permissions are granted
+after every migrate, because Django creates permissions only then and later apps add models.
+Each app names what its models allow per role in its AppConfig as `role_permissions`:
+{role: {model_name: ("view", "add", ...)}}, so this module never imports the apps above it.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.db import DEFAULT_DB_ALIAS
+
+SUPPORT = "Support"
+SUPPORT_MANAGER = "Support manager"
+ENGINEER = "Engineer"
+MANAGER = "Manager"
+ROLES = (SUPPORT, SUPPORT_MANAGER, ENGINEER, MANAGER)
+
+VIEW = ("view",)
+EDIT = ("view", "add", "change", "delete")
+
+# The core app's own models (OncallConfig.role_permissions).
+CORE_ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {"user": ("view", "change")},
+    SUPPORT_MANAGER: {"user": VIEW},
+    ENGINEER: {"user": VIEW},
+    SUPPORT: {"user": VIEW},
+}
+
+
+def wanted_codenames(app_configs: Iterable[Any]) -> dict[str, set[tuple[str, str]]]:
+    """Map each role to the (app_label, codename) pairs the apps declare for it."""
+    wanted: dict[str, set[tuple[str, str]]] = {role: set() for role in ROLES}
+    for config in app_configs:
+        for role, models in getattr(config, "role_permissions", {}).items():
+            for model_name, actions in models.items():
+                wanted[role].update((config.label, f"{action}_{model_name}") for action in actions)
+    return wanted
+
+
+def grant_role_permissions(
+    sender: Any = None, using: str = DEFAULT_DB_ALIAS, **kwargs: Any
+) -> None:
+    """Make each role group hold exactly the permissions the apps declare for it."""
+    from django.contrib.auth.models import Group, Permission
+
+    wanted = wanted_codenames(global_apps.get_app_configs())
+    permissions = {
+        (p.content_type.app_label, p.codename): p
+        for p in Permission.objects.using(using).select_related("content_type")
+    }
+    for role, codenames in wanted.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set([permissions[c] for c in sorted(codenames) if c in permissions])
+
+
+def user_roles(user: Any) -> set[str]:
+    """The role names a user holds (superusers hold all of them)."""
+    if user.is_superuser:
+        return set(ROLES)
+    return {g.name for g in user.groups.all() if g.name in ROLES}
+
+
+def is_manager(user: Any) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or MANAGER in user_roles(user)))

@@ -1,0 +1,22 @@
+"""Test settings: SQLite and the in-memory broker unless DATABASE_URL/REDIS_URL are set."""
+
+from oncall.settings.base import *  # noqa: F403
+from oncall.settings.base import DATABASES, REDIS_URL, STORAGES, env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if not env.str("DATABASE_URL", default=""):
+    DATABASES["default"]["NAME"] = ":memory:"
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+# Tests talk to Redis only where they ask for it (the celery_worker fixture points both the
+# test process and the worker it starts at Redis); everything else uses the memory transport.
+CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+TEST_REDIS_URL = REDIS_URL

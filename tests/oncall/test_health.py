@@ -1,0 +1,73 @@
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from oncall.celery import app
+from oncall.health import heartbeat_record
+from oncall.models import Heartbeat
+from tests.support import use_broker
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_when_database_broker_and_beat_are_alive(client: Client) -> None:
+    heartbeat_record()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name for name, check in body["checks"].items() if check["ok"]} == {
+        "database",
+        "broker",
+        "beat",
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_needs_no_login_and_is_503_without_a_heartbeat(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["beat"] == {"ok": False, "detail": "no heartbeat yet"}
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_beat_heartbeat_is_stale(client: Client, settings) -> None:
+    Heartbeat.objects.create(
+        name="beat", at=timezone.now() - settings.HEARTBEAT_MAX_AGE - timedelta(seconds=1)
+    )
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert "last heartbeat" in response.json()["checks"]["beat"]["detail"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_broker_is_down(client: Client) -> None:
+    heartbeat_record()
+    previous = app.conf.broker_url
+    use_broker("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    try:
+        response = client.get("/healthz")
+    finally:
+        use_broker(previous)
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["broker"]["ok"] is False
+    assert checks["database"]["ok"] is True
+
+
+def test_healthz_is_503_when_the_database_is_down(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    # Point the connection at a server that does not exist; no test database is touched.
+    monkeypatch.setitem(connection.settings_dict, "NAME", "/nonexistent/dir/db.sqlite3")
+    monkeypatch.setitem(connection.settings_dict, "ENGINE", "django.db.backends.sqlite3")
+    connection.close()
+    try:
+        response = client.get("/healthz")
+    finally:
+        connection.close()
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"]["ok"] is False
