@@ -1,0 +1,100 @@
+"""What an escalation policy would do if nobody acknowledged: the dry run managers read.
+
+The escalation engine (incidents) runs policies step by step from a snapshot; this module
+computes the whole plan up front from the same rules, so a manager can check a policy.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from oncall.models import User
+from rotations import resolver
+from rotations.models import EscalationPolicy, EscalationStep, Override, Rotation, StepAction
+from rotations.selectors import (
+    users_of,
+    overrides_between,
+    override_specs,
+    rotation_spec,
+    rotations_with_members,
+)
+
+# A plan never grows without bound even for a long list with many repeats.
+MAX_PLANNED_PAGES = 500
+# Overrides further out than this cannot matter to a plan that people read in minutes.
+PLAN_HORIZON = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class PlannedPage:
+    offset: timedelta
+    user: User | None  # None: the step has nobody to page (shown as a warning)
+    step: int  # 1-based step number
+    repeat: int  # 0 for the first pass
+    reason: str
+
+    @property
+    def minute(self) -> float:
+        return self.offset.total_seconds() / 60
+
+
+def policy_plan(*, policy: EscalationPolicy, at: datetime) -> list[PlannedPage]:
+    """Every page the policy would send from `at` if nobody ever acknowledges."""
+    steps = list(
+        policy.steps.select_related(
+            "rotation__team", "policy__team__escalation_contact"
+        ).prefetch_related("users")
+    )
+    rotation_ids = {s.rotation_id for s in steps if s.rotation_id}
+    rotations = {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
+    team_members = list(policy.team.members.all())
+    overrides = overrides_between(list(rotation_ids), at, at + PLAN_HORIZON)
+    plan: list[PlannedPage] = []
+    offset = timedelta()
+    for repeat in range(policy.repeat + 1):
+        for number, step in enumerate(steps, start=1):
+            for user, reason in _step_targets(
+                step, rotations, overrides, team_members, at + offset
+            ):
+                if len(plan) >= MAX_PLANNED_PAGES:
+                    return plan
+                plan.append(PlannedPage(offset, user, number, repeat, reason))
+                if step.action == StepAction.WALK_ROTATION:
+                    offset += step.wait
+            if step.action != StepAction.WALK_ROTATION:
+                offset += step.wait
+    return plan
+
+
+def _step_targets(
+    step: EscalationStep,
+    rotations: dict[int, Rotation],
+    overrides: dict[int, list[Override]],
+    team_members: list[User],
+    when: datetime,
+) -> list[tuple[User | None, str]]:
+    if step.action in (StepAction.ROTATION_ONCALL, StepAction.WALK_ROTATION):
+        rotation = rotations[step.rotation_id]
+        spec = rotation_spec(rotation)
+        specs = override_specs(overrides[rotation.pk])
+        users = users_of(rotation, overrides[rotation.pk])
+        current = resolver.oncall_at(spec, specs, when)
+        if step.action == StepAction.ROTATION_ONCALL:
+            if current is None:
+                return [(None, f"nobody is on call for {rotation} (a gap)")]
+            why = "covering by override" if current.override else "on call"
+            return [(users[current.user], f"{why} for {rotation}")]
+        walk = resolver.members_from(spec, when)
+        if current is not None and current.override:
+            walk = [current.user, *[u for u in walk if u != current.user]]
+        return [
+            (users[uid], f"{'on call' if i == 0 else f'next on the list ({i + 1})'} for {rotation}")
+            for i, uid in enumerate(walk)
+        ]
+    if step.action == StepAction.USERS:
+        return [(u, "named in the policy") for u in step.users.all()]
+    if step.action == StepAction.TEAM:
+        return [(u, f"member of {step.policy.team.name}") for u in team_members]
+    contact = step.policy.team.escalation_contact
+    if contact is None:
+        return [(None, f"{step.policy.team.name} has no escalation contact")]
+    return [(contact, f"escalation contact of {step.policy.team.name} (the list ran out)")]
