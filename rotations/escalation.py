@@ -11,11 +11,11 @@ from oncall.models import User
 from rotations import resolver
 from rotations.models import EscalationPolicy, EscalationStep, Override, Rotation, StepAction
 from rotations.selectors import (
-    users_of,
-    overrides_between,
     override_specs,
+    overrides_between,
     rotation_spec,
     rotations_with_members,
+    users_of,
 )
 
 # A plan never grows without bound even for a long list with many repeats.

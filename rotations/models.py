@@ -151,7 +151,8 @@ class Rotation(models.Model):
             return "Around the clock"
         days = sorted(self.working_days) if self.working_days else range(7)
         day_text = ", ".join(WEEKDAY_NAMES[d] for d in days)
-        assert self.working_hours_start is not None and self.working_hours_end is not None
+        assert self.working_hours_start is not None
+        assert self.working_hours_end is not None
         tz = self.working_hours_timezone or self.timezone
         return f"{day_text} {self.working_hours_start:%H:%M}–{self.working_hours_end:%H:%M} {tz}"
 
@@ -348,10 +349,8 @@ class EscalationStep(models.Model):
                 raise ValidationError({"rotation": "The rotation belongs to another team."})
         elif self.rotation is not None:
             raise ValidationError({"rotation": "Only rotation steps name a rotation."})
-        if self.action == StepAction.ESCALATION_CONTACT and self.policy_id:
-            if self.policy.team.escalation_contact_id is None:
-                raise ValidationError(
-                    {
-                        "action": f"The team {self.policy.team.name} has no escalation contact to page."
-                    }
-                )
+        no_contact = self.policy_id and self.policy.team.escalation_contact_id is None
+        if self.action == StepAction.ESCALATION_CONTACT and no_contact:
+            raise ValidationError(
+                {"action": f"The team {self.policy.team.name} has no escalation contact to page."}
+            )

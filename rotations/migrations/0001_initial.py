@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,145 +17,422 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='EscalationPolicy',
+            name="EscalationPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('repeat', models.PositiveSmallIntegerField(default=0, help_text='How many more times to run all steps if nobody acknowledges.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "repeat",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="How many more times to run all steps if nobody acknowledges.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'escalation policies',
-                'ordering': ('team__name', 'name'),
+                "verbose_name_plural": "escalation policies",
+                "ordering": ("team__name", "name"),
             },
         ),
         migrations.CreateModel(
-            name='Rotation',
+            name="Rotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('tier', models.CharField(choices=[('veteran', 'Veteran'), ('new', 'New'), ('none', '—')], default='none', max_length=10)),
-                ('position', models.CharField(choices=[('primary', 'Primary'), ('secondary', 'Secondary')], default='primary', max_length=10)),
-                ('shift_length', models.DurationField(default=datetime.timedelta(days=7), help_text='Whole hours or days: 7 days is weekly, 14 days a sprint. Whole-day shifts hand off at the local handoff time, across daylight-saving changes.')),
-                ('handoff_time', models.TimeField(default=datetime.time(9, 0))),
-                ('timezone', models.CharField(default='UTC', max_length=64, validators=[oncall.validators.validate_timezone])),
-                ('start_date', models.DateField(default=datetime.date.today, help_text='The date of the first handoff.')),
-                ('working_days', models.JSONField(blank=True, default=list, help_text='Weekdays covered (0 = Monday … 6 = Sunday); empty: all.')),
-                ('working_hours_start', models.TimeField(blank=True, null=True)),
-                ('working_hours_end', models.TimeField(blank=True, null=True)),
-                ('working_hours_timezone', models.CharField(blank=True, help_text="Defaults to the rotation's.", max_length=64, validators=[oncall.validators.validate_timezone])),
-                ('ical_token', models.CharField(default=rotations.models.new_feed_token, editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=100)),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[("veteran", "Veteran"), ("new", "New"), ("none", "—")],
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "position",
+                    models.CharField(
+                        choices=[("primary", "Primary"), ("secondary", "Secondary")],
+                        default="primary",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "shift_length",
+                    models.DurationField(
+                        default=datetime.timedelta(days=7),
+                        help_text="Whole hours or days: 7 days is weekly, 14 days a sprint. Whole-day shifts hand off at the local handoff time, across daylight-saving changes.",
+                    ),
+                ),
+                ("handoff_time", models.TimeField(default=datetime.time(9, 0))),
+                (
+                    "timezone",
+                    models.CharField(
+                        default="UTC",
+                        max_length=64,
+                        validators=[oncall.validators.validate_timezone],
+                    ),
+                ),
+                (
+                    "start_date",
+                    models.DateField(
+                        default=datetime.date.today, help_text="The date of the first handoff."
+                    ),
+                ),
+                (
+                    "working_days",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Weekdays covered (0 = Monday … 6 = Sunday); empty: all.",
+                    ),
+                ),
+                ("working_hours_start", models.TimeField(blank=True, null=True)),
+                ("working_hours_end", models.TimeField(blank=True, null=True)),
+                (
+                    "working_hours_timezone",
+                    models.CharField(
+                        blank=True,
+                        help_text="Defaults to the rotation's.",
+                        max_length=64,
+                        validators=[oncall.validators.validate_timezone],
+                    ),
+                ),
+                (
+                    "ical_token",
+                    models.CharField(
+                        default=rotations.models.new_feed_token,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ('team__name', 'tier', 'position'),
+                "ordering": ("team__name", "tier", "position"),
             },
         ),
         migrations.CreateModel(
-            name='PersonalFeed',
+            name="PersonalFeed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=rotations.models.new_feed_token, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='personal_feed', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        default=rotations.models.new_feed_token, max_length=64, unique=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="personal_feed",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EscalationStep',
+            name="EscalationStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(db_index=True, default=0)),
-                ('action', models.CharField(choices=[('rotation_oncall', 'Page the on-call of a rotation'), ('walk_rotation', "Walk the rotation's list (next person each wait)"), ('users', 'Page named people'), ('team', 'Page the whole team'), ('escalation_contact', "Page the team's escalation contact")], default='rotation_oncall', max_length=20)),
-                ('wait', models.DurationField(default=datetime.timedelta(seconds=600), help_text="How long to wait for an acknowledgement before the next page (to the second). For 'walk the list', the wait between each person.")),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='rotations.escalationpolicy')),
-                ('users', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rotation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='escalation_steps', to='rotations.rotation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(db_index=True, default=0)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("rotation_oncall", "Page the on-call of a rotation"),
+                            ("walk_rotation", "Walk the rotation's list (next person each wait)"),
+                            ("users", "Page named people"),
+                            ("team", "Page the whole team"),
+                            ("escalation_contact", "Page the team's escalation contact"),
+                        ],
+                        default="rotation_oncall",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "wait",
+                    models.DurationField(
+                        default=datetime.timedelta(seconds=600),
+                        help_text="How long to wait for an acknowledgement before the next page (to the second). For 'walk the list', the wait between each person.",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="rotations.escalationpolicy",
+                    ),
+                ),
+                (
+                    "users",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "rotation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="escalation_steps",
+                        to="rotations.rotation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('position', 'id'),
+                "ordering": ("position", "id"),
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Short name used in URLs and the API, e.g. core.', unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('contact_mode', models.CharField(choices=[('page', 'Page through the portal'), ('call', 'Call directly')], default='page', help_text="Call directly: support dials the team's numbers instead of paging.", max_length=4)),
-                ('announcement_email', models.EmailField(blank=True, help_text='Where status updates go.', max_length=254)),
-                ('escalation_contact', models.ForeignKey(blank=True, help_text='Who is paged when the list runs out (the CPE manager).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='escalation_contact_for', to=settings.AUTH_USER_MODEL)),
-                ('members', models.ManyToManyField(blank=True, related_name='teams', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Short name used in URLs and the API, e.g. core.", unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "contact_mode",
+                    models.CharField(
+                        choices=[("page", "Page through the portal"), ("call", "Call directly")],
+                        default="page",
+                        help_text="Call directly: support dials the team's numbers instead of paging.",
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "announcement_email",
+                    models.EmailField(
+                        blank=True, help_text="Where status updates go.", max_length=254
+                    ),
+                ),
+                (
+                    "escalation_contact",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Who is paged when the list runs out (the CPE manager).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="escalation_contact_for",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        blank=True, related_name="teams", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ('name',),
+                "ordering": ("name",),
             },
         ),
         migrations.AddField(
-            model_name='rotation',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rotations', to='rotations.team'),
+            model_name="rotation",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rotations",
+                to="rotations.team",
+            ),
         ),
         migrations.AddField(
-            model_name='escalationpolicy',
-            name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalation_policies', to='rotations.team'),
+            model_name="escalationpolicy",
+            name="team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="escalation_policies",
+                to="rotations.team",
+            ),
         ),
         migrations.CreateModel(
-            name='DirectNumber',
+            name="DirectNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(help_text="Who answers, e.g. 'Frank (platform lead)'.", max_length=100)),
-                ('phone', models.CharField(max_length=16, validators=[oncall.validators.validate_e164])),
-                ('position', models.PositiveIntegerField(db_index=True, default=0)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='direct_numbers', to='rotations.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "label",
+                    models.CharField(
+                        help_text="Who answers, e.g. 'Frank (platform lead)'.", max_length=100
+                    ),
+                ),
+                (
+                    "phone",
+                    models.CharField(max_length=16, validators=[oncall.validators.validate_e164]),
+                ),
+                ("position", models.PositiveIntegerField(db_index=True, default=0)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="direct_numbers",
+                        to="rotations.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('position', 'id'),
+                "ordering": ("position", "id"),
             },
         ),
         migrations.CreateModel(
-            name='Override',
+            name="Override",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('replaces', models.ForeignKey(blank=True, help_text='Whose shift is covered (optional).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replaced_by_overrides', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(help_text='Who covers.', on_delete=django.db.models.deletion.CASCADE, related_name='overrides', to=settings.AUTH_USER_MODEL)),
-                ('rotation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='overrides', to='rotations.rotation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Whose shift is covered (optional).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replaced_by_overrides",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        help_text="Who covers.",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="overrides",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rotation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="overrides",
+                        to="rotations.rotation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('start',),
-                'indexes': [models.Index(fields=['rotation', 'end', 'start'], name='rotations_o_rotatio_a7bec5_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='override_ends_after_start')],
+                "ordering": ("start",),
+                "indexes": [
+                    models.Index(
+                        fields=["rotation", "end", "start"], name="rotations_o_rotatio_a7bec5_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("end__gt", models.F("start"))),
+                        name="override_ends_after_start",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RotationMember',
+            name="RotationMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(db_index=True, default=0)),
-                ('rotation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='rotations.rotation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rotation_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(db_index=True, default=0)),
+                (
+                    "rotation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="rotations.rotation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rotation_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ('position', 'id'),
-                'constraints': [models.UniqueConstraint(fields=('rotation', 'user'), name='member_once_per_rotation')],
+                "ordering": ("position", "id"),
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("rotation", "user"), name="member_once_per_rotation"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='rotation',
-            constraint=models.UniqueConstraint(fields=('team', 'tier', 'position'), name='one_rotation_per_tier_position'),
+            model_name="rotation",
+            constraint=models.UniqueConstraint(
+                fields=("team", "tier", "position"), name="one_rotation_per_tier_position"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rotation',
-            constraint=models.CheckConstraint(condition=models.Q(('shift_length__gt', datetime.timedelta(0))), name='shift_length_positive'),
+            model_name="rotation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("shift_length__gt", datetime.timedelta(0))),
+                name="shift_length_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='escalationpolicy',
-            constraint=models.UniqueConstraint(fields=('team', 'name'), name='policy_name_unique_per_team'),
+            model_name="escalationpolicy",
+            constraint=models.UniqueConstraint(
+                fields=("team", "name"), name="policy_name_unique_per_team"
+            ),
         ),
     ]

@@ -1,8 +1,11 @@
 """The Celery contract: named queues, a route for every task, late acks, the beat schedule."""
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 
 from oncall.celery import app
@@ -10,7 +13,10 @@ from oncall.models import Heartbeat
 
 
 def project_tasks() -> list[str]:
-    app.loader.import_default_modules()
+    # Import every app's tasks module as the worker's autodiscovery does.
+    for config in apps.get_app_configs():
+        if importlib.util.find_spec(f"{config.name}.tasks"):
+            importlib.import_module(f"{config.name}.tasks")
     return sorted(name for name in app.tasks if not name.startswith("celery."))
 
 
