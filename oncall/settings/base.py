@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -187,6 +188,7 @@ CELERY_TASK_QUEUES = tuple(
 # Every task needs a route; tests/oncall/test_celery.py fails on one that has none.
 CELERY_TASK_ROUTES = {
     "oncall.heartbeat": {"queue": "default"},
+    "rotations.coverage_watch": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -194,6 +196,8 @@ HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", def
 HEARTBEAT_MAX_AGE = HEARTBEAT_INTERVAL * 4
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oncall.heartbeat", "schedule": HEARTBEAT_INTERVAL},
+    # Every morning: tell each team's escalation contact about gaps in the next 14 days.
+    "coverage-watch": {"task": "rotations.coverage_watch", "schedule": crontab(hour=8, minute=0)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

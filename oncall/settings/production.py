@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from oncall.settings.base import *  # noqa: F403
-from oncall.settings.base import SECRET_KEY, env
+from oncall.settings.base import SECRET_KEY, env, mailer_from_url
 
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -22,3 +22,6 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Pages must leave the building: production mails through SMTP, never the console.
+MAILERS = {"default": mailer_from_url(env.email_url("EMAIL_URL", default="smtp://localhost:25"))}
