@@ -22,3 +22,9 @@ def make_broker_folders(**kwargs: Any) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@beat_init.connect
+def first_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """Send a heartbeat as beat starts, so /healthz turns green without waiting an interval."""
+    app.send_task("oncall.heartbeat")
