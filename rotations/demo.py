@@ -7,6 +7,7 @@
 """
 
 from datetime import date, time, timedelta
+from typing import Any
 
 from django.db import transaction
 
@@ -27,7 +28,7 @@ from rotations.models import (
 START = date(2026, 1, 5)  # a Monday
 
 
-def _rotation(team: Team, members: list[User], **fields: object) -> Rotation:
+def _rotation(team: Team, members: list[User], **fields: Any) -> Rotation:
     key = {k: fields.pop(k) for k in ("tier", "position")}
     rotation, _ = Rotation.objects.update_or_create(team=team, **key, defaults=fields)
     RotationMember.objects.filter(rotation=rotation).exclude(user__in=members).delete()

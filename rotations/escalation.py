@@ -73,6 +73,7 @@ def _step_targets(
     when: datetime,
 ) -> list[tuple[User | None, str]]:
     if step.action in (StepAction.ROTATION_ONCALL, StepAction.WALK_ROTATION):
+        assert step.rotation_id is not None  # EscalationStep.clean requires it for these actions
         rotation = rotations[step.rotation_id]
         spec = rotation_spec(rotation)
         specs = override_specs(overrides[rotation.pk])

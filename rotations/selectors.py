@@ -219,7 +219,8 @@ def next_member(*, rotation: Rotation, user_id: int) -> User | None:
     if not hasattr(rotation, "ordered_members"):
         rotation = rotations_with_members(Rotation.objects.filter(pk=rotation.pk)).get()
     after = resolver.next_member(rotation_spec(rotation), user_id)
-    return next((m.user for m in rotation.ordered_members if m.user_id == after), None)
+    members: list[RotationMember] = getattr(rotation, "ordered_members", [])
+    return next((m.user for m in members if m.user_id == after), None)
 
 
 def teams_for(user: User) -> QuerySet[Team]:
