@@ -1,0 +1,191 @@
+"""Override services: who may change whose shifts, overlaps, swaps; feed tokens."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from oncall.models import User
+from oncall.roles import ENGINEER, MANAGER
+from rotations.models import Override, PersonalFeed, Rotation
+from rotations.services import (
+    override_create,
+    override_delete,
+    override_swap,
+    personal_feed_get,
+    personal_feed_rotate,
+    rotation_feed_rotate,
+)
+from tests.factories import RotationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+MAR_10 = datetime(2026, 3, 10, 13, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def people() -> dict[str, User]:
+    return {
+        "alice": UserFactory.create(username="alice", roles=[ENGINEER]),
+        "bob": UserFactory.create(username="bob", roles=[ENGINEER]),
+        "carol": UserFactory.create(username="carol", roles=[ENGINEER]),
+        "morgan": UserFactory.create(username="morgan", roles=[MANAGER]),
+        "outsider": UserFactory.create(username="outsider", roles=[ENGINEER]),
+    }
+
+
+@pytest.fixture
+def rotation(people: dict[str, User]) -> Rotation:
+    return RotationFactory.create(members=[people["alice"], people["bob"], people["carol"]])
+
+
+def cover(rotation: Rotation, actor: User, user: User, replaces: User | None, start=MAR_10):
+    return override_create(
+        rotation=rotation, actor=actor, user=user, replaces=replaces, start=start, end=start + DAY
+    )
+
+
+@pytest.mark.parametrize(
+    ("actor", "user", "replaces"),
+    [
+        pytest.param("morgan", "bob", "carol", id="manager-for-two-others"),
+        pytest.param("morgan", "alice", None, id="manager-without-replaces"),
+        pytest.param("alice", "alice", "bob", id="engineer-covers-someone"),
+        pytest.param("alice", "alice", None, id="engineer-covers-unnamed"),
+        pytest.param("alice", "bob", "alice", id="engineer-hands-over-own-shift"),
+    ],
+)
+def test_override_create_allowed(
+    rotation: Rotation, people: dict[str, User], actor: str, user: str, replaces: str | None
+) -> None:
+    override = cover(rotation, people[actor], people[user], people[replaces] if replaces else None)
+    override.refresh_from_db()
+    assert override.user == people[user]
+    assert override.created_by == people[actor]
+    assert (override.start, override.end) == (MAR_10, MAR_10 + DAY)
+
+
+@pytest.mark.parametrize(
+    ("actor", "user", "replaces"),
+    [
+        pytest.param("alice", "bob", "carol", id="engineer-for-two-others"),
+        pytest.param("alice", "bob", None, id="engineer-puts-someone-else-on"),
+        pytest.param("outsider", "outsider", "bob", id="engineer-outside-the-team"),
+    ],
+)
+def test_override_create_refused(
+    rotation: Rotation, people: dict[str, User], actor: str, user: str, replaces: str | None
+) -> None:
+    with pytest.raises(PermissionDenied, match="your own shifts"):
+        cover(rotation, people[actor], people[user], people[replaces] if replaces else None)
+    assert not Override.objects.exists()
+
+
+def test_covering_with_someone_outside_the_team_is_invalid(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    with pytest.raises(ValidationError) as error:
+        cover(rotation, people["morgan"], people["outsider"], people["bob"])
+    assert "not a member of the team" in str(error.value)
+    assert not Override.objects.exists()
+
+
+def test_overlapping_override_is_refused(rotation: Rotation, people: dict[str, User]) -> None:
+    cover(rotation, people["alice"], people["alice"], people["bob"])
+    with pytest.raises(ValidationError, match="overlaps another override"):
+        cover(rotation, people["carol"], people["carol"], None, start=MAR_10 + DAY / 2)
+    assert Override.objects.count() == 1
+    # Touching is not overlapping.
+    cover(rotation, people["carol"], people["carol"], None, start=MAR_10 + DAY)
+    assert Override.objects.count() == 2
+
+
+def test_end_before_start_is_refused(rotation: Rotation, people: dict[str, User]) -> None:
+    with pytest.raises(ValidationError, match="end after it starts"):
+        override_create(
+            rotation=rotation,
+            actor=people["alice"],
+            user=people["alice"],
+            start=MAR_10,
+            end=MAR_10 - DAY,
+        )
+    assert not Override.objects.exists()
+
+
+def test_swap_creates_both_overrides(rotation: Rotation, people: dict[str, User]) -> None:
+    alice, bob = people["alice"], people["bob"]
+    later = MAR_10 + 7 * DAY
+    one, two = override_swap(
+        rotation=rotation,
+        actor=alice,
+        first=alice,
+        first_window=(MAR_10, MAR_10 + DAY),
+        second=bob,
+        second_window=(later, later + DAY),
+    )
+    assert (one.user, one.replaces, one.start) == (bob, alice, MAR_10)
+    assert (two.user, two.replaces, two.start) == (alice, bob, later)
+    assert Override.objects.count() == 2
+
+
+def test_swap_is_all_or_nothing(rotation: Rotation, people: dict[str, User]) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    later = MAR_10 + 7 * DAY
+    blocker = cover(rotation, carol, carol, None, start=later)
+    with pytest.raises(ValidationError, match="overlaps"):
+        override_swap(
+            rotation=rotation,
+            actor=alice,
+            first=alice,
+            first_window=(MAR_10, MAR_10 + DAY),
+            second=bob,
+            second_window=(later, later + DAY),  # clashes with carol's cover
+        )
+    assert list(Override.objects.all()) == [blocker]
+
+
+def test_swap_between_two_others_is_refused_for_an_engineer(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    with pytest.raises(PermissionDenied):
+        override_swap(
+            rotation=rotation,
+            actor=people["carol"],
+            first=people["alice"],
+            first_window=(MAR_10, MAR_10 + DAY),
+            second=people["bob"],
+            second_window=(MAR_10 + 7 * DAY, MAR_10 + 8 * DAY),
+        )
+    assert not Override.objects.exists()
+
+
+def test_override_delete_follows_the_same_rule(rotation: Rotation, people: dict[str, User]) -> None:
+    override = cover(rotation, people["alice"], people["alice"], people["bob"])
+    with pytest.raises(PermissionDenied):
+        override_delete(override=override, actor=people["carol"])
+    assert Override.objects.filter(pk=override.pk).exists()
+    override_delete(override=override, actor=people["bob"])  # it was bob's shift
+    assert not Override.objects.exists()
+    other = cover(rotation, people["alice"], people["alice"], people["bob"])
+    override_delete(override=other, actor=people["morgan"])
+    assert not Override.objects.exists()
+
+
+def test_personal_feed_rotate_changes_the_token(people: dict[str, User]) -> None:
+    feed = personal_feed_get(user=people["alice"])
+    old = feed.token
+    assert personal_feed_get(user=people["alice"]).token == old  # stable until rotated
+    rotated = personal_feed_rotate(user=people["alice"])
+    assert rotated.token != old
+    assert len(rotated.token) >= 40
+    assert not PersonalFeed.objects.filter(token=old).exists()
+    assert PersonalFeed.objects.get(user=people["alice"]).token == rotated.token
+
+
+def test_rotation_feed_rotate_changes_the_token(rotation: Rotation) -> None:
+    old = rotation.ical_token
+    rotation_feed_rotate(rotation=rotation)
+    rotation.refresh_from_db()
+    assert rotation.ical_token != old
+    assert not Rotation.objects.filter(ical_token=old).exists()
