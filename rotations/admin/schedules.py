@@ -1,0 +1,196 @@
+"""Rotations (drag-ordered members, overrides, previews) and overrides on their own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Count, ForeignKey, QuerySet
+from django.forms import BaseInlineFormSet, ModelChoiceField, ModelForm
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from oncall.models import User
+from rotations.admin import previews
+from rotations.admin.formsets import OverrideFormSet, RotationMemberFormSet
+from rotations.admin.sortable import SortableInline, SortableParentAdmin
+from rotations.admin_forms import OverrideAdminForm, RotationAdminForm, describe_duration
+from rotations.models import Override, Rotation, RotationMember
+from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
+from rotations.services import rotation_feed_rotate
+
+ONCALL_NOW = "admin_oncall_now"
+
+
+def attach_oncall(rotations: list[Rotation], at: datetime) -> None:
+    """Set who is on call at `at` on each (prefetched) rotation of a change-list page."""
+    try:
+        found: list[OnCall | None] = list(oncall_for_rotations(rotations, at))
+    except previews.BAD_DATA:
+        # A stored row that slipped past validation: work the others out one by one.
+        found = []
+        for rotation in rotations:
+            try:
+                found.append(oncall_for_rotations([rotation], at)[0])
+            except previews.BAD_DATA:
+                found.append(None)
+    for rotation, oncall in zip(rotations, found, strict=True):
+        setattr(rotation, ONCALL_NOW, oncall)
+
+
+class RotationChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        attach_oncall(list(self.result_list), timezone.now())
+
+
+class RotationMemberInline(SortableInline):
+    model = RotationMember
+    formset = RotationMemberFormSet
+    fields = ("user",)
+    verbose_name_plural = "members (the top of the list is on call first; drag to reorder)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RotationMember]:
+        return super().get_queryset(request).select_related("user")
+
+
+class OverrideInline(admin.TabularInline):
+    model = Override
+    formset = OverrideFormSet
+    fields = ("user", "replaces", "start", "end", "reason", "created_by")
+    readonly_fields = ("created_by",)
+    extra = 0
+    verbose_name_plural = "current and upcoming overrides (times in UTC)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Override]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(end__gt=timezone.now())
+            .select_related("user", "replaces", "created_by", "rotation__team")
+        )
+
+
+@admin.register(Rotation)
+class RotationAdmin(SortableParentAdmin, admin.ModelAdmin):
+    form = RotationAdminForm
+    list_display = (
+        "__str__",
+        "team",
+        "tier",
+        "position",
+        "shift",
+        "timezone",
+        "member_count",
+        "oncall_now",
+    )
+    list_filter = ("team", "tier", "position")
+    search_fields = ("name", "team__name")
+    readonly_fields = ("next_shifts", "coverage_gaps")
+    fieldsets = (
+        (None, {"fields": ("team", "name", "tier", "position")}),
+        ("Shifts", {"fields": ("shift_length", "handoff_time", "timezone", "start_date")}),
+        (
+            "Working hours",
+            {
+                "description": "Leave the hours empty for around-the-clock coverage.",
+                "fields": (
+                    "working_days",
+                    ("working_hours_start", "working_hours_end"),
+                    "working_hours_timezone",
+                ),
+            },
+        ),
+        ("Preview", {"fields": ("next_shifts", "coverage_gaps")}),
+    )
+    inlines = (RotationMemberInline, OverrideInline)
+    actions = ("rotate_ical_token",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rotation]:
+        return rotations_with_members(super().get_queryset(request)).annotate(
+            member_total=Count("members", distinct=True)
+        )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return RotationChangeList
+
+    @admin.display(description="Shift", ordering="shift_length")
+    def shift(self, rotation: Rotation) -> str:
+        return describe_duration(rotation.shift_length)
+
+    @admin.display(description="Members", ordering="member_total")
+    def member_count(self, rotation: Rotation) -> int:
+        return getattr(rotation, "member_total", 0)
+
+    @admin.display(description="On call now")
+    def oncall_now(self, rotation: Rotation) -> str:
+        oncall: OnCall | None = getattr(rotation, ONCALL_NOW, None)
+        if oncall is None:
+            return "?"
+        if oncall.user is None:
+            return "nobody (a gap)"
+        return f"{oncall.user} (override)" if oncall.override else str(oncall.user)
+
+    @admin.display(description="Next 8 shifts")
+    def next_shifts(self, rotation: Rotation) -> SafeString:
+        return previews.next_shifts(rotation, timezone.now())
+
+    @admin.display(description="Gaps in the next 4 weeks")
+    def coverage_gaps(self, rotation: Rotation) -> SafeString:
+        return previews.coverage_gaps(rotation, timezone.now())
+
+    @admin.action(
+        description="Rotate iCal token (the old feed URL stops working)", permissions=["change"]
+    )
+    def rotate_ical_token(self, request: HttpRequest, queryset: QuerySet[Rotation]) -> None:
+        rotations = list(queryset)
+        for rotation in rotations:
+            rotation_feed_rotate(rotation=rotation)
+        self.message_user(request, f"New iCal feed token for {len(rotations)} rotation(s).")
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm[Rotation], formset: Any, change: bool
+    ) -> None:
+        if formset.model is Override and isinstance(request.user, User):
+            _save_overrides(formset, request.user)
+        else:
+            super().save_formset(request, form, formset, change)
+
+
+def _save_overrides(formset: BaseInlineFormSet[Override, Rotation, Any], actor: User) -> None:
+    """Save an override formset, recording who made each new override."""
+    for override in formset.save(commit=False):
+        if override.pk is None:
+            override.created_by = actor
+        override.save()
+    for deleted in formset.deleted_objects:
+        deleted.delete()
+    formset.save_m2m()
+
+
+@admin.register(Override)
+class OverrideAdmin(admin.ModelAdmin):
+    form = OverrideAdminForm
+    list_display = ("rotation", "user", "start", "end", "replaces", "reason", "created_by")
+    list_filter = ("rotation__team", "rotation")
+    list_select_related = ("rotation__team", "user", "replaces", "created_by")
+    search_fields = ("user__username", "user__display_name", "reason")
+    date_hierarchy = "start"
+    readonly_fields = ("created_by", "created_at")
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
+        if db_field.name == "rotation":
+            kwargs["queryset"] = Rotation.objects.select_related("team")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(
+        self, request: HttpRequest, obj: Override, form: ModelForm[Override], change: bool
+    ) -> None:
+        if not change and isinstance(request.user, User):
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

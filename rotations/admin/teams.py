@@ -1,0 +1,73 @@
+"""Teams: members, direct numbers (call-directly teams) and their rotations inline."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from rotations.admin.formsets import DirectNumberFormSet
+from rotations.admin.sortable import SortableInline, SortableParentAdmin
+from rotations.admin_forms import TeamAdminForm, TeamRotationForm
+from rotations.models import DirectNumber, Rotation, Team
+
+
+class DirectNumberInline(SortableInline):
+    model = DirectNumber
+    formset = DirectNumberFormSet
+    fields = ("label", "phone")
+    verbose_name_plural = "numbers to call directly (in this order)"
+
+
+class TeamRotationInline(admin.TabularInline):
+    model = Rotation
+    form = TeamRotationForm
+    fields = ("name", "tier", "position", "shift_length", "handoff_time", "timezone")
+    extra = 0
+    show_change_link = True
+    verbose_name_plural = "rotations (members, overrides and working hours on each one's page)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rotation]:
+        return super().get_queryset(request).select_related("team")
+
+
+@admin.register(Team)
+class TeamAdmin(SortableParentAdmin, admin.ModelAdmin):
+    form = TeamAdminForm
+    list_display = (
+        "name",
+        "slug",
+        "contact_mode",
+        "escalation_contact",
+        "member_count",
+        "rotation_count",
+    )
+    list_filter = ("contact_mode",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("members",)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description")}),
+        ("Paging", {"fields": ("contact_mode", "escalation_contact", "announcement_email")}),
+        ("People", {"fields": ("members",)}),
+    )
+    inlines = (DirectNumberInline, TeamRotationInline)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("escalation_contact")
+            .annotate(
+                member_total=Count("members", distinct=True),
+                rotation_total=Count("rotations", distinct=True),
+            )
+        )
+
+    @admin.display(description="Members", ordering="member_total")
+    def member_count(self, team: Team) -> int:
+        return getattr(team, "member_total", 0)
+
+    @admin.display(description="Rotations", ordering="rotation_total")
+    def rotation_count(self, team: Team) -> int:
+        return getattr(team, "rotation_total", 0)

@@ -1,0 +1,192 @@
+"""Forms and widgets of the rotations admin (its formsets are in rotations.admin.formsets).
+
+Shift length is entered as a number and a unit, working days as checkboxes; the models'
+clean() methods hold each row's rules, these forms add what needs another row to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from oncall.models import User
+from rotations.models import (
+    WEEKDAY_NAMES,
+    EscalationPolicy,
+    Override,
+    Rotation,
+    RotationMember,
+    Team,
+)
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+UNITS = {"hours": HOUR, "days": DAY}
+# A longer shift is a typo, not a rotation; the cap also keeps timedelta from overflowing.
+MAX_SHIFT = timedelta(days=366)
+
+
+def describe_duration(value: timedelta) -> str:
+    """7 days → "7 days", 12 hours → "12 hours", 90 minutes → "1:30:00"."""
+    if value and not value % DAY:
+        days = value // DAY
+        return f"{days} day{'s' if days != 1 else ''}"
+    if value and not value % HOUR:
+        hours = value // HOUR
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return str(value)
+
+
+class ShiftLengthWidget(forms.MultiWidget):
+    """A number and a unit (hours or days), posted as `<name>_value` and `<name>_unit`."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        widgets: dict[str, forms.Widget | type[forms.Widget]] = {
+            "value": forms.NumberInput(attrs={"min": 1, "style": "width: 5em"}),
+            "unit": forms.Select(choices=[(unit, unit) for unit in UNITS]),
+        }
+        super().__init__(widgets, attrs)
+
+    def decompress(self, value: timedelta | None) -> list[Any]:
+        if not value:
+            return [None, "days"]
+        if value % DAY:
+            return [value // HOUR, "hours"]
+        return [value // DAY, "days"]
+
+
+class ShiftLengthField(forms.MultiValueField):
+    widget = ShiftLengthWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        fields = (
+            forms.IntegerField(min_value=0, max_value=MAX_SHIFT // HOUR),
+            forms.ChoiceField(choices=[(unit, unit) for unit in UNITS]),
+        )
+        kwargs.setdefault("help_text", "Whole hours or days: 7 days is weekly, 14 a sprint.")
+        super().__init__(fields, require_all_fields=True, **kwargs)
+
+    def compress(self, data_list: Sequence[Any]) -> timedelta | None:
+        if not data_list:
+            return None
+        number, unit = data_list
+        if number is None or unit is None:
+            return None
+        if number * UNITS[unit] > MAX_SHIFT:
+            raise ValidationError("A shift lasts at most 366 days.", code="too_long")
+        return int(number) * UNITS[unit]
+
+
+WEEKDAY_CHOICES = list(enumerate(WEEKDAY_NAMES))
+
+
+class TeamRotationForm(forms.ModelForm):
+    """A rotation as a row of its team's page (the rest is on the rotation's own page)."""
+
+    shift_length = ShiftLengthField(label="Shift length")
+
+    class Meta:
+        model = Rotation
+        fields = ("name", "tier", "position", "shift_length", "handoff_time", "timezone")
+
+
+class RotationAdminForm(TeamRotationForm):
+    working_days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="With working hours: the days covered. None ticked: every day.",
+    )
+
+    class Meta:
+        model = Rotation
+        fields = (
+            "team",
+            "name",
+            "tier",
+            "position",
+            "shift_length",
+            "handoff_time",
+            "timezone",
+            "start_date",
+            "working_days",
+            "working_hours_start",
+            "working_hours_end",
+            "working_hours_timezone",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        team = cleaned.get("team")
+        rotation = self.instance
+        if team is not None and rotation.pk is not None and "team" in self.changed_data:
+            paging = (
+                EscalationPolicy.objects.filter(steps__rotation=rotation)
+                .exclude(team=team)
+                .select_related("team")
+                .distinct()
+            )
+            names = ", ".join(str(policy) for policy in paging)
+            if names:
+                self.add_error(
+                    "team",
+                    f"Escalation policies of another team page this rotation ({names}); "
+                    "change their steps first.",
+                )
+        return cleaned
+
+
+class TeamAdminForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = (
+            "name",
+            "slug",
+            "description",
+            "contact_mode",
+            "escalation_contact",
+            "announcement_email",
+            "members",
+        )
+
+    def clean_members(self) -> Iterable[User]:
+        members = self.cleaned_data["members"]
+        if self.instance.pk is None:
+            return members
+        kept = {user.pk for user in members}
+        still_on_rotations = (
+            RotationMember.objects.filter(rotation__team=self.instance)
+            .exclude(user__in=kept)
+            .select_related("user", "rotation__team")
+        )
+        problems = [f"{m.user} is still in {m.rotation}" for m in still_on_rotations]
+        if problems:
+            raise ValidationError(
+                "; ".join(problems) + ". Take them off the rotation before the team."
+            )
+        return members
+
+
+def team_member_error(team: Team, user: User) -> str:
+    return f"{user} is not a member of the team {team.name}; add them to the team first."
+
+
+class OverrideAdminForm(forms.ModelForm):
+    class Meta:
+        model = Override
+        fields = ("rotation", "user", "replaces", "start", "end", "reason")
+        help_texts = {"start": "UTC.", "end": "UTC."}
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        rotation, user = cleaned.get("rotation"), cleaned.get("user")
+        if rotation and user and not rotation.team.members.contains(user):
+            self.add_error("user", team_member_error(rotation.team, user))
+        return cleaned
