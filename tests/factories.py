@@ -58,7 +58,7 @@ class DirectNumberFactory(DjangoModelFactory[DirectNumber]):
 
     team = factory.SubFactory(TeamFactory)
     label = factory.Sequence(lambda n: f"Lead {n}")
-    phone = factory.Sequence(lambda n: f"+1555{n:07d}")
+    phone = factory.Sequence(lambda n: f"+1202555{n % 10000:04d}")
     position = factory.Sequence(lambda n: n)
 
 
