@@ -47,7 +47,7 @@ run: static seed
 	@echo ""
 	@echo "  Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops web, worker and beat)"
 	@echo ""
-	PORT=$(PORT) exec $(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
+	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} exec $(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
