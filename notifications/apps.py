@@ -1,6 +1,16 @@
 from django.apps import AppConfig
 
+from oncall.roles import ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, VIEW
+
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+    # People edit their own methods and rules on the profile page; in the admin, managers
+    # may look at everything and nobody edits the outbox.
+    role_permissions = {
+        MANAGER: {"contactmethod": VIEW, "notificationrule": VIEW, "notification": VIEW},
+        SUPPORT_MANAGER: {"notification": VIEW},
+        ENGINEER: {},
+        SUPPORT: {},
+    }

@@ -1,1 +1,226 @@
-"""Models of the notifications app."""
+"""Contact methods, notification rules and the outbox of notifications.
+
+The outbox row is the source of truth for a message: a delivery task moves it
+pending → sending → sent | failed (or pending → cancelled), always through
+`notifications.services.notification_transition`, which refuses illegal moves.
+"""
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.db import models
+
+from oncall.validators import normalize_e164
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    VOICE = "voice", "Voice call"
+    SLACK = "slack", "Slack (incoming webhook)"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class Urgency(models.TextChoices):
+    HIGH = "high", "High"
+    LOW = "low", "Low"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The only moves a notification may make. sending → pending is a retry (transient error or
+# a sweep of a row whose worker died); sent → failed is a provider reporting non-delivery.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.PENDING: frozenset({Status.SENDING, Status.CANCELLED, Status.FAILED}),
+    Status.SENDING: frozenset({Status.SENT, Status.FAILED, Status.PENDING}),
+    Status.SENT: frozenset({Status.FAILED}),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+FINAL_STATUSES = frozenset({Status.SENT, Status.FAILED, Status.CANCELLED})
+
+
+def _validate_http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            "%(value)s is not an http(s) URL with a host, e.g. https://hooks.example.com/x.",
+            code="invalid_url",
+            params={"value": value},
+        )
+
+
+def normalize_address(channel: str, address: str) -> str:
+    """The address in canonical form for its channel; ValidationError when it is not one."""
+    address = address.strip()
+    if not address:
+        raise ValidationError("Enter an address.", code="required")
+    if channel == Channel.EMAIL:
+        EmailValidator(message="%(value)s is not a valid email address.")(address)
+        local, _, domain = address.rpartition("@")
+        return f"{local}@{domain.lower()}"
+    if channel in (Channel.SMS, Channel.VOICE):
+        return normalize_e164(address)
+    if channel in (Channel.SLACK, Channel.WEBHOOK):
+        _validate_http_url(address)
+        if channel == Channel.SLACK and urlsplit(address).scheme != "https":
+            raise ValidationError("Slack webhook URLs start with https://.", code="invalid_url")
+        return address
+    raise ValidationError("%(value)s is not a channel.", params={"value": channel})
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ContactMethod(models.Model):
+    """One way to reach a person. It receives pages only once verified."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    address = models.CharField(
+        max_length=500, help_text="Email address, E.164 phone number or webhook URL."
+    )
+    label = models.CharField(max_length=100, blank=True)
+    # Signs generic webhook bodies (X-Signature); shown once to the owner.
+    secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_code_hash = models.CharField(max_length=128, blank=True, editable=False)
+    verification_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("user", "channel", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user", "channel", "address"), name="contactmethod_unique_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.address}"
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            self.address = normalize_address(self.channel, self.address)
+        except ValidationError as error:
+            raise ValidationError({"address": error.messages}) from error
+
+
+class NotificationRule(models.Model):
+    """For pages of an urgency, use this contact method after this many seconds."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_rules"
+    )
+    urgency = models.CharField(max_length=8, choices=Urgency.choices)
+    contact_method = models.ForeignKey(ContactMethod, on_delete=models.CASCADE, related_name="+")
+    delay = models.PositiveIntegerField(
+        default=0, help_text="Seconds after the page starts before this method is used."
+    )
+
+    class Meta:
+        ordering = ("user", "urgency", "delay", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("user", "urgency", "contact_method", "delay"), name="rule_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.urgency}: {self.contact_method} after {self.delay}s"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.contact_method_id and self.user_id and self.contact_method.user_id != self.user_id:
+            raise ValidationError({"contact_method": "That contact method is not yours."})
+
+
+class Notification(models.Model):
+    """The outbox: one message to one address, delivered at most once by one worker."""
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        null=True,
+        blank=True,
+    )
+    contact_method = models.ForeignKey(
+        ContactMethod, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    address = models.CharField(max_length=500)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    reason = models.CharField(max_length=200, blank=True, help_text="Why it was sent.")
+    urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.HIGH)
+    subject_type = models.CharField(max_length=50, blank=True)
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    # Extra facts for the channels (severity, number, title, url).
+    data = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=50, blank=True)
+    last_error = models.TextField(blank=True)
+    # Not before this instant (storm control, retry backoff).
+    not_before = models.DateTimeField(null=True, blank=True)
+    throttled = models.BooleanField(
+        default=False, help_text="Held back by the per-address rate limit."
+    )
+    # The sweeper re-queues a pending/sending row still in that state after this instant.
+    deadline = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("subject_type", "subject_id"), name="notification_subject"),
+            models.Index(fields=("status", "deadline"), name="notification_due"),
+            models.Index(fields=("channel", "address", "created_at"), name="notification_addr"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.address} ({self.status})"
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, Any] = {}
+        try:
+            self.address = normalize_address(self.channel, self.address)
+        except ValidationError as error:
+            errors["address"] = error.messages
+        if bool(self.subject_type) != (self.subject_id is not None):
+            errors["subject_id"] = "subject_type and subject_id go together."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES

@@ -24,6 +24,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("notifications/", include("notifications.urls")),
     path("api/v1/", include("rotations.api_urls")),
     path("", include("rotations.urls")),
 ]

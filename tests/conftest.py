@@ -48,8 +48,14 @@ def postgres(db: None) -> None:
 
 
 @pytest.fixture
+def celery_worker_env() -> dict[str, str]:
+    """Extra environment for the worker; override in a test module (e.g. TEST_EMAIL_URL)."""
+    return {}
+
+
+@pytest.fixture
 def celery_worker(
-    transactional_db: None, redis_url: str, tmp_path: Path
+    transactional_db: None, redis_url: str, tmp_path: Path, celery_worker_env: dict[str, str]
 ) -> Iterator[Callable[[], str]]:
     """A real `celery worker` process on Redis, sharing the test database.
 
@@ -68,6 +74,7 @@ def celery_worker(
             f"{db['PORT'] or 5432}/{db['NAME']}"
         ),
         "TEST_CELERY_BROKER_URL": redis_url,
+        **celery_worker_env,
     }
     log = tmp_path / "worker.log"
     with log.open("w") as out:

@@ -1,5 +1,7 @@
 """Helpers for tests that are not fixtures."""
 
+import kombu.pools
+
 from oncall.celery import app as celery_app
 
 
@@ -12,3 +14,4 @@ def use_broker(url: str) -> None:
     # Celery caches its connection and producer pools; drop them so the new URL is used.
     setattr(celery_app, "_pool", None)  # noqa: B010
     setattr(celery_app.amqp, "_producer_pool", None)  # noqa: B010
+    kombu.pools.reset()

@@ -189,6 +189,9 @@ CELERY_TASK_QUEUES = tuple(
 CELERY_TASK_ROUTES = {
     "oncall.heartbeat": {"queue": "default"},
     "rotations.coverage_watch": {"queue": "default"},
+    # One delivery task per channel, each on its channel's queue.
+    **{f"notifications.deliver.{c}": {"queue": f"notify-{c}"} for c in NOTIFY_CHANNELS},
+    "notifications.sweep": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -198,8 +201,63 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oncall.heartbeat", "schedule": HEARTBEAT_INTERVAL},
     # Every morning: tell each team's escalation contact about gaps in the next 14 days.
     "coverage-watch": {"task": "rotations.coverage_watch", "schedule": crontab(hour=8, minute=0)},
+    # Re-queue notifications stuck in pending/sending past their deadline.
+    "notifications-sweep": {
+        "task": "notifications.sweep",
+        "schedule": timedelta(seconds=env.int("NOTIFY_SWEEP_SECONDS", default=15)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Notifications ----------------------------------------------------------------------
+# Channel → backend class. `make run` (oncall.settings.local) prints every page to the
+# console unless NOTIFY_CONSOLE=0; NOTIFY_BACKEND_<CHANNEL>=dotted.path overrides one.
+_NOTIFY_REAL_BACKENDS = {
+    "email": "notifications.channels.email.EmailBackend",
+    "sms": "notifications.channels.twilio.TwilioSmsBackend",
+    "voice": "notifications.channels.twilio.TwilioVoiceBackend",
+    "slack": "notifications.channels.slack.SlackBackend",
+    "webhook": "notifications.channels.webhook.WebhookBackend",
+}
+CONSOLE_BACKEND = "notifications.channels.console.ConsoleBackend"
+
+
+def notify_backends(*, console: bool) -> dict[str, str]:
+    """Channel → backend path; NOTIFY_BACKEND_<CHANNEL> overrides one channel."""
+    return {
+        channel: env.str(
+            f"NOTIFY_BACKEND_{channel.upper()}", default=CONSOLE_BACKEND if console else path
+        )
+        for channel, path in _NOTIFY_REAL_BACKENDS.items()
+    }
+
+
+NOTIFY_BACKENDS = notify_backends(console=env.bool("NOTIFY_CONSOLE", default=False))
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+# Signs generic webhooks sent without a contact method (each method has its own secret).
+NOTIFY_WEBHOOK_SECRET = env.str("NOTIFY_WEBHOOK_SECRET", default="")
+NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
+ACK_LINK_MAX_AGE = timedelta(hours=env.int("ACK_LINK_MAX_AGE_HOURS", default=24))
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_DELAY = timedelta(seconds=env.float("NOTIFY_RETRY_BASE_SECONDS", default=10))
+NOTIFY_RETRY_MAX_DELAY = timedelta(seconds=env.float("NOTIFY_RETRY_MAX_SECONDS", default=600))
+NOTIFY_RETRY_AFTER_MAX = timedelta(
+    seconds=env.float("NOTIFY_RETRY_AFTER_MAX_SECONDS", default=3600)
+)
+# A row still pending this long after it was due, or sending this long, is swept again.
+NOTIFY_PENDING_GRACE = timedelta(seconds=env.float("NOTIFY_PENDING_GRACE_SECONDS", default=60))
+NOTIFY_SENDING_TIMEOUT = timedelta(seconds=env.float("NOTIFY_SENDING_TIMEOUT_SECONDS", default=120))
+# Storm control: at most one message per this many seconds to one address, per channel.
+NOTIFY_MIN_INTERVAL = {
+    "email": env.int("NOTIFY_MIN_INTERVAL_EMAIL", default=0),
+    "sms": env.int("NOTIFY_MIN_INTERVAL_SMS", default=30),
+    "voice": env.int("NOTIFY_MIN_INTERVAL_VOICE", default=60),
+    "slack": env.int("NOTIFY_MIN_INTERVAL_SLACK", default=0),
+    "webhook": env.int("NOTIFY_MIN_INTERVAL_WEBHOOK", default=0),
+}
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

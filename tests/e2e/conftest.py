@@ -1,6 +1,5 @@
 """Headless Chromium (Debian's, driven by Playwright) against Django's live server."""
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -8,10 +7,6 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import service_missing
-
-# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
-# ORM calls from the test body as "async unsafe".
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -24,12 +19,15 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
         service_missing("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
+    # the tests' ORM calls as "async unsafe". Allowed only while the browser is up.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()

@@ -1,0 +1,109 @@
+"""The channel interface: `send(message) -> SendResult`, raising Transient/PermanentError."""
+
+import functools
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(DeliveryError):
+    """Worth trying again later (timeouts, 5xx, 429)."""
+
+
+class PermanentError(DeliveryError):
+    """Trying again cannot help (4xx, invalid number, refused address)."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    notification_id: int
+    idempotency_key: str
+    channel: str
+    address: str
+    subject: str
+    body: str
+    urgency: str
+    reason: str = ""
+    subject_type: str = ""
+    subject_id: int | None = None
+    ack_url: str = ""
+    # Twilio posts delivery reports and keypresses here.
+    status_callback_url: str = ""
+    voice_ack_url: str = ""
+    secret: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str = ""
+
+
+class Backend:
+    """Send one message. Subclasses raise TransientError or PermanentError on failure."""
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        raise NotImplementedError
+
+
+@functools.cache
+def _backend(path: str) -> Backend:
+    backend = import_string(path)()
+    assert isinstance(backend, Backend), f"{path} is not a notifications Backend"
+    return backend
+
+
+def backend_for(channel: str) -> Backend:
+    return _backend(settings.NOTIFY_BACKENDS[channel])
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def http_timeout() -> httpx.Timeout:
+    return httpx.Timeout(settings.NOTIFY_HTTP_TIMEOUT)
+
+
+@functools.cache
+def http_client() -> httpx.Client:
+    """One pooled client per process: building a TLS context per request costs ~20 ms."""
+    return httpx.Client(follow_redirects=False, headers={"User-Agent": "oncall-portal"})
+
+
+def post(url: str, **kwargs: Any) -> httpx.Response:
+    """POST and sort the outcome: 2xx returns, 429/5xx/network → transient, other → permanent."""
+    try:
+        response = http_client().post(url, timeout=http_timeout(), **kwargs)
+    except httpx.TimeoutException as error:
+        raise TransientError(f"timeout talking to {httpx.URL(url).host}: {error}") from error
+    except httpx.TransportError as error:
+        raise TransientError(f"cannot reach {httpx.URL(url).host}: {error}") from error
+    if response.is_success:
+        return response
+    detail = f"HTTP {response.status_code}: {response.text[:300]}"
+    if response.status_code == 429 or response.status_code >= 500:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise TransientError(detail, retry_after=retry_after)
+    raise PermanentError(detail)

@@ -1,0 +1,100 @@
+"""SMS and voice through Twilio's REST API; signature checks for its callbacks."""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from xml.sax.saxutils import escape, quoteattr
+
+import httpx
+from django.conf import settings
+
+from notifications.channels.base import (
+    Backend,
+    OutgoingMessage,
+    PermanentError,
+    SendResult,
+    post,
+)
+
+# Twilio error codes that say the number itself is wrong: never worth a retry.
+SMS_BODY_LIMIT = 1500
+
+
+def _api(path: str) -> str:
+    base = settings.TWILIO_BASE_URL.rstrip("/")
+    return f"{base}/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/{path}"
+
+
+def _auth() -> httpx.BasicAuth:
+    return httpx.BasicAuth(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+
+
+def _sid(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("sid", ""))
+    except ValueError as error:
+        raise PermanentError(f"Twilio answered without JSON: {response.text[:200]}") from error
+
+
+def _check_configured() -> None:
+    if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM):
+        raise PermanentError("Twilio is not configured (TWILIO_ACCOUNT_SID/AUTH_TOKEN/FROM)")
+
+
+def sms_text(message: OutgoingMessage) -> str:
+    text = "\n".join(part for part in (message.subject, message.body) if part)
+    if message.ack_url:
+        suffix = f"\nAck: {message.ack_url}"
+        return text[: SMS_BODY_LIMIT - len(suffix)] + suffix
+    return text[:SMS_BODY_LIMIT]
+
+
+def voice_twiml(message: OutgoingMessage) -> str:
+    """Speak the summary twice and gather one keypress: 1 acknowledges."""
+    summary = escape(" ".join(part for part in (message.subject, message.body) if part)[:1000])
+    prompt = "Press 1 to acknowledge." if message.voice_ack_url else ""
+    say = f"<Say>{summary} {prompt}</Say>"
+    if not message.voice_ack_url:
+        return f"<Response>{say}</Response>"
+    action = quoteattr(message.voice_ack_url)
+    return (
+        f'<Response><Gather numDigits="1" action={action} method="POST">{say}{say}</Gather>'
+        "<Say>Goodbye.</Say></Response>"
+    )
+
+
+class TwilioSmsBackend(Backend):
+    def send(self, message: OutgoingMessage) -> SendResult:
+        _check_configured()
+        form = {"To": message.address, "From": settings.TWILIO_FROM, "Body": sms_text(message)}
+        if message.status_callback_url:
+            form["StatusCallback"] = message.status_callback_url
+        response = post(_api("Messages.json"), data=form, auth=_auth())
+        return SendResult(provider_message_id=_sid(response))
+
+
+class TwilioVoiceBackend(Backend):
+    def send(self, message: OutgoingMessage) -> SendResult:
+        _check_configured()
+        form = {"To": message.address, "From": settings.TWILIO_FROM, "Twiml": voice_twiml(message)}
+        if message.status_callback_url:
+            form["StatusCallback"] = message.status_callback_url
+            form["StatusCallbackEvent"] = "completed"
+        response = post(_api("Calls.json"), data=form, auth=_auth())
+        return SendResult(provider_message_id=_sid(response))
+
+
+def twilio_signature(*, url: str, params: Mapping[str, str], auth_token: str) -> str:
+    """Twilio's X-Twilio-Signature: base64 HMAC-SHA1 of the URL then each sorted key+value."""
+    payload = url + "".join(f"{key}{params[key]}" for key in sorted(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def twilio_signature_valid(*, url: str, params: Mapping[str, str], signature: str) -> bool:
+    token = settings.TWILIO_AUTH_TOKEN
+    if not token or not signature:
+        return False
+    expected = twilio_signature(url=url, params=params, auth_token=token)
+    return hmac.compare_digest(expected, signature)

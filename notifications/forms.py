@@ -1,0 +1,43 @@
+"""Profile forms: add a contact method, enter its code, add a rule."""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from notifications.models import Channel, ContactMethod, Urgency, normalize_address
+from oncall.models import User
+
+
+class ContactMethodForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices)
+    address = forms.CharField(
+        max_length=500,
+        help_text="Email address, phone number in E.164 (+15551234567) or https:// URL.",
+    )
+    label = forms.CharField(max_length=100, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("channel") and data.get("address"):
+            try:
+                data["address"] = normalize_address(data["channel"], data["address"])
+            except ValidationError as error:
+                self.add_error("address", error)
+        return data
+
+
+class VerifyForm(forms.Form):
+    code = forms.CharField(max_length=6, min_length=6, strip=True)
+
+
+class RuleForm(forms.Form):
+    urgency = forms.ChoiceField(choices=Urgency.choices)
+    contact_method = forms.ModelChoiceField(queryset=ContactMethod.objects.none())
+    delay = forms.IntegerField(min_value=0, max_value=24 * 3600, initial=0, help_text="Seconds")
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["contact_method"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = ContactMethod.objects.filter(user=user)

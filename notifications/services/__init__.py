@@ -1,0 +1,45 @@
+"""Every write of the notifications app (outbox, delivery, contact methods, rules, acks)."""
+
+from notifications.services.contacts import (
+    contact_method_create,
+    contact_method_delete,
+    contact_method_verification_send,
+    contact_method_verify,
+    notification_defaults_ensure,
+    notification_rule_create,
+    notification_rule_delete,
+)
+from notifications.services.delivery import (
+    notification_deliver,
+    notification_provider_status_record,
+    notifications_sweep,
+)
+from notifications.services.outbox import (
+    IllegalTransition,
+    NotificationError,
+    UnknownSubject,
+    notification_acknowledge,
+    notification_enqueue,
+    notification_transition,
+    notifications_cancel_pending,
+)
+
+__all__ = [
+    "IllegalTransition",
+    "NotificationError",
+    "UnknownSubject",
+    "contact_method_create",
+    "contact_method_delete",
+    "contact_method_verification_send",
+    "contact_method_verify",
+    "notification_acknowledge",
+    "notification_defaults_ensure",
+    "notification_deliver",
+    "notification_enqueue",
+    "notification_provider_status_record",
+    "notification_rule_create",
+    "notification_rule_delete",
+    "notification_transition",
+    "notifications_cancel_pending",
+    "notifications_sweep",
+]

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from notifications import views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("ack/<str:token>/", views.ack, name="ack"),
+    path("twilio/status/<int:pk>/", views.twilio_status, name="twilio-status"),
+    path("twilio/voice/<str:token>/", views.twilio_voice_ack, name="twilio-voice-ack"),
+    path("outbox/", views.outbox, name="outbox"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/methods/", views.contact_method_add, name="method-add"),
+    path("profile/methods/<int:pk>/verify/", views.contact_method_verify, name="method-verify"),
+    path("profile/methods/<int:pk>/resend/", views.contact_method_resend, name="method-resend"),
+    path("profile/methods/<int:pk>/delete/", views.contact_method_delete, name="method-delete"),
+    path("profile/rules/", views.rule_add, name="rule-add"),
+    path("profile/rules/<int:pk>/delete/", views.rule_delete, name="rule-delete"),
+]

@@ -1,0 +1,238 @@
+"""Acknowledge links, Twilio callbacks, the dev outbox and the notification profile page.
+
+Profile page in htmx style: one template with a `settings` partial; an htmx POST gets the
+partial back, a plain POST redirects.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from notifications import selectors, services
+from notifications.channels.twilio import twilio_signature_valid
+from notifications.forms import ContactMethodForm, RuleForm, VerifyForm
+from notifications.models import ContactMethod, Notification, NotificationRule
+from notifications.signing import AckLinkExpired, AckLinkInvalid, ack_token_load
+from oncall.models import User
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User), "LoginRequiredMiddleware lets only users through"
+    return user
+
+
+def _ack_error(request: HttpRequest, *, status: int, title: str, detail: str) -> HttpResponse:
+    context = {"title": title, "detail": detail}
+    return render(request, "notifications/ack_error.html", context, status=status)
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def ack(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks for confirmation (mail scanners follow links); POST acknowledges."""
+    try:
+        notification_id = ack_token_load(token=token)
+    except AckLinkExpired:
+        return _ack_error(
+            request,
+            status=410,
+            title="This acknowledge link has expired",
+            detail="Acknowledge from the portal's dashboard instead.",
+        )
+    except AckLinkInvalid:
+        return _ack_error(
+            request,
+            status=400,
+            title="This acknowledge link is not valid",
+            detail="It may have been cut short when it was copied.",
+        )
+    notification = (
+        Notification.objects.select_related("recipient").filter(pk=notification_id).first()
+    )
+    if notification is None:
+        return _ack_error(
+            request, status=404, title="Nothing to acknowledge", detail="The page is gone."
+        )
+    if request.method == "GET":
+        return render(request, "notifications/ack_confirm.html", {"notification": notification})
+    try:
+        services.notification_acknowledge(notification_id=notification.pk, channel="link")
+    except services.UnknownSubject:
+        return _ack_error(
+            request,
+            status=404,
+            title="Nothing to acknowledge",
+            detail=f"The portal does not know how to acknowledge a {notification.subject_type!r}.",
+        )
+    return render(request, "notifications/ack_done.html", {"notification": notification})
+
+
+def _twilio_params(request: HttpRequest) -> dict[str, str]:
+    return {key: request.POST[key] for key in request.POST}
+
+
+def _twilio_request_valid(request: HttpRequest) -> bool:
+    from django.conf import settings
+
+    url = settings.SITE_URL + request.get_full_path()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return twilio_signature_valid(url=url, params=_twilio_params(request), signature=signature)
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Twilio's delivery report for an SMS or a call (signed with X-Twilio-Signature)."""
+    if not _twilio_request_valid(request):
+        return HttpResponse("bad signature", status=403, content_type="text/plain")
+    status = request.POST.get("MessageStatus") or request.POST.get("CallStatus") or ""
+    services.notification_provider_status_record(
+        notification_id=pk, provider_status=status, error_code=request.POST.get("ErrorCode", "")
+    )
+    return HttpResponse(status=204)
+
+
+def _twiml(text: str) -> HttpResponse:
+    from xml.sax.saxutils import escape
+
+    body = f"<Response><Say>{escape(text)}</Say></Response>"
+    return HttpResponse(body, content_type="application/xml")
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+def twilio_voice_ack(request: HttpRequest, token: str) -> HttpResponse:
+    """The keypress gathered on a voice page: 1 acknowledges."""
+    if not _twilio_request_valid(request):
+        return HttpResponse("bad signature", status=403, content_type="text/plain")
+    try:
+        notification_id = ack_token_load(token=token)
+    except (AckLinkExpired, AckLinkInvalid):
+        return _twiml("This page can no longer be acknowledged by phone. Goodbye.")
+    if request.POST.get("Digits") != "1":
+        return _twiml("Not acknowledged. Goodbye.")
+    try:
+        services.notification_acknowledge(notification_id=notification_id, channel="voice")
+    except (services.UnknownSubject, Notification.DoesNotExist):
+        return _twiml("There is nothing to acknowledge. Goodbye.")
+    return _twiml("Acknowledged. Thank you. Goodbye.")
+
+
+@staff_member_required
+@require_GET
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The development outbox: what the portal sent (or would have sent) lately."""
+    return render(
+        request, "notifications/outbox.html", {"notifications": selectors.outbox_recent()}
+    )
+
+
+def _profile_context(
+    request: HttpRequest, *, method_form: ContactMethodForm | None = None, **extra: Any
+) -> dict[str, Any]:
+    user = _user(request)
+    return {
+        "methods": selectors.contact_methods_of(user=user),
+        "rules": selectors.notification_rules_of(user=user),
+        "method_form": method_form or ContactMethodForm(),
+        "rule_form": extra.pop("rule_form", None) or RuleForm(user=user),
+        "verify_form": VerifyForm(),
+        **extra,
+    }
+
+
+def _profile_response(request: HttpRequest, **context: Any) -> HttpResponse:
+    """The settings partial for htmx; a redirect for a plain POST without errors."""
+    htmx = getattr(request, "htmx", False)
+    has_errors = any(
+        getattr(form, "errors", None) for form in context.values() if hasattr(form, "errors")
+    ) or context.get("verify_error")
+    if request.method == "POST" and not htmx and not has_errors:
+        return redirect("notifications:profile")
+    template = "notifications/profile.html"
+    if htmx:
+        template += "#settings"
+    status = 400 if has_errors else 200
+    return render(request, template, _profile_context(request, **context), status=status)
+
+
+@require_GET
+def profile(request: HttpRequest) -> HttpResponse:
+    return _profile_response(request)
+
+
+@require_POST
+def contact_method_add(request: HttpRequest) -> HttpResponse:
+    form = ContactMethodForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_method_create(user=_user(request), **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Added. We sent a code to it: enter it to verify.")
+    return _profile_response(request, method_form=form)
+
+
+@require_POST
+def contact_method_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    method = get_object_or_404(ContactMethod, pk=pk, user=_user(request))
+    form = VerifyForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            services.contact_method_verify(contact_method=method, code=form.cleaned_data["code"])
+        except ValidationError as caught:
+            error = "; ".join(caught.messages)
+    else:
+        error = "Enter the six-digit code."
+    if error:
+        return _profile_response(request, verify_error=error, verify_method=method.pk)
+    messages.success(request, f"{method} is verified.")
+    return _profile_response(request)
+
+
+@require_POST
+def contact_method_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    method = get_object_or_404(ContactMethod, pk=pk, user=_user(request))
+    services.contact_method_verification_send(contact_method=method)
+    messages.info(request, f"A new code is on its way to {method.address}.")
+    return _profile_response(request)
+
+
+@require_POST
+def contact_method_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    method = get_object_or_404(ContactMethod, pk=pk, user=_user(request))
+    services.contact_method_delete(contact_method=method)
+    return _profile_response(request)
+
+
+@require_POST
+def rule_add(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = RuleForm(request.POST, user=user)
+    if form.is_valid():
+        try:
+            services.notification_rule_create(user=user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+    return _profile_response(request, rule_form=form)
+
+
+@require_POST
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_object_or_404(NotificationRule, pk=pk, user=_user(request))
+    services.notification_rule_delete(rule=rule)
+    return _profile_response(request)

@@ -1,0 +1,229 @@
+"""Each channel against a real local peer: SMTP (aiosmtpd), Twilio, Slack, a webhook receiver."""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from pytest_httpserver import HTTPServer
+
+from notifications import services
+from notifications.models import Channel, Notification, Status
+from tests.factories import UserFactory
+from tests.notifications.conftest import (
+    TWILIO_FROM,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    AckCall,
+    SentTasks,
+    SmtpServer,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def page(channel: str, address: str, key: str = "p1", **extra: object) -> Notification:
+    return services.notification_enqueue(
+        idempotency_key=key,
+        channel=channel,
+        address=address,
+        recipient=UserFactory.create(),
+        subject="Checkout down",
+        body="Checkout returns 500 for every order.",
+        subject_type="incident",
+        subject_id=42,
+        data={"severity": "SEV1", "number": 42},
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_email_goes_through_smtp_with_text_html_and_an_ack_link_that_works(
+    real_channels: HTTPServer,
+    smtp_mailer: SmtpServer,
+    sent_tasks: SentTasks,
+    ack_calls: list[AckCall],
+    client: Client,
+) -> None:
+    notification = page(Channel.EMAIL, "oncall@example.com")
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    [mail] = smtp_mailer.messages
+    assert mail["X-Rcpt-To"] == "oncall@example.com"
+    assert mail["Subject"] == "[SEV1 #42] Checkout down"
+    parts = {part.get_content_type(): part for part in mail.walk()}
+    text = str(parts["text/plain"].get_payload(decode=True), "utf-8")  # type: ignore[arg-type]
+    html = str(parts["text/html"].get_payload(decode=True), "utf-8")  # type: ignore[arg-type]
+    assert "Checkout returns 500" in text
+    assert "Checkout returns 500" in html
+    link = re.search(r"Acknowledge: (\S+)", text)
+    assert link, text
+    assert link.group(1) in html
+    path = urlsplit(link.group(1)).path
+    # A mail scanner following the link acknowledges nothing.
+    response = client.get(path)
+    assert response.status_code == 200
+    assert b"Acknowledge this page?" in response.content
+    assert ack_calls == []
+    response = client.post(path)
+    assert response.status_code == 200
+    [call] = ack_calls
+    assert call.subject_id == 42
+    assert call.user == notification.recipient
+    assert call.channel == "link"
+
+
+def test_sms_posts_to_twilio_with_auth_and_keeps_the_message_sid(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Messages.json", method="POST"
+    ).respond_with_json({"sid": "SM123", "status": "queued"}, status=201)
+    notification = page(Channel.SMS, "+12025550150")
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    request, _ = real_channels.log[0]
+    expected_auth = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+    assert request.headers["Authorization"] == f"Basic {expected_auth}"
+    form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+    assert form["To"] == "+12025550150"
+    assert form["From"] == TWILIO_FROM
+    assert "Checkout down" in form["Body"]
+    assert "/notifications/ack/" in form["Body"]
+    assert form["StatusCallback"].endswith(f"/notifications/twilio/status/{notification.pk}/")
+    notification.refresh_from_db()
+    assert notification.provider_message_id == "SM123"
+
+
+def test_twilio_refusing_the_number_fails_the_sms_at_once(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+    ).respond_with_json(
+        {"code": 21211, "message": "The 'To' number is not a valid phone number."}, status=400
+    )
+    notification = page(Channel.SMS, "+12025550151")
+    assert services.notification_deliver(notification_id=notification.pk) == "failed"
+    notification.refresh_from_db()
+    assert notification.status == Status.FAILED
+    assert "21211" in notification.last_error
+    assert len(real_channels.log) == 1
+
+
+def test_voice_calls_with_twiml_that_speaks_and_gathers_a_keypress(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Calls.json", method="POST"
+    ).respond_with_json({"sid": "CA123"}, status=201)
+    notification = page(Channel.VOICE, "+12025550152")
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    request, _ = real_channels.log[0]
+    form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+    twiml = form["Twiml"]
+    assert '<Gather numDigits="1"' in twiml
+    assert "/notifications/twilio/voice/" in twiml
+    assert "<Say>Checkout down Checkout returns 500" in twiml
+    assert "Press 1 to acknowledge." in twiml
+    notification.refresh_from_db()
+    assert notification.provider_message_id == "CA123"
+
+
+def test_slack_gets_blocks_with_an_acknowledge_button_link(
+    real_channels: HTTPServer, sent_tasks: SentTasks, settings: object
+) -> None:
+    real_channels.expect_request("/slack/hook", method="POST").respond_with_data("ok")
+    # Slack webhooks must be https; the local peer is http, so bypass the address check.
+    notification = page(Channel.WEBHOOK, real_channels.url_for("/slack/hook"))
+    Notification.objects.filter(pk=notification.pk).update(channel=Channel.SLACK)
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    request, _ = real_channels.log[0]
+    payload = request.get_json()
+    section, actions = payload["blocks"]
+    assert "*Checkout down*" in section["text"]["text"]
+    [button] = actions["elements"]
+    assert button["text"]["text"] == "Acknowledge"
+    assert "/notifications/ack/" in button["url"]
+
+
+def test_webhook_is_signed_over_timestamp_and_body_with_an_idempotency_key(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request("/hook", method="POST").respond_with_data("ok")
+    user = UserFactory.create()
+    method = services.contact_method_create(
+        user=user, channel=Channel.WEBHOOK, address=real_channels.url_for("/hook"), send_code=False
+    )
+    notification = services.notification_enqueue(
+        idempotency_key="incident:42:step:1:user:9:webhook",
+        channel=Channel.WEBHOOK,
+        address=method.address,
+        contact_method=method,
+        recipient=user,
+        subject="Checkout down",
+        subject_type="incident",
+        subject_id=42,
+    )
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    request, _ = real_channels.log[0]
+    body = request.get_data()
+    timestamp = request.headers["X-Signature-Timestamp"]
+    expected = hmac.new(method.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    assert request.headers["X-Signature"] == f"sha256={expected.hexdigest()}"
+    assert request.headers["Idempotency-Key"] == "incident:42:step:1:user:9:webhook"
+    assert json.loads(body)["subject"] == "Checkout down"
+    # A tampered body does not verify.
+    forged = hmac.new(
+        method.secret.encode(), f"{timestamp}.".encode() + body + b" ", hashlib.sha256
+    )
+    assert request.headers["X-Signature"] != f"sha256={forged.hexdigest()}"
+
+
+def twilio_sign(url: str, params: dict[str, str]) -> str:
+    payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
+    digest = hmac.new(TWILIO_TOKEN.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_twilio_status_callback_with_a_valid_signature_fails_an_undelivered_sms(
+    real_channels: HTTPServer,
+    sent_tasks: SentTasks,
+    client: Client,
+    delivered: list[tuple[int, str]],
+) -> None:
+    notification = page(Channel.SMS, "+12025550153")
+    Notification.objects.filter(pk=notification.pk).update(status=Status.SENT)
+    path = f"/notifications/twilio/status/{notification.pk}/"
+    params = {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    forged = client.post(path, params, HTTP_X_TWILIO_SIGNATURE="bm90IGl0")
+    assert forged.status_code == 403
+    notification.refresh_from_db()
+    assert notification.status == Status.SENT
+    signature = twilio_sign(settings.SITE_URL + path, params)
+    response = client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 204
+    notification.refresh_from_db()
+    assert notification.status == Status.FAILED
+    assert notification.provider_status == "undelivered"
+    assert "30003" in notification.last_error
+
+
+def test_pressing_1_on_a_voice_page_acknowledges(
+    real_channels: HTTPServer, sent_tasks: SentTasks, client: Client, ack_calls: list[AckCall]
+) -> None:
+    from notifications.signing import ack_token_make
+
+    notification = page(Channel.VOICE, "+12025550154")
+    path = f"/notifications/twilio/voice/{ack_token_make(notification_id=notification.pk)}/"
+    params = {"CallSid": "CA1", "Digits": "1"}
+    response = client.post(
+        path, params, HTTP_X_TWILIO_SIGNATURE=twilio_sign(settings.SITE_URL + path, params)
+    )
+    assert response.status_code == 200
+    assert b"Acknowledged" in response.content
+    [call] = ack_calls
+    assert call.channel == "voice"
+    assert call.subject_id == 42
