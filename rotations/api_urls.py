@@ -1,5 +1,19 @@
+"""/api/v1/ (namespace "api"): the rotations read API."""
+
 from django.urls import path
+
+from rotations import api
 
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("oncall/", api.OnCallApi.as_view(), name="oncall"),
+    path("teams/", api.TeamListApi.as_view(), name="team-list"),
+    path("rotations/", api.RotationListApi.as_view(), name="rotation-list"),
+    path("rotations/<int:rotation_id>/", api.RotationDetailApi.as_view(), name="rotation-detail"),
+    path(
+        "rotations/<int:rotation_id>/shifts/",
+        api.RotationShiftsApi.as_view(),
+        name="rotation-shifts",
+    ),
+]

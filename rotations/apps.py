@@ -10,6 +10,7 @@ MODELS = (
     "override",
     "escalationpolicy",
     "escalationstep",
+    "coveragenotice",
 )
 
 

@@ -118,7 +118,8 @@ class Rotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ("team__name", "tier", "position")
+        # Veteran before none before new; primary before secondary.
+        ordering = ("team__name", "-tier", "position")
         constraints = [
             models.UniqueConstraint(
                 fields=["team", "tier", "position"], name="one_rotation_per_tier_position"
@@ -282,6 +283,25 @@ class PersonalFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user}"
+
+
+class CoverageNotice(models.Model):
+    """The coverage watch told a team's escalation contact about its gaps on this day."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="coverage_notices")
+    day = models.DateField(help_text="The UTC day of the notice; one notice per team per day.")
+    sent_at = models.DateTimeField()
+    recipient = models.EmailField()
+    gap_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ("-day",)
+        constraints = [
+            models.UniqueConstraint(fields=["team", "day"], name="one_coverage_notice_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} told {self.recipient} of {self.gap_count} gap(s) on {self.day}"
 
 
 class EscalationPolicy(models.Model):

@@ -139,7 +139,7 @@ def shift_index_at(spec: RotationSpec, at: datetime) -> int | None:
     return k
 
 
-def _working_windows(hours: WorkingHours, lo: datetime, hi: datetime) -> list[Interval]:
+def working_windows(hours: WorkingHours, lo: datetime, hi: datetime) -> list[Interval]:
     """Working windows intersecting ``[lo, hi)`` as sorted, disjoint UTC intervals, clipped."""
     out: list[Interval] = []
     first = lo.astimezone(hours.tz).date() - _DAY  # one day of slack each side for offsets
@@ -208,7 +208,7 @@ def _base_pieces(
         k, start = k + 1, end
     if spec.working_hours is None:
         return pieces
-    return _intersect(pieces, _working_windows(spec.working_hours, lo, hi))
+    return _intersect(pieces, working_windows(spec.working_hours, lo, hi))
 
 
 def _override_pieces(
@@ -251,7 +251,7 @@ def oncall_at(spec: RotationSpec, overrides: Sequence[OverrideSpec], at: datetim
     start, end = shift_boundary(spec, k), shift_boundary(spec, k + 1)
     if spec.working_hours is not None:
         window = next(
-            (w for w in _working_windows(spec.working_hours, start, end) if w[0] <= at < w[1]),
+            (w for w in working_windows(spec.working_hours, start, end) if w[0] <= at < w[1]),
             None,
         )
         if window is None:
@@ -278,6 +278,21 @@ def shifts_between(
     segments += [Shift(overrides[i].user, s, e, True, None, overrides[i].id) for s, e, i in visible]
     segments.sort(key=lambda seg: seg.start)
     return segments
+
+
+def intended_gaps(
+    spec: RotationSpec, overrides: Sequence[OverrideSpec], start: datetime, end: datetime
+) -> list[Interval]:
+    """Gaps in [start, end) inside the hours the rotation is meant to cover.
+
+    Nights and weekends of a working-hours rotation are by design, not gaps; without
+    working hours this is every gap.
+    """
+    gaps = coverage_gaps(spec, overrides, start, end)
+    if spec.working_hours is None:
+        return gaps
+    windows = working_windows(spec.working_hours, _utc(start), _utc(end))
+    return [(lo, hi) for lo, hi, _ in _intersect([(lo, hi, None) for lo, hi in gaps], windows)]
 
 
 def coverage_gaps(

@@ -1,12 +1,14 @@
 """Test settings: SQLite and the in-memory broker unless DATABASE_URL/REDIS_URL are set."""
 
 from oncall.settings.base import *  # noqa: F403
-from oncall.settings.base import DATABASES, REDIS_URL, STORAGES, env
+from oncall.settings.base import DATABASES, REDIS_URL, STORAGES, env, mailer_from_url
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+if env.str("TEST_EMAIL_URL", default=""):  # a real worker started by a test mails a local SMTP
+    MAILERS = {"default": mailer_from_url(env.email_url("TEST_EMAIL_URL"))}
 STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

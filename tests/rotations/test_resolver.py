@@ -17,6 +17,7 @@ from rotations.resolver import (
     Shift,
     WorkingHours,
     coverage_gaps,
+    intended_gaps,
     members_from,
     next_member,
     oncall_at,
@@ -151,6 +152,27 @@ def test_working_hours_mon_fri_nine_to_five_new_york() -> None:
     assert oncall_at(spec, [], ny(2026, 1, 6, 17)) is None
     assert oncall_at(spec, [], ny(2026, 1, 6, 18)) is None
     assert oncall_at(spec, [], ny(2026, 1, 6, 8, 59)) is None
+
+
+def test_intended_gaps_are_only_the_uncovered_working_hours() -> None:
+    hours = WorkingHours(MON_FRI, time(9), time(17), NY)
+    # Nobody on the list: every working window is a gap, nights and the weekend are not.
+    empty = RotationSpec((), date(2025, 12, 1), time(9), NY, WEEK, hours)
+    lo, hi = ny(2026, 1, 5), ny(2026, 1, 12)
+    expected = [
+        (ny(2026, 1, d, 9).astimezone(UTC), ny(2026, 1, d, 17).astimezone(UTC))
+        for d in range(5, 10)
+    ]
+    assert intended_gaps(empty, [], lo, hi) == expected
+    # Staffed and covered: no intended gaps, though nights are still coverage gaps.
+    staffed = RotationSpec((1, 2), date(2025, 12, 1), time(9), NY, WEEK, hours)
+    assert intended_gaps(staffed, [], lo, hi) == []
+    assert coverage_gaps(staffed, [], lo, hi) != []
+    # Without working hours every gap counts: here the days before the rotation starts.
+    late = RotationSpec((1,), date(2026, 1, 7), time(9), NY, WEEK)
+    assert intended_gaps(late, [], lo, hi) == [
+        (lo.astimezone(UTC), ny(2026, 1, 7, 9).astimezone(UTC))
+    ]
 
 
 def test_working_hours_week_has_five_night_gaps_and_a_weekend() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (run each file directly; see its docstring)."""

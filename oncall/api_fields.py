@@ -1,0 +1,85 @@
+"""Serializer fields shared by the portal's APIs."""
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+# Weeks, days and a time part; no years or months, whose length depends on the calendar.
+_DURATION = re.compile(
+    r"^(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:[.,]\d{1,6})?)S)?)?$"
+)
+
+
+def duration_parse(value: str) -> timedelta | None:
+    """`P7D`, `PT12H`, `PT10M`, `P2W`, `P1DT6H` → timedelta; None when not ISO 8601."""
+    match = _DURATION.match(value.strip().upper())
+    if match is None:
+        return None
+    parts = match.groupdict()
+    duration = timedelta(
+        weeks=int(parts["weeks"] or 0),
+        days=int(parts["days"] or 0),
+        hours=int(parts["hours"] or 0),
+        minutes=int(parts["minutes"] or 0),
+        seconds=float((parts["seconds"] or "0").replace(",", ".")),
+    )
+    return -duration if parts["sign"] == "-" else duration
+
+
+def duration_format(duration: timedelta) -> str:
+    """timedelta → the shortest ISO 8601 form: `P7D`, `PT12H`, `P1DT30M`, `PT0S`."""
+    sign = "-" if duration < timedelta(0) else ""
+    duration = abs(duration)
+    minutes, seconds = divmod(duration.seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    date_part = f"{duration.days}D" if duration.days else ""
+    time_part = "".join(
+        f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M")) if amount
+    )
+    if duration.microseconds:
+        time_part += f"{seconds}.{duration.microseconds:06d}".rstrip("0") + "S"
+    elif seconds:
+        time_part += f"{seconds}S"
+    if not date_part and not time_part:
+        return "PT0S"
+    return f"{sign}P{date_part}{'T' + time_part if time_part else ''}"
+
+
+@extend_schema_field(OpenApiTypes.DURATION)
+class ISODurationField(serializers.Field):
+    """A duration as ISO 8601 (`P7D`, `PT12H`) both ways; years and months are refused."""
+
+    default_error_messages = {
+        "invalid": "Give an ISO 8601 duration in weeks, days, hours, minutes or seconds, "
+        "e.g. P7D, PT12H or PT10M.",
+    }
+
+    def to_internal_value(self, data: Any) -> timedelta:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        duration = duration_parse(data)
+        if duration is None:
+            self.fail("invalid")
+        return duration
+
+    def to_representation(self, value: timedelta) -> str:
+        return duration_format(value)
+
+
+# A "+" in a query string decodes to a space, so `at=2026-03-08T09:00:00+01:00` sent
+# unencoded arrives as "… 01:00"; put the plus back rather than reject a correct instant.
+_LOST_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+class QueryDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 instant from a query string (naive values are read as UTC)."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            value = _LOST_PLUS.sub(r"\1+\2", value.strip())
+        return super().to_internal_value(value)
