@@ -83,6 +83,8 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded database lives in VAR_DIR; a fresh clone has none yet.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the web process read while the worker writes; IMMEDIATE transactions and a
     # busy timeout make writers queue instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {
