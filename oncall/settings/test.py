@@ -22,3 +22,6 @@ if not env.str("DATABASE_URL", default=""):
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 TEST_REDIS_URL = REDIS_URL
+# Serve static files from the finders (npm's htmx included) without a collectstatic run.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
