@@ -1,1 +1,319 @@
-"""Models of the incidents app."""
+"""Severity policies, incidents, their timeline, escalation state and status updates.
+
+An incident's status changes only through `incidents.services.common.incident_transition`
+(the TRANSITIONS map below); its escalation is the `EscalationState` rows, one per track.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from notifications.models import Urgency
+
+
+class Severity(models.TextChoices):
+    SEV0 = "SEV0", "SEV0 / P0 (critical)"
+    SEV1 = "SEV1", "SEV1 / P1 (major)"
+    SEV2 = "SEV2", "SEV2 / P2 (moderate)"
+    SEV3 = "SEV3", "SEV3 / P3 (minor)"
+
+
+class SeverityPolicy(models.Model):
+    """What a severity level means: targets, who is paged, updates and postmortems."""
+
+    level = models.CharField(max_length=4, choices=Severity.choices, unique=True)
+    description = models.TextField(blank=True)
+    urgency = models.CharField(
+        max_length=8,
+        choices=Urgency.choices,
+        default=Urgency.HIGH,
+        help_text="Which of each person's notification rules pages them.",
+    )
+    acknowledge_target = models.DurationField(
+        default=timedelta(minutes=10), help_text="Someone should acknowledge within this."
+    )
+    triage_target = models.DurationField(
+        default=timedelta(minutes=30),
+        help_text="Severity and the 5Ws confirmed within this, or the support managers are paged.",
+    )
+    page_both_tiers = models.BooleanField(
+        default=False, help_text="Page the new tier's on-call as well as the veteran tier."
+    )
+    status_updates_required = models.BooleanField(
+        default=True, help_text="Company-wide status updates are required while it is open."
+    )
+    status_update_interval = models.DurationField(
+        default=timedelta(hours=1), help_text="How often a status update is due."
+    )
+    postmortem_required = models.BooleanField(default=True)
+    postmortem_emailed = models.BooleanField(
+        default=False, help_text="Email the published postmortem to the whole company."
+    )
+    escalation_policy = models.ForeignKey(
+        "rotations.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Use this policy instead of the team's for incidents of this severity.",
+    )
+
+    class Meta:
+        ordering = ("level",)
+        verbose_name_plural = "severity policies"
+
+    def __str__(self) -> str:
+        return self.get_level_display()
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("acknowledge_target", "triage_target", "status_update_interval"):
+            value = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                errors[name] = "Give a duration longer than zero."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Status(models.TextChoices):
+    TRIGGERED = "triggered", "Triggered"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+# The only moves an incident may make. acknowledged → triggered is a reassignment (paging
+# starts again); resolved → triggered is a reopen.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.TRIGGERED: frozenset({Status.ACKNOWLEDGED, Status.RESOLVED}),
+    Status.ACKNOWLEDGED: frozenset({Status.RESOLVED, Status.TRIGGERED}),
+    Status.RESOLVED: frozenset({Status.TRIGGERED}),
+}
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", "Declared by hand"
+    ENGAGE = "engage", "Engage development"
+    API = "api", "API"
+    INTEGRATION = "integration", "Integration"
+
+
+class Via(models.TextChoices):
+    DASHBOARD = "dashboard", "Dashboard"
+    LINK = "link", "Link in a page"
+    API = "api", "API"
+    INTEGRATION = "integration", "Integration"
+    SYSTEM = "system", "System"
+    SMS = "sms", "SMS"
+    VOICE = "voice", "Voice call"
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack"
+
+
+class ContactMode(models.TextChoices):
+    PAGE = "page", "Paged through the portal"
+    CALL = "call", "Call directly"
+
+
+class Incident(models.Model):
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="The incident body: details, bridge notes.")
+    severity = models.CharField(max_length=4, choices=Severity.choices, default=Severity.SEV2)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.TRIGGERED, db_index=True
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    team = models.ForeignKey(
+        "rotations.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    escalation_policy = models.ForeignKey(
+        "rotations.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="incidents",
+    )
+    contact_mode = models.CharField(
+        max_length=4, choices=ContactMode.choices, default=ContactMode.PAGE
+    )
+    # For call-directly teams: the numbers support dials, as they were at declaration.
+    direct_numbers = models.JSONField(default=list, blank=True)
+    dedup_key = models.CharField(max_length=255, blank=True, db_index=True)
+    ticket = models.CharField(max_length=100, blank=True, help_text="e.g. CSD-123")
+    requester_name = models.CharField(max_length=150, blank=True)
+    requester_phone = models.CharField(max_length=40, blank=True, help_text="Call-back number.")
+    bridge = models.CharField(
+        max_length=500, blank=True, help_text="Conference bridge (link or dial-in)."
+    )
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="commanded_incidents",
+    )
+    # Triage: the 5Ws (handbook 004), confirmed together with the severity.
+    who = models.TextField(blank=True)
+    what = models.TextField(blank=True)
+    where = models.TextField(blank=True)
+    when = models.TextField(blank=True)
+    how = models.TextField(blank=True)
+    triage_confirmed_at = models.DateTimeField(null=True, blank=True)
+    triage_paged_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    triggered_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_via = models.CharField(max_length=16, choices=Via.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_via = models.CharField(max_length=16, choices=Via.choices, blank=True)
+    last_status_update_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-triggered_at", "-id")
+        indexes = [models.Index(fields=("status", "triggered_at"), name="incident_open")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        """INC-<pk>: the primary key is a race-free sequence."""
+        return f"INC-{self.pk}" if self.pk else "INC-?"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.RESOLVED
+
+    @property
+    def five_ws(self) -> dict[str, str]:
+        return {n: getattr(self, n) for n in ("who", "what", "where", "when", "how")}
+
+
+class TimelineKind(models.TextChoices):
+    DECLARED = "declared", "Declared"
+    ENGAGED = "engaged", "Development engaged"
+    CALL_DIRECTLY = "call_directly", "Call directly"
+    CALL = "call", "Call made"
+    PAGED = "paged", "Paged"
+    ESCALATION = "escalation", "Escalation"
+    PAGE_SENT = "page_sent", "Page sent"
+    PAGE_FAILED = "page_failed", "Page failed"
+    PAGE_CANCELLED = "page_cancelled", "Page cancelled"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
+    ESCALATED_NOW = "escalated_now", "Escalated now"
+    REASSIGNED = "reassigned", "Reassigned"
+    SEVERITY = "severity", "Severity changed"
+    COMMANDER = "commander", "Commander set"
+    NOTE = "note", "Note"
+    STATUS_UPDATE = "status_update", "Status update"
+    TRIAGE = "triage", "Triage confirmed"
+    TRIAGE_OVERDUE = "triage_overdue", "Triage overdue"
+    UPDATE_DUE = "update_due", "Status update due"
+
+
+class TimelineEvent(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=TimelineKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    via = models.CharField(max_length=16, choices=Via.choices, default=Via.SYSTEM)
+    at = models.DateTimeField(db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message}"
+
+
+class EscalationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DONE = "done", "Done (every step ran)"
+    STOPPED = "stopped", "Stopped"
+
+
+class EscalationState(models.Model):
+    """One escalation track of an incident: the truth the engine and its tasks act on.
+
+    `snapshot` is the policy frozen at trigger: {"policy_id", "name", "repeat", "steps":
+    [{"action", "wait" (seconds), "rotation_id", "user_ids", "walk", "label"}]}.
+    """
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="escalation_states"
+    )
+    track = models.CharField(max_length=50)
+    generation = models.PositiveIntegerField(
+        default=1, help_text="1 for the first trigger; each reopen or reassignment adds one."
+    )
+    policy = models.ForeignKey(
+        "rotations.EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    snapshot = models.JSONField()
+    triggered_at = models.DateTimeField()
+    step_index = models.PositiveIntegerField(default=0)
+    repeat_index = models.PositiveIntegerField(default=0)
+    walk_position = models.PositiveIntegerField(default=0)
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    guard_token = models.UUIDField(null=True, blank=True)
+    status = models.CharField(
+        max_length=8, choices=EscalationStatus.choices, default=EscalationStatus.ACTIVE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("incident", "generation", "id")
+        indexes = [models.Index(fields=("status", "next_action_at"), name="escalation_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("incident", "track", "generation"), name="one_state_per_track"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident.number} {self.track} ({self.status})"
+
+    @property
+    def key_prefix(self) -> str:
+        """The start of every idempotency key this track pages with."""
+        track = self.track if self.generation == 1 else f"{self.track}.g{self.generation}"
+        return f"inc{self.incident_id}:{track}"
+
+
+class StatusUpdate(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.TextField()
+    severity = models.CharField(max_length=4, choices=Severity.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    recipients = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.incident.number} update {self.created_at:%Y-%m-%d %H:%M}"

@@ -22,10 +22,20 @@ class NotificationRuleAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     """Read-only: the outbox changes only through its services."""
 
-    list_display = ("created_at", "recipient", "channel", "address", "status", "attempts", "reason")
-    list_filter = ("status", "channel", "urgency")
+    list_display = (
+        "created_at",
+        "recipient",
+        "channel",
+        "address",
+        "status",
+        "attempts",
+        "throttled",
+        "bundled_into",
+        "reason",
+    )
+    list_filter = ("status", "channel", "urgency", "throttled")
     search_fields = ("idempotency_key", "address", "provider_message_id")
-    list_select_related = ("recipient",)
+    list_select_related = ("recipient", "bundled_into")
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request: object) -> bool:

@@ -6,6 +6,7 @@ from oncall.roles import ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, VIEW
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+    demo_seed = "notifications.demo.seed"
     # People edit their own methods and rules on the profile page; in the admin, managers
     # may look at everything and nobody edits the outbox.
     role_permissions = {

@@ -2,9 +2,13 @@
 
 The outbox row is the source of truth for a message: a delivery task moves it
 pending → sending → sent | failed (or pending → cancelled), always through
-`notifications.services.notification_transition`, which refuses illegal moves.
+`notifications.services.notifications_transition`, which refuses illegal moves. Pages to one
+address due within a short window travel in one message; the rows it carried point at it
+(`bundled_into`) and share its fate.
 """
 
+import ipaddress
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,13 +54,58 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 FINAL_STATUSES = frozenset({Status.SENT, Status.FAILED, Status.CANCELLED})
 
 
+# One DNS label (RFC 1123): letters, digits and hyphens, not starting or ending with a hyphen.
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host_is_well_formed(host: str) -> bool:
+    """An IP address, or a name whose every label could exist in DNS."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host) > 253 or labels[-1].isdigit():
+        return False  # "10.0.0.999" is a broken IP address, not a name
+    return all(_HOST_LABEL.match(label) for label in labels)
+
+
 def _validate_http_url(value: str) -> None:
+    """Refuse what can never be reached: another scheme, no host, a malformed host or port.
+
+    No DNS lookup or test request here: a save must not hang on (or leak timing about) the
+    network, and a hook that is briefly down, or only resolvable from the workers, is still
+    a good address. Delivery reports what really happened; the code sent to verify the
+    method proves it reachable before it gets pages.
+    """
+    error = ValidationError(
+        "%(value)s is not an http(s) URL with a host, e.g. https://hooks.example.com/x.",
+        code="invalid_url",
+        params={"value": value},
+    )
+    if any(char.isspace() for char in value):
+        raise error
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise error
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port out of range or not a number
+    except ValueError as caught:
         raise ValidationError(
-            "%(value)s is not an http(s) URL with a host, e.g. https://hooks.example.com/x.",
+            "%(value)s has a port that is not a number from 1 to 65535.",
             code="invalid_url",
             params={"value": value},
+        ) from caught
+    if not _host_is_well_formed(parts.hostname):
+        raise ValidationError(
+            "%(value)s names a host that cannot exist (%(host)s); check for typos.",
+            code="invalid_url",
+            params={"value": value, "host": parts.hostname},
         )
 
 
@@ -189,6 +238,16 @@ class Notification(models.Model):
     not_before = models.DateTimeField(null=True, blank=True)
     throttled = models.BooleanField(
         default=False, help_text="Held back by the per-address rate limit."
+    )
+    # Storm control: this row went out inside another row's message (one SMS listing several
+    # pages). It moves to sending, sent or failed together with that carrier.
+    bundled_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bundled",
+        help_text="The notification whose message carried this one.",
     )
     # The sweeper re-queues a pending/sending row still in that state after this instant.
     deadline = models.DateTimeField(null=True, blank=True)

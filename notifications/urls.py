@@ -15,5 +15,6 @@ urlpatterns = [
     path("profile/methods/<int:pk>/resend/", views.contact_method_resend, name="method-resend"),
     path("profile/methods/<int:pk>/delete/", views.contact_method_delete, name="method-delete"),
     path("profile/rules/", views.rule_add, name="rule-add"),
+    path("profile/rules/reset/", views.rules_reset, name="rules-reset"),
     path("profile/rules/<int:pk>/delete/", views.rule_delete, name="rule-delete"),
 ]

@@ -232,6 +232,13 @@ def rule_add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+def rules_reset(request: HttpRequest) -> HttpResponse:
+    services.notification_rules_reset(user=_user(request))
+    messages.success(request, "Your rules are the defaults again.")
+    return _profile_response(request)
+
+
+@require_POST
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(NotificationRule, pk=pk, user=_user(request))
     services.notification_rule_delete(rule=rule)

@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 
 from oncall.models import User
 from rotations import resolver
-from rotations.models import EscalationPolicy, EscalationStep, Override, Rotation, StepAction
+from rotations.models import (
+    EscalationPolicy,
+    EscalationStep,
+    Override,
+    Rotation,
+    StepAction,
+    Team,
+)
 from rotations.selectors import (
     override_specs,
     overrides_between,
@@ -65,6 +72,45 @@ def policy_plan(*, policy: EscalationPolicy, at: datetime) -> list[PlannedPage]:
     return plan
 
 
+def rotation_oncall_target(
+    rotation: Rotation, overrides: list[Override], when: datetime
+) -> tuple[User | None, str]:
+    """Who a "page the on-call" step pages at `when` (None in a gap), and why.
+
+    `rotation` has its members prefetched (rotations_with_members); `overrides` are the
+    rotation's overrides around `when`.
+    """
+    current = resolver.oncall_at(rotation_spec(rotation), override_specs(overrides), when)
+    if current is None:
+        return None, f"nobody is on call for {rotation} (a gap)"
+    why = "covering by override" if current.override else "on call"
+    return users_of(rotation, overrides)[current.user], f"{why} for {rotation}"
+
+
+def rotation_walk(
+    rotation: Rotation, overrides: list[Override], when: datetime
+) -> list[tuple[User, str]]:
+    """The order a "walk the list" step pages in from `when`: the on-call (an overriding
+    person first), then the next people on the list, each once."""
+    spec = rotation_spec(rotation)
+    current = resolver.oncall_at(spec, override_specs(overrides), when)
+    walk = resolver.members_from(spec, when)
+    if current is not None and current.override:
+        walk = [current.user, *[u for u in walk if u != current.user]]
+    users = users_of(rotation, overrides)
+    return [
+        (users[uid], f"{'on call' if i == 0 else f'next on the list ({i + 1})'} for {rotation}")
+        for i, uid in enumerate(walk)
+    ]
+
+
+def escalation_contact_target(team: Team) -> tuple[User | None, str]:
+    contact = team.escalation_contact
+    if contact is None:
+        return None, f"{team.name} has no escalation contact"
+    return contact, f"escalation contact of {team.name} (the list ran out)"
+
+
 def _step_targets(
     step: EscalationStep,
     rotations: dict[int, Rotation],
@@ -75,27 +121,11 @@ def _step_targets(
     if step.action in (StepAction.ROTATION_ONCALL, StepAction.WALK_ROTATION):
         assert step.rotation_id is not None  # EscalationStep.clean requires it for these actions
         rotation = rotations[step.rotation_id]
-        spec = rotation_spec(rotation)
-        specs = override_specs(overrides[rotation.pk])
-        users = users_of(rotation, overrides[rotation.pk])
-        current = resolver.oncall_at(spec, specs, when)
         if step.action == StepAction.ROTATION_ONCALL:
-            if current is None:
-                return [(None, f"nobody is on call for {rotation} (a gap)")]
-            why = "covering by override" if current.override else "on call"
-            return [(users[current.user], f"{why} for {rotation}")]
-        walk = resolver.members_from(spec, when)
-        if current is not None and current.override:
-            walk = [current.user, *[u for u in walk if u != current.user]]
-        return [
-            (users[uid], f"{'on call' if i == 0 else f'next on the list ({i + 1})'} for {rotation}")
-            for i, uid in enumerate(walk)
-        ]
+            return [rotation_oncall_target(rotation, overrides[rotation.pk], when)]
+        return list(rotation_walk(rotation, overrides[rotation.pk], when))
     if step.action == StepAction.USERS:
         return [(u, "named in the policy") for u in step.users.all()]
     if step.action == StepAction.TEAM:
         return [(u, f"member of {step.policy.team.name}") for u in team_members]
-    contact = step.policy.team.escalation_contact
-    if contact is None:
-        return [(None, f"{step.policy.team.name} has no escalation contact")]
-    return [(contact, f"escalation contact of {step.policy.team.name} (the list ran out)")]
+    return [escalation_contact_target(step.policy.team)]

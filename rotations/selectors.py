@@ -51,13 +51,30 @@ class ShiftView:
         return f"rotation-{self.rotation.pk}-shift-{self.index}-{self.start:%Y%m%dT%H%M%SZ}@oncall"
 
 
+# The user columns pages, feeds, the API and the engine read; loading only these keeps
+# "who is on call" cheap for long lists (no password hashes, no permission columns).
+USER_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "display_name",
+    "email",
+    "phone",
+    "timezone",
+    "is_active",
+)
+
+
 def rotations_with_members(queryset: QuerySet[Rotation] | None = None) -> QuerySet[Rotation]:
     """Rotations with team and ordered members (and their users) in three queries."""
     queryset = queryset if queryset is not None else Rotation.objects.all()
     return queryset.select_related("team").prefetch_related(
         Prefetch(
             "members",
-            queryset=RotationMember.objects.select_related("user").order_by("position", "id"),
+            queryset=RotationMember.objects.select_related("user")
+            .only("rotation_id", "position", *(f"user__{f}" for f in USER_FIELDS))
+            .order_by("position", "id"),
             to_attr="ordered_members",
         )
     )

@@ -157,3 +157,19 @@ class EscalationStepFactory(DjangoModelFactory[EscalationStep]):
     ) -> None:
         if create and extracted:
             obj.users.set(extracted)
+
+
+# --- incidents ------------------------------------------------------------------------------
+from incidents.models import Incident, Severity  # noqa: E402
+
+
+class IncidentFactory(DjangoModelFactory[Incident]):
+    """A triggered SEV2 incident with no escalation (use incident_declare to page people)."""
+
+    class Meta:
+        model = Incident
+
+    title = factory.Sequence(lambda n: f"Checkout errors {n}")
+    severity = Severity.SEV2
+    team = factory.SubFactory(TeamFactory)
+    triggered_at = datetime(2026, 1, 13, 15, 0, tzinfo=UTC)

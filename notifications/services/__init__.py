@@ -8,6 +8,7 @@ from notifications.services.contacts import (
     notification_defaults_ensure,
     notification_rule_create,
     notification_rule_delete,
+    notification_rules_reset,
 )
 from notifications.services.delivery import (
     notification_deliver,
@@ -22,7 +23,9 @@ from notifications.services.outbox import (
     notification_enqueue,
     notification_transition,
     notifications_cancel_pending,
+    notifications_transition,
 )
+from notifications.services.paging import notifications_page
 
 __all__ = [
     "IllegalTransition",
@@ -39,7 +42,10 @@ __all__ = [
     "notification_provider_status_record",
     "notification_rule_create",
     "notification_rule_delete",
+    "notification_rules_reset",
     "notification_transition",
     "notifications_cancel_pending",
+    "notifications_page",
     "notifications_sweep",
+    "notifications_transition",
 ]

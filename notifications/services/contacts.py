@@ -6,16 +6,16 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from notifications.models import Channel, ContactMethod, Notification, NotificationRule, Urgency
+from notifications.selectors import default_rule_specs
 from notifications.services.outbox import notification_enqueue
 from oncall.models import User
 
 VERIFICATION_CODE_MAX_AGE = timedelta(minutes=30)
-# Defaults made for every person: high urgency texts at once and calls after two minutes.
-DEFAULT_VOICE_DELAY = 120
 
 
 def _code_hash(*, contact_method: ContactMethod, code: str) -> str:
@@ -99,39 +99,60 @@ def notification_rule_delete(*, rule: NotificationRule) -> None:
         rule.delete()
 
 
-def notification_defaults_ensure(*, user: User) -> None:
-    """Give a person the default methods and rules if they have none yet.
+def _account_methods(*, user: User) -> list[ContactMethod]:
+    """Unverified methods from the account's email and phone (skipping an invalid one).
 
-    Email from the account's address; SMS and voice from its phone. High urgency: SMS at
-    once, a call after two minutes (email when there is no phone); low urgency: email.
-    The methods start unverified: nobody is paged at an address they have not confirmed.
+    Unverified: nobody is paged at an address they have not confirmed.
+    """
+    wanted: list[tuple[str, str]] = []
+    if user.email:
+        wanted.append((Channel.EMAIL, user.email))
+    if user.phone:
+        wanted += [(Channel.SMS, user.phone), (Channel.VOICE, user.phone)]
+    methods = []
+    for channel, address in wanted:
+        method = ContactMethod(user=user, channel=channel, address=address)
+        try:
+            method.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError:
+            continue  # a bad address on the account is no reason to fail
+        methods.append(method)
+    return ContactMethod.objects.bulk_create(methods)
+
+
+def _lock_person(user: User) -> None:
+    # Two pages to a new person at once must not both create their defaults.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+
+
+def notification_defaults_ensure(*, user: User) -> None:
+    """Give a person the default methods and rules where they have none yet.
+
+    No contact methods: email from the account's address, SMS and voice from its phone.
+    No rules: the default rules (`default_rule_specs`) over their methods, one per channel,
+    a verified one first. An existing method or rule is never changed.
     """
     with transaction.atomic():
-        methods: dict[str, ContactMethod] = {}
+        _lock_person(user)
         if not ContactMethod.objects.filter(user=user).exists():
-            wanted = []
-            if user.email:
-                wanted.append((Channel.EMAIL, user.email))
-            if user.phone:
-                wanted += [(Channel.SMS, user.phone), (Channel.VOICE, user.phone)]
-            for channel, address in wanted:
-                method = ContactMethod(user=user, channel=channel, address=address)
-                try:
-                    method.full_clean()
-                except ValidationError:
-                    continue  # a bad address on the account is no reason to fail
-                method.save()
-                methods[channel] = method
-        if NotificationRule.objects.filter(user=user).exists() or not methods:
+            _account_methods(user=user)
+        if NotificationRule.objects.filter(user=user).exists():
             return
-        rules: list[tuple[str, ContactMethod, int]] = []
-        if Channel.SMS in methods:
-            rules.append((Urgency.HIGH, methods[Channel.SMS], 0))
-            rules.append((Urgency.HIGH, methods[Channel.VOICE], DEFAULT_VOICE_DELAY))
-        elif Channel.EMAIL in methods:
-            rules.append((Urgency.HIGH, methods[Channel.EMAIL], 0))
-        if Channel.EMAIL in methods:
-            rules.append((Urgency.LOW, methods[Channel.EMAIL], 0))
+        methods: dict[str, ContactMethod] = {}
+        for method in ContactMethod.objects.filter(user=user).order_by(
+            F("verified_at").asc(nulls_last=True), "id"
+        ):
+            methods.setdefault(method.channel, method)
         NotificationRule.objects.bulk_create(
-            NotificationRule(user=user, urgency=u, contact_method=m, delay=d) for u, m, d in rules
+            NotificationRule(user=user, urgency=urgency, contact_method=method, delay=delay)
+            for urgency, method, delay in default_rule_specs(methods)
         )
+
+
+def notification_rules_reset(*, user: User) -> list[NotificationRule]:
+    """Replace a person's rules with the defaults (the profile's "Reset to default rules")."""
+    with transaction.atomic():
+        _lock_person(user)
+        NotificationRule.objects.filter(user=user).delete()
+        notification_defaults_ensure(user=user)
+        return list(NotificationRule.objects.filter(user=user).select_related("contact_method"))

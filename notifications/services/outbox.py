@@ -1,6 +1,7 @@
 """The outbox: enqueue (idempotent), the one status transition, cancel, acknowledge."""
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,21 +74,52 @@ def notification_transition(
     `changes` are other fields written in the same save (attempts, deadline, last_error...).
     Final states are announced to the delivery listeners after commit.
     """
-    check_transition(notification.status, to)
-    notification.status = to
-    fields = ["status", *changes]
-    for name, value in changes.items():
-        setattr(notification, name, value)
-    if stamp := _STATUS_TIMESTAMP.get(to):
-        setattr(notification, stamp, timezone.now())
+    notifications_transition(notifications=[notification], to=to, **changes)
+    return notification
+
+
+def notifications_transition(
+    *,
+    notifications: Sequence[Notification],
+    to: Status,
+    preset: Iterable[str] = (),
+    **changes: Any,
+) -> None:
+    """Move several rows (a bundle: its carrier and the rows it carries) together.
+
+    Hold every row's lock. All rows get the same `changes` and the same timestamp; `preset`
+    names fields the caller already set on each row because their values differ (attempts).
+    One UPDATE for all; every row is announced to the delivery listeners after commit.
+    """
+    rows = list(notifications)
+    for row in rows:
+        check_transition(row.status, to)
+    fields = ["status", *preset, *changes]
+    now = timezone.now()
+    stamp = _STATUS_TIMESTAMP.get(to)
+    if stamp:
         fields.append(stamp)
     if to in FINAL_STATUSES and "deadline" not in changes:
-        notification.deadline = None
         fields.append("deadline")
-    notification.save(update_fields=fields)
+    for row in rows:
+        row.status = to
+        for name, value in changes.items():
+            setattr(row, name, value)
+        if stamp:
+            setattr(row, stamp, now)
+        if to in FINAL_STATUSES and "deadline" not in changes:
+            row.deadline = None
+    if len(rows) == 1:
+        rows[0].save(update_fields=fields)
+    elif rows:
+        Notification.objects.bulk_update(rows, fields)
     if to in FINAL_STATUSES:
-        transaction.on_commit(lambda: delivery_finished(notification))
-    return notification
+
+        def announce() -> None:
+            for row in rows:
+                delivery_finished(row)
+
+        transaction.on_commit(announce)
 
 
 def _throttle(*, channel: str, address: str, now: datetime) -> datetime | None:
@@ -201,19 +233,35 @@ def notifications_cancel_pending(*, subject_type: str, subject_id: int) -> int:
 def notification_acknowledge(*, notification_id: int, channel: str = "") -> Notification:
     """Acknowledge the notification's subject through its registered handler.
 
-    The handler owns its own transaction and decides what acknowledging means (and
-    whether a second acknowledgement is harmless).
+    A message that carried a bundle of pages acknowledges every subject it listed: the
+    handler is called once per distinct subject, with the first row about it. The handler
+    owns its own transaction and decides what acknowledging means (and whether a second
+    acknowledgement is harmless).
     """
     notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    handler = ack_handler_for(notification.subject_type) if notification.subject_type else None
-    if handler is None or notification.subject_id is None:
+    carried = Notification.objects.select_related("recipient").filter(bundled_into=notification)
+    todo: dict[tuple[str, int], Notification] = {}
+    for row in [notification, *carried.order_by("id")]:
+        if row.subject_type and row.subject_id is not None:
+            todo.setdefault((row.subject_type, row.subject_id), row)
+    handlers = {key: ack_handler_for(key[0]) for key in todo}
+    if not todo or handlers[next(iter(todo))] is None:
         raise UnknownSubject(
             f"nothing can be acknowledged for subject type {notification.subject_type!r}"
         )
-    handler(
-        subject_id=notification.subject_id,
-        user=notification.recipient,
-        channel=channel or notification.channel,
-        notification=notification,
-    )
+    for (subject_type, subject_id), row in todo.items():
+        handler = handlers[(subject_type, subject_id)]
+        if handler is None:
+            logger.warning(
+                "notification %s carried a %r page nobody can acknowledge",
+                notification.pk,
+                subject_type,
+            )
+            continue
+        handler(
+            subject_id=subject_id,
+            user=row.recipient,
+            channel=channel or notification.channel,
+            notification=row,
+        )
     return notification

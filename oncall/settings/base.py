@@ -194,6 +194,10 @@ CELERY_TASK_ROUTES = {
     # One delivery task per channel, each on its channel's queue.
     **{f"notifications.deliver.{c}": {"queue": f"notify-{c}"} for c in NOTIFY_CHANNELS},
     "notifications.sweep": {"queue": "default"},
+    # The escalation engine: one step per ETA task, the overdue sweeper, triage/cadence timers.
+    "incidents.escalation_step": {"queue": "escalation"},
+    "incidents.escalation_sweep": {"queue": "escalation"},
+    "incidents.timers_sweep": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -207,6 +211,16 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {
         "task": "notifications.sweep",
         "schedule": timedelta(seconds=env.int("NOTIFY_SWEEP_SECONDS", default=15)),
+    },
+    # Run escalation states whose ETA task was lost (killed worker, flushed Redis).
+    "escalation-sweep": {
+        "task": "incidents.escalation_sweep",
+        "schedule": timedelta(seconds=env.int("ESCALATION_SWEEP_SECONDS", default=5)),
+    },
+    # Triage overdue → support managers; status updates due → the commander.
+    "incidents-timers": {
+        "task": "incidents.timers_sweep",
+        "schedule": timedelta(seconds=env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default=30)),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -260,6 +274,28 @@ NOTIFY_MIN_INTERVAL = {
     "slack": env.int("NOTIFY_MIN_INTERVAL_SLACK", default=0),
     "webhook": env.int("NOTIFY_MIN_INTERVAL_WEBHOOK", default=0),
 }
+# Storm control: pages to one address due within this many seconds of the one being sent go
+# out in that same message ("3 pages: ..."); 0 turns bundling off for the channel.
+NOTIFY_BUNDLE_WINDOW = {
+    "email": env.int("NOTIFY_BUNDLE_WINDOW_EMAIL", default=0),
+    "sms": env.int("NOTIFY_BUNDLE_WINDOW_SMS", default=60),
+    "voice": env.int("NOTIFY_BUNDLE_WINDOW_VOICE", default=60),
+    "slack": env.int("NOTIFY_BUNDLE_WINDOW_SLACK", default=0),
+    "webhook": env.int("NOTIFY_BUNDLE_WINDOW_WEBHOOK", default=0),
+}
+
+# --- Incidents --------------------------------------------------------------------------
+ESCALATION_SWEEP_SECONDS = env.int("ESCALATION_SWEEP_SECONDS", default=5)
+INCIDENT_TIMERS_SWEEP_SECONDS = env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default=30)
+# Handbook 000: no answer within 10 minutes, page the next person on the veteran list
+# (used when a team has no "Engage development" policy of its own).
+ENGAGE_WALK_WAIT_SECONDS = env.int("ENGAGE_WALK_WAIT_SECONDS", default=600)
+ENGAGE_VETERAN_POLICY = env.str("ENGAGE_VETERAN_POLICY", default="Engage development")
+ENGAGE_NEW_TIER_POLICY = env.str("ENGAGE_NEW_TIER_POLICY", default="New tier (paged once)")
+# Handbook 004: triage within 30 minutes (when a severity has no policy row).
+TRIAGE_TARGET_DEFAULT = timedelta(minutes=env.int("TRIAGE_TARGET_MINUTES", default=30))
+# Company-wide status updates go here as well as to the team's announcement address.
+COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

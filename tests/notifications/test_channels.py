@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import html
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -227,3 +228,95 @@ def test_pressing_1_on_a_voice_page_acknowledges(
     [call] = ack_calls
     assert call.channel == "voice"
     assert call.subject_id == 42
+
+
+def test_the_ack_link_of_a_bundled_sms_acknowledges_every_page_it_listed(
+    real_channels: HTTPServer, sent_tasks: SentTasks, client: Client, ack_calls: list[AckCall]
+) -> None:
+    real_channels.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+    ).respond_with_json({"sid": "SM7"}, status=201)
+    user = UserFactory.create(username="bundled")
+    rows = [
+        services.notification_enqueue(
+            idempotency_key=f"bundle-{n}",
+            channel=Channel.SMS,
+            address="+12025550155",
+            recipient=user,
+            subject=f"Incident {subject}",
+            subject_type="incident",
+            subject_id=subject,
+        )
+        # Two escalation steps about incident 8 are one acknowledgement.
+        for n, subject in enumerate((7, 8, 8))
+    ]
+    assert services.notification_deliver(notification_id=rows[0].pk) == "sent (carrying 2 more)"
+    request, _ = real_channels.log[0]
+    body = parse_qs(request.get_data(as_text=True))["Body"][0]
+    link = re.search(r"Ack: (\S+)", body)
+    assert link, body
+    response = client.post(urlsplit(link.group(1)).path)
+    assert response.status_code == 200
+    assert [(c.subject_id, c.user, c.channel) for c in ack_calls] == [
+        (7, user, "link"),
+        (8, user, "link"),
+    ]
+    assert ack_calls[1].notification.pk == rows[1].pk
+
+
+def test_a_voice_page_is_acknowledged_by_pressing_1_on_the_gather_twilio_was_given(
+    real_channels: HTTPServer, sent_tasks: SentTasks, client: Client, ack_calls: list[AckCall]
+) -> None:
+    """End to end: the TwiML sent to Twilio, then Twilio posting the keypress to its action."""
+    real_channels.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Calls.json"
+    ).respond_with_json({"sid": "CA77"}, status=201)
+    notification = page(Channel.VOICE, "+12025550156")
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    request, _ = real_channels.log[0]
+    twiml = parse_qs(request.get_data(as_text=True))["Twiml"][0]
+    action = re.search(r'<Gather numDigits="1" action="([^"]+)" method="POST">', twiml)
+    assert action, twiml
+    url = html.unescape(action.group(1))
+    path = urlsplit(url).path
+    pressed_2 = {"CallSid": "CA77", "Digits": "2"}
+    response = client.post(path, pressed_2, HTTP_X_TWILIO_SIGNATURE=twilio_sign(url, pressed_2))
+    assert b"Not acknowledged" in response.content
+    assert ack_calls == []
+    pressed_1 = {"CallSid": "CA77", "Digits": "1"}
+    unsigned = client.post(path, pressed_1)
+    assert unsigned.status_code == 403
+    assert ack_calls == []
+    response = client.post(path, pressed_1, HTTP_X_TWILIO_SIGNATURE=twilio_sign(url, pressed_1))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml"
+    assert b"<Say>Acknowledged." in response.content
+    [call] = ack_calls
+    assert (call.subject_id, call.user, call.channel) == (42, notification.recipient, "voice")
+
+
+def test_a_voice_status_callback_records_the_call_outcome(
+    real_channels: HTTPServer, sent_tasks: SentTasks, client: Client
+) -> None:
+    real_channels.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Calls.json"
+    ).respond_with_json({"sid": "CA78"}, status=201)
+    notification = page(Channel.VOICE, "+12025550157")
+    services.notification_deliver(notification_id=notification.pk)
+    request, _ = real_channels.log[0]
+    callback = parse_qs(request.get_data(as_text=True))["StatusCallback"][0]
+    path = urlsplit(callback).path
+    answered = {"CallSid": "CA78", "CallStatus": "completed"}
+    response = client.post(path, answered, HTTP_X_TWILIO_SIGNATURE=twilio_sign(callback, answered))
+    assert response.status_code == 204
+    notification.refresh_from_db()
+    assert (notification.status, notification.provider_status) == (Status.SENT, "completed")
+    missed = {"CallSid": "CA78", "CallStatus": "no-answer"}
+    forged = client.post(path, missed, HTTP_X_TWILIO_SIGNATURE=twilio_sign(callback, answered))
+    assert forged.status_code == 403
+    notification.refresh_from_db()
+    assert notification.provider_status == "completed"
+    client.post(path, missed, HTTP_X_TWILIO_SIGNATURE=twilio_sign(callback, missed))
+    notification.refresh_from_db()
+    assert notification.status == Status.FAILED
+    assert notification.last_error == "provider reported no-answer"

@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs
 
 import pytest
 import time_machine
@@ -13,7 +14,7 @@ from notifications import services
 from notifications.channels.base import Backend, OutgoingMessage, SendResult
 from notifications.models import Channel, Notification, Status
 from notifications.services import delivery
-from tests.notifications.conftest import SentTasks
+from tests.notifications.conftest import TWILIO_SID, SentTasks, SmtpServer
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +218,183 @@ def test_the_body_sent_is_the_rows_message(
     assert payload["subject"] == "SEV2 #7 Search slow"
     assert payload["subject_type"] == "incident"
     assert payload["subject_id"] == 7
+
+
+# --- storm control: several pages to one person travel in one message ----------------------
+
+TWILIO_SMS = f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+
+
+def sms_page(
+    key: str, number: int, *, address: str = "+12025550180", **extra: object
+) -> Notification:
+    return services.notification_enqueue(
+        idempotency_key=key,
+        channel=Channel.SMS,
+        address=address,
+        subject=f"SEV2 #{number} Incident {number}",
+        body=f"details of {number}",
+        subject_type="incident",
+        subject_id=number,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def sms_form(httpserver: HTTPServer, index: int = 0) -> dict[str, str]:
+    request, _ = httpserver.log[index]
+    return {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+
+
+def test_three_pages_to_one_number_within_the_window_go_out_as_one_sms(
+    real_channels: HTTPServer,
+    sent_tasks: SentTasks,
+    settings: Settings,
+    delivered: list[tuple[int, str]],
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    settings.NOTIFY_BUNDLE_WINDOW = {**settings.NOTIFY_BUNDLE_WINDOW, "sms": 60}
+    real_channels.expect_request(TWILIO_SMS).respond_with_json({"sid": "SMbundle"}, status=201)
+    first = sms_page("b1", 1)
+    second = sms_page("b2", 2)
+    third = sms_page("b3", 3, not_before=timezone.now() + timedelta(seconds=50))
+    later = sms_page("b4", 4, not_before=timezone.now() + timedelta(minutes=5))
+    other_number = sms_page("b5", 5, address="+12025550181")
+
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        outcome = services.notification_deliver(notification_id=first.pk)
+    assert outcome == "sent (carrying 2 more)"
+    assert len(real_channels.log) == 1, "one message for the three pages"
+    form = sms_form(real_channels)
+    assert form["To"] == "+12025550180"
+    assert form["Body"].startswith("3 pages: SEV2 #1 Incident 1; SEV2 #2 Incident 2;")
+    for n in (1, 2, 3):
+        assert f"{n}. SEV2 #{n} Incident {n}: details of {n}" in form["Body"]
+    assert "Incident 4" not in form["Body"]
+    assert "/notifications/ack/" in form["Body"]
+
+    rows = {row.pk: row for row in Notification.objects.all()}
+    carrier = rows[first.pk]
+    assert carrier.status == Status.SENT
+    assert carrier.bundled_into_id is None
+    for pk in (second.pk, third.pk):
+        row = rows[pk]
+        assert row.status == Status.SENT
+        assert row.bundled_into_id == first.pk
+        assert row.sent_at == carrier.sent_at
+        assert row.provider_message_id == "SMbundle"
+        assert row.attempts == 1
+        assert row.idempotency_key in ("b2", "b3"), "keys are untouched"
+    assert sorted(delivered) == sorted((pk, Status.SENT) for pk in (first.pk, second.pk, third.pk))
+    # Their own tasks arrive later and find nothing to do.
+    assert services.notification_deliver(notification_id=second.pk) == "skipped: sent"
+    assert services.notification_deliver(notification_id=third.pk) == "skipped: sent"
+    assert len(real_channels.log) == 1
+
+    # Outside the window, and another number: each goes on its own, nothing is dropped.
+    assert rows[later.pk].status == Status.PENDING
+    assert services.notification_deliver(notification_id=other_number.pk) == "sent"
+    with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=1)):
+        assert services.notification_deliver(notification_id=later.pk) == "sent"
+    assert len(real_channels.log) == 3
+    assert sms_form(real_channels, 2)["Body"].startswith("SEV2 #4 Incident 4")
+    assert not Notification.objects.exclude(status=Status.SENT).exists()
+
+
+def test_email_is_not_bundled_by_default(
+    real_channels: HTTPServer, smtp_mailer: SmtpServer, sent_tasks: SentTasks
+) -> None:
+    rows = [
+        services.notification_enqueue(
+            idempotency_key=f"e{n}",
+            channel=Channel.EMAIL,
+            address="ada@example.com",
+            subject=f"Incident {n}",
+            subject_type="incident",
+            subject_id=n,
+        )
+        for n in (1, 2)
+    ]
+    assert services.notification_deliver(notification_id=rows[0].pk) == "sent"
+    assert [m["Subject"] for m in smtp_mailer.messages] == ["Incident 1"]
+    rows[1].refresh_from_db()
+    assert rows[1].status == Status.PENDING
+    assert services.notification_deliver(notification_id=rows[1].pk) == "sent"
+    assert [m["Subject"] for m in smtp_mailer.messages] == ["Incident 1", "Incident 2"]
+    assert not Notification.objects.filter(bundled_into__isnull=False).exists()
+
+
+def test_a_verification_code_is_never_bundled_with_pages(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request(TWILIO_SMS).respond_with_json({"sid": "SM1"}, status=201)
+    page = sms_page("p1", 1)
+    code = services.notification_enqueue(
+        idempotency_key="code", channel=Channel.SMS, address="+12025550180", body="code is 1"
+    )
+    assert services.notification_deliver(notification_id=code.pk) == "sent"
+    assert services.notification_deliver(notification_id=page.pk) == "sent"
+    assert len(real_channels.log) == 2
+    assert sms_form(real_channels, 0)["Body"] == "code is 1"
+
+
+def test_a_refused_carrier_fails_the_pages_it_carried_with_the_reason(
+    real_channels: HTTPServer,
+    sent_tasks: SentTasks,
+    delivered: list[tuple[int, str]],
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    real_channels.expect_request(TWILIO_SMS).respond_with_json(
+        {"code": 21211, "message": "The 'To' number is not a valid phone number."}, status=400
+    )
+    first, second = sms_page("f1", 1), sms_page("f2", 2)
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        assert services.notification_deliver(notification_id=first.pk) == "failed"
+    for row in (first, second):
+        row.refresh_from_db()
+        assert row.status == Status.FAILED
+        assert "21211" in row.last_error
+        assert row.failed_at is not None
+    assert second.bundled_into_id == first.pk
+    assert second.failed_at == first.failed_at
+    assert sorted(delivered) == sorted([(first.pk, Status.FAILED), (second.pk, Status.FAILED)])
+
+
+def test_a_bundle_that_must_be_retried_puts_every_page_back_and_bundles_them_again(
+    real_channels: HTTPServer, sent_tasks: SentTasks, settings: Settings
+) -> None:
+    settings.NOTIFY_RETRY_BASE_DELAY = timedelta(seconds=10)
+    real_channels.expect_ordered_request(TWILIO_SMS).respond_with_data("down", status=503)
+    real_channels.expect_ordered_request(TWILIO_SMS).respond_with_json({"sid": "SM2"}, status=201)
+    first, second = sms_page("r1", 1), sms_page("r2", 2)
+    assert services.notification_deliver(notification_id=first.pk) == "retry"
+    for row in (first, second):
+        row.refresh_from_db()
+        assert row.status == Status.PENDING, "nothing is dropped"
+        assert row.bundled_into_id is None
+        assert "HTTP 503" in row.last_error
+    assert second.not_before == first.not_before
+    assert first.not_before is not None
+    with time_machine.travel(first.not_before + timedelta(seconds=1)):
+        # Whichever task comes first carries the other.
+        assert services.notification_deliver(notification_id=second.pk) == "sent (carrying 1 more)"
+    first.refresh_from_db()
+    assert first.status == Status.SENT
+    assert first.bundled_into_id == second.pk
+    assert first.attempts == 2
+    assert "2 pages" in sms_form(real_channels, 1)["Body"]
+
+
+def test_a_provider_failure_report_for_a_bundle_fails_every_page_in_it(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request(TWILIO_SMS).respond_with_json({"sid": "SM3"}, status=201)
+    first, second = sms_page("s1", 1), sms_page("s2", 2)
+    services.notification_deliver(notification_id=first.pk)
+    services.notification_provider_status_record(
+        notification_id=first.pk, provider_status="undelivered", error_code="30003"
+    )
+    for row in (first, second):
+        row.refresh_from_db()
+        assert row.status == Status.FAILED
+        assert row.provider_status == "undelivered"
+        assert "30003" in row.last_error

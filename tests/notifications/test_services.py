@@ -11,6 +11,7 @@ from pytest_django import Settings
 from notifications import services
 from notifications.models import Channel, ContactMethod, Notification, NotificationRule, Status
 from notifications.selectors import page_plan
+from oncall.models import User
 from tests.factories import UserFactory
 from tests.notifications.conftest import SentTasks
 
@@ -207,3 +208,49 @@ def test_a_contact_method_is_verified_by_the_code_sent_to_it(
     services.contact_method_verify(contact_method=method, code=code)
     method.refresh_from_db()
     assert method.verified
+
+
+def verified_method(user: User, channel: str, address: str) -> ContactMethod:
+    return ContactMethod.objects.create(
+        user=user, channel=channel, address=address, verified_at=timezone.now()
+    )
+
+
+def test_a_person_without_rules_is_paged_by_the_defaults_over_their_verified_methods() -> None:
+    user = UserFactory.create()
+    assert page_plan(user=user, urgency="high") == []
+    email = verified_method(user, Channel.EMAIL, "ada@example.com")
+    # Only email verified: email at once for both urgencies.
+    assert [(r.contact_method, r.delay) for r in page_plan(user=user, urgency="high")] == [
+        (email, 0)
+    ]
+    sms = verified_method(user, Channel.SMS, "+12025550131")
+    voice = verified_method(user, Channel.VOICE, "+12025550131")
+    ContactMethod.objects.create(user=user, channel=Channel.WEBHOOK, address="https://x.example/h")
+    high = page_plan(user=user, urgency="high")
+    assert [(r.contact_method, r.delay) for r in high] == [(sms, 0), (voice, 120)]
+    low = page_plan(user=user, urgency="low")
+    assert [(r.contact_method, r.delay) for r in low] == [(email, 0)]
+    assert not NotificationRule.objects.exists(), "reading the plan writes nothing"
+    # One rule of their own and the defaults no longer apply.
+    services.notification_rule_create(user=user, urgency="low", contact_method=sms, delay=30)
+    assert page_plan(user=user, urgency="high") == []
+    assert [(r.contact_method, r.delay) for r in page_plan(user=user, urgency="low")] == [(sms, 30)]
+
+
+def test_resetting_rules_replaces_a_persons_own_rules_with_the_defaults() -> None:
+    user = UserFactory.create(email="ada@example.com", phone="+12025550132")
+    webhook = ContactMethod.objects.create(
+        user=user, channel=Channel.WEBHOOK, address="https://x.example/h"
+    )
+    services.notification_rule_create(user=user, urgency="high", contact_method=webhook)
+    assert services.notification_rules_reset(user=user) == []
+    # The person had a method already, so none came from the account; a webhook has no default.
+    sms = verified_method(user, Channel.SMS, "+12025550132")
+    email = ContactMethod.objects.create(user=user, channel=Channel.EMAIL, address=user.email)
+    rules = services.notification_rules_reset(user=user)
+    assert {(r.urgency, r.contact_method, r.delay) for r in rules} == {
+        ("high", sms, 0),
+        ("low", email, 0),
+    }
+    assert NotificationRule.objects.filter(user=user).count() == 2

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from notifications import services
-from notifications.models import Channel, ContactMethod, Notification
+from notifications.models import Channel, ContactMethod, Notification, NotificationRule
 from notifications.signing import ack_path, ack_token_make
 from tests.factories import UserFactory
 from tests.notifications.conftest import AckCall, SentTasks
@@ -90,6 +90,11 @@ def test_the_outbox_is_for_staff_only(sent_tasks: SentTasks, client: Client) -> 
         ("sms", "12345", "not a valid phone number"),
         ("email", "ada@", "not a valid email address"),
         ("webhook", "javascript:alert(1)", "not an http(s) URL"),
+        ("webhook", "https:///hook", "not an http(s) URL with a host"),
+        ("webhook", "https://hooks..example.com/x", "names a host that cannot exist"),
+        ("webhook", "https://hooks_example.com/x", "names a host that cannot exist"),
+        ("webhook", "https://hooks.example.com:70000/x", "port that is not a number"),
+        ("slack", "http://hooks.slack.com/x", "Slack webhook URLs start with https://"),
     ],
 )
 def test_the_profile_refuses_a_bad_address_with_a_clear_message(
@@ -131,3 +136,53 @@ def test_the_profile_adds_and_verifies_a_method_with_htmx(
     page = client.get("/notifications/profile/")
     assert b"verified" in page.content
     assert b"at once" in page.content
+
+
+def test_a_wrong_or_expired_code_entered_on_the_profile_leaves_the_method_unverified(
+    sent_tasks: SentTasks, client: Client
+) -> None:
+    user = UserFactory.create()
+    client.force_login(user)
+    client.post("/notifications/profile/methods/", {"channel": "email", "address": "a@example.com"})
+    method = ContactMethod.objects.get(user=user)
+    code = Notification.objects.get(contact_method=method).body.split("code is ")[1].rstrip(".")
+    wrong = "000000" if code != "000000" else "111111"
+    verify = f"/notifications/profile/methods/{method.pk}/verify/"
+    response = client.post(verify, {"code": wrong}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "That code is not right." in response.content.decode()
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        response = client.post(verify, {"code": code})
+    assert response.status_code == 400
+    assert "expired" in response.content.decode()
+    method.refresh_from_db()
+    assert not method.verified
+    # A new code from the page works; the old one no longer does.
+    client.post(f"/notifications/profile/methods/{method.pk}/resend/")
+    fresh = (
+        Notification.objects.filter(contact_method=method)
+        .latest("id")
+        .body.split("code is ")[1]
+        .rstrip(".")
+    )
+    if fresh != code:
+        assert client.post(verify, {"code": code}).status_code == 400
+    assert client.post(verify, {"code": fresh}).status_code == 302
+    method.refresh_from_db()
+    assert method.verified
+
+
+def test_the_profile_resets_rules_to_the_defaults(sent_tasks: SentTasks, client: Client) -> None:
+    user = UserFactory.create(phone="+12025550161")
+    client.force_login(user)
+    sms = services.contact_method_create(
+        user=user, channel=Channel.SMS, address=user.phone, send_code=False
+    )
+    services.notification_rule_create(user=user, urgency="low", contact_method=sms, delay=600)
+    page = client.get("/notifications/profile/")
+    assert b"Reset to default rules" in page.content
+    response = client.post("/notifications/profile/rules/reset/", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "at once" in response.content.decode()
+    rules = {(r.urgency, r.contact_method_id, r.delay) for r in NotificationRule.objects.all()}
+    assert rules == {("high", sms.pk, 0), ("low", sms.pk, 0)}

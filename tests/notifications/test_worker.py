@@ -1,9 +1,11 @@
 """One notification per channel through a real Celery worker on Redis to real local peers."""
 
 from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs
 
 import kombu.pools
 import pytest
+from django.db import transaction
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -108,3 +110,32 @@ def test_every_channel_delivers_through_a_real_worker(
     log = worker()
     for channel in ("email", "sms", "voice", "slack", "webhook"):
         assert f"notifications.deliver.{channel}" in log
+
+
+def test_pages_to_one_number_go_out_as_one_sms_through_a_real_worker(
+    worker: Callable[[], str], httpserver: HTTPServer
+) -> None:
+    api = f"/twilio/2010-04-01/Accounts/{TWILIO_SID}"
+    httpserver.expect_request(f"{api}/Messages.json").respond_with_json({"sid": "SMb"}, status=201)
+    # Written in one transaction, as a storm pages one person: every task finds all three.
+    with transaction.atomic():
+        rows = [
+            services.notification_enqueue(
+                idempotency_key=f"w-bundle-{n}",
+                channel=Channel.SMS,
+                address="+12025550172",
+                subject=f"Incident {n}",
+                subject_type="incident",
+                subject_id=n,
+            )
+            for n in (1, 2, 3)
+        ]
+    for row in rows:
+        wait_final(row, worker)
+        assert row.status == Status.SENT, row.last_error
+    assert len(httpserver.log) == 1, "one SMS for three pages"
+    [body] = parse_qs(httpserver.log[0][0].get_data(as_text=True))["Body"]
+    assert body.startswith("3 pages: Incident 1; Incident 2; Incident 3")
+    carriers = {row.bundled_into_id or row.pk for row in rows}
+    assert len(carriers) == 1
+    assert sum(row.bundled_into_id is None for row in rows) == 1

@@ -1,0 +1,49 @@
+"""Every write of the incidents app: one keyword-only function per use case."""
+
+from incidents.services.common import (
+    IllegalTransition,
+    IncidentError,
+    TriageIncomplete,
+    incident_transition,
+)
+from incidents.services.lifecycle import (
+    engage_description,
+    incident_acknowledge,
+    incident_add_note,
+    incident_declare,
+    incident_engage,
+    incident_escalate_now,
+    incident_reassign,
+    incident_record_call,
+    incident_reopen,
+    incident_resolve,
+    incident_set_commander,
+    incident_set_severity,
+)
+from incidents.services.updates import (
+    incident_post_status_update,
+    incident_timers_sweep,
+    incident_triage_confirm,
+)
+
+__all__ = [
+    "IllegalTransition",
+    "IncidentError",
+    "TriageIncomplete",
+    "engage_description",
+    "incident_acknowledge",
+    "incident_add_note",
+    "incident_declare",
+    "incident_engage",
+    "incident_escalate_now",
+    "incident_post_status_update",
+    "incident_reassign",
+    "incident_record_call",
+    "incident_reopen",
+    "incident_resolve",
+    "incident_set_commander",
+    "incident_set_severity",
+    "incident_timers_sweep",
+    "incident_transition",
+    "incident_triage_confirm",
+]

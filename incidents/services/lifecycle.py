@@ -1,0 +1,416 @@
+"""Declaring, engaging, acknowledging, resolving, reopening and steering an incident."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import engine
+from incidents.models import (
+    ContactMode,
+    Incident,
+    Severity,
+    Source,
+    Status,
+    TimelineKind,
+    Via,
+)
+from incidents.services.common import (
+    IllegalTransition,
+    IncidentError,
+    incident_transition,
+    locked,
+    severity_policy,
+)
+from incidents.timeline import timeline_write
+from notifications.services import notifications_cancel_pending
+from oncall.models import User
+from rotations.models import ContactMode as TeamContactMode
+from rotations.models import EscalationPolicy, Team
+
+
+def _call_directly(incident: Incident, team: Team, actor: User | None, via: str) -> None:
+    numbers = [{"label": n.label, "phone": n.phone} for n in team.direct_numbers.all()]
+    incident.contact_mode = ContactMode.CALL
+    incident.direct_numbers = numbers
+    incident.save(update_fields=["contact_mode", "direct_numbers"])
+    listed = "; ".join(f"{n['label']}: {n['phone']}" for n in numbers) or "no numbers on file"
+    timeline_write(
+        incident=incident,
+        kind=TimelineKind.CALL_DIRECTLY,
+        message=f"{team.name} is called directly, not paged. Call: {listed}",
+        actor=actor,
+        via=via,
+        data={"numbers": numbers},
+    )
+
+
+def _start_paging(incident: Incident, tracks: list[engine.Track], actor: User | None) -> None:
+    now = timezone.now()
+    states = engine.escalation_start(incident=incident, tracks=tracks, at=now)
+    if not states:
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.ESCALATION,
+            message="No escalation policy or rotation to page: nobody will be paged",
+            actor=actor,
+            data={"warning": "no tracks"},
+        )
+    for state in states:
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.ESCALATION,
+            message=f"Escalation started on track {state.track}: {state.snapshot['name']}",
+            actor=actor,
+            data={"track": state.track, "state_id": state.pk, "policy": state.snapshot["name"]},
+        )
+
+
+def incident_declare(
+    *,
+    title: str,
+    actor: User | None,
+    severity: str = Severity.SEV2,
+    team: Team | None = None,
+    description: str = "",
+    body: str = "",
+    escalation_policy: EscalationPolicy | None = None,
+    source: str = Source.MANUAL,
+    via: str = Via.DASHBOARD,
+    dedup_key: str = "",
+    ticket: str = "",
+    requester_name: str = "",
+    requester_phone: str = "",
+    bridge: str = "",
+    commander: User | None = None,
+    five_ws: dict[str, str] | None = None,
+) -> Incident:
+    """Open an incident and start paging (or record "call directly" for such teams)."""
+    now = timezone.now()
+    with transaction.atomic():
+        incident = Incident(
+            title=title,
+            description=description,
+            body=body,
+            severity=severity,
+            source=source,
+            team=team,
+            escalation_policy=escalation_policy,
+            dedup_key=dedup_key,
+            ticket=ticket,
+            requester_name=requester_name,
+            requester_phone=requester_phone,
+            bridge=bridge,
+            commander=commander,
+            declared_by=actor,
+            triggered_at=now,
+            **(five_ws or {}),
+        )
+        incident.full_clean()
+        if (
+            escalation_policy is not None
+            and team is not None
+            and escalation_policy.team_id != team.pk
+        ):
+            raise ValidationError({"escalation_policy": "The policy belongs to another team."})
+        incident.save()
+        kind = TimelineKind.ENGAGED if source == Source.ENGAGE else TimelineKind.DECLARED
+        timeline_write(
+            incident=incident,
+            kind=kind,
+            message=f"{incident.number} declared ({incident.severity}): {title}",
+            actor=actor,
+            via=via,
+            data={"severity": severity, "team": team.slug if team else None, "source": source},
+        )
+        if team is not None and team.contact_mode == TeamContactMode.CALL:
+            _call_directly(incident, team, actor, via)
+        else:
+            if source == Source.ENGAGE and team is not None:
+                tracks = engine.tracks_for_engage(team=team, at=now)
+            else:
+                tracks = engine.tracks_for_incident(
+                    incident=incident, severity_policy=severity_policy(severity), at=now
+                )
+            _start_paging(incident, tracks, actor)
+    return incident
+
+
+def engage_description(*, ticket: str, requester_name: str, requester_phone: str) -> str:
+    """Handbook 000's format: 'Need immediate help with CSD-123 - Call John at 555-123-4567'."""
+    return f"Need immediate help with {ticket} - Call {requester_name} at {requester_phone}"
+
+
+def incident_engage(
+    *,
+    team: Team,
+    ticket: str,
+    requester_name: str,
+    requester_phone: str,
+    bridge: str,
+    actor: User | None,
+    severity: str = Severity.SEV1,
+    via: str = Via.DASHBOARD,
+) -> Incident:
+    """Engage development: ONE incident, the veteran walk and the new tier on the same text."""
+    for name, value in (("ticket", ticket), ("requester_name", requester_name)):
+        if not value.strip():
+            raise ValidationError({name: "This field is required to engage development."})
+    if not requester_phone.strip():
+        raise ValidationError({"requester_phone": "Give the number development calls back."})
+    description = engage_description(
+        ticket=ticket, requester_name=requester_name, requester_phone=requester_phone
+    )
+    return incident_declare(
+        title=description,
+        description=description,
+        body=f"Bridge: {bridge}" if bridge else "",
+        actor=actor,
+        severity=severity,
+        team=team,
+        source=Source.ENGAGE,
+        via=via,
+        ticket=ticket,
+        requester_name=requester_name,
+        requester_phone=requester_phone,
+        bridge=bridge,
+    )
+
+
+def incident_record_call(
+    *, incident: Incident, number: str, outcome: str, actor: User | None, via: str = Via.DASHBOARD
+) -> Incident:
+    """Support dialled a number of a call-directly team; the call goes on the timeline."""
+    if not number.strip():
+        raise ValidationError({"number": "Which number was called?"})
+    with transaction.atomic():
+        incident = locked(incident)
+        label = next((n["label"] for n in incident.direct_numbers if n["phone"] == number), "")
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.CALL,
+            message=f"Called {label or number} ({number}): {outcome}",
+            actor=actor,
+            via=via,
+            data={"number": number, "label": label, "outcome": outcome},
+        )
+    return incident
+
+
+def _stop_paging(incident: Incident) -> dict[str, Any]:
+    states = engine.escalation_stop(incident=incident)
+    cancelled = notifications_cancel_pending(
+        subject_type=engine.SUBJECT_TYPE, subject_id=incident.pk
+    )
+    return {"tracks_stopped": [s.track for s in states], "pages_cancelled": cancelled}
+
+
+def incident_acknowledge(
+    *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD
+) -> Incident:
+    """Someone has it: escalation stops, pending pages are cancelled."""
+    with transaction.atomic():
+        incident = locked(incident)
+        incident_transition(incident=incident, to=Status.ACKNOWLEDGED)
+        now = timezone.now()
+        incident.acknowledged_at, incident.acknowledged_by, incident.acknowledged_via = (
+            now,
+            actor,
+            via,
+        )
+        incident.save(
+            update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
+        )
+        stopped = _stop_paging(incident)
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.ACKNOWLEDGED,
+            message=f"Acknowledged by {actor or 'the system'} via {Via(via).label.lower()}",
+            actor=actor,
+            via=via,
+            data=stopped,
+            at=now,
+        )
+    return incident
+
+
+def incident_resolve(
+    *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD, note: str = ""
+) -> Incident:
+    with transaction.atomic():
+        incident = locked(incident)
+        incident_transition(incident=incident, to=Status.RESOLVED)
+        now = timezone.now()
+        incident.resolved_at, incident.resolved_by, incident.resolved_via = now, actor, via
+        incident.save(update_fields=["status", "resolved_at", "resolved_by", "resolved_via"])
+        stopped = _stop_paging(incident)
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.RESOLVED,
+            message=f"Resolved by {actor or 'the system'}" + (f": {note}" if note else ""),
+            actor=actor,
+            via=via,
+            data={**stopped, "note": note},
+            at=now,
+        )
+    return incident
+
+
+def incident_reopen(
+    *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD, reason: str = ""
+) -> Incident:
+    """A resolved incident comes back: triggered again, paging starts over (new tracks)."""
+    with transaction.atomic():
+        incident = locked(incident)
+        incident_transition(incident=incident, to=Status.TRIGGERED)
+        now = timezone.now()
+        incident.triggered_at = now
+        incident.acknowledged_at = incident.resolved_at = None
+        incident.acknowledged_by = incident.resolved_by = None
+        incident.acknowledged_via = incident.resolved_via = ""
+        incident.save()
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.REOPENED,
+            message=f"Reopened by {actor or 'the system'}" + (f": {reason}" if reason else ""),
+            actor=actor,
+            via=via,
+            data={"reason": reason},
+            at=now,
+        )
+        if incident.contact_mode == ContactMode.PAGE:
+            if incident.source == Source.ENGAGE and incident.team is not None:
+                tracks = engine.tracks_for_engage(team=incident.team, at=now)
+            else:
+                tracks = engine.tracks_for_incident(
+                    incident=incident, severity_policy=severity_policy(incident.severity), at=now
+                )
+            _start_paging(incident, tracks, actor)
+    return incident
+
+
+def incident_escalate_now(
+    *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD
+) -> Incident:
+    """Don't wait for the timer: run every track's next step now."""
+    with transaction.atomic():
+        incident = locked(incident)
+        if incident.status != Status.TRIGGERED:
+            raise IllegalTransition(
+                f"{incident.number} is {incident.status}; only a triggered incident escalates "
+                "(reassign it to page someone else)"
+            )
+        states = engine.escalation_hurry(incident=incident, at=timezone.now())
+        if not states:
+            raise IncidentError(f"{incident.number} has no escalation left to run; reassign it.")
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.ESCALATED_NOW,
+            message=f"{actor or 'The system'} escalated now",
+            actor=actor,
+            via=via,
+            data={"tracks": [s.track for s in states]},
+        )
+    return incident
+
+
+def incident_reassign(
+    *,
+    incident: Incident,
+    actor: User | None,
+    user: User | None = None,
+    policy: EscalationPolicy | None = None,
+    via: str = Via.DASHBOARD,
+) -> Incident:
+    """Hand the incident to a person or another policy: paging starts over for them."""
+    if (user is None) == (policy is None):
+        raise ValidationError("Reassign to either a person or an escalation policy.")
+    with transaction.atomic():
+        incident = locked(incident)
+        if incident.status == Status.RESOLVED:
+            raise IllegalTransition(f"{incident.number} is resolved; reopen it first.")
+        if incident.status == Status.ACKNOWLEDGED:
+            incident_transition(incident=incident, to=Status.TRIGGERED)
+            incident.acknowledged_at, incident.acknowledged_by = None, None
+            incident.acknowledged_via = ""
+        stopped = _stop_paging(incident)
+        now = timezone.now()
+        if policy is not None:
+            incident.escalation_policy = policy
+            track = engine.Track("main", policy, engine.snapshot_policy(policy=policy, at=now))
+            target = f"policy {policy}"
+        else:
+            assert user is not None
+            track = engine.track_for_users(users=[user], at=now)
+            target = str(user)
+        incident.save()
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.REASSIGNED,
+            message=f"Reassigned to {target} by {actor or 'the system'}",
+            actor=actor,
+            via=via,
+            data={
+                **stopped,
+                "user_id": user.pk if user else None,
+                "policy_id": policy.pk if policy else None,
+            },
+            at=now,
+        )
+        _start_paging(incident, [track], actor)
+    return incident
+
+
+def incident_set_severity(
+    *, incident: Incident, severity: str, actor: User | None, via: str = Via.DASHBOARD
+) -> Incident:
+    if severity not in Severity.values:
+        raise ValidationError({"severity": f"{severity} is not a severity."})
+    with transaction.atomic():
+        incident = locked(incident)
+        previous = incident.severity
+        if previous == severity:
+            return incident
+        incident.severity = severity
+        incident.save(update_fields=["severity"])
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.SEVERITY,
+            message=f"Severity {previous} → {severity}",
+            actor=actor,
+            via=via,
+            data={"from": previous, "to": severity},
+        )
+    return incident
+
+
+def incident_set_commander(
+    *, incident: Incident, commander: User | None, actor: User | None, via: str = Via.DASHBOARD
+) -> Incident:
+    with transaction.atomic():
+        incident = locked(incident)
+        previous = incident.commander_id
+        incident.commander = commander
+        incident.save(update_fields=["commander"])
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.COMMANDER,
+            message=f"Commander: {commander}" if commander else "Commander cleared",
+            actor=actor,
+            via=via,
+            data={"from": previous, "to": commander.pk if commander else None},
+        )
+    return incident
+
+
+def incident_add_note(
+    *, incident: Incident, text: str, actor: User | None, via: str = Via.DASHBOARD
+) -> Incident:
+    if not text.strip():
+        raise ValidationError({"text": "Write something."})
+    with transaction.atomic():
+        timeline_write(
+            incident=incident, kind=TimelineKind.NOTE, message=text.strip(), actor=actor, via=via
+        )
+    return incident

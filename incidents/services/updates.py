@@ -1,0 +1,236 @@
+"""Status updates to the company, triage confirmation and the triage/cadence timers."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.engine import SUBJECT_TYPE, page_content
+from incidents.models import Incident, Severity, Status, StatusUpdate, TimelineKind, Via
+from incidents.services.common import TriageIncomplete, locked, severity_policy
+from incidents.timeline import timeline_write
+from notifications.models import Urgency
+from notifications.services import notifications_page
+from oncall.models import User
+from oncall.roles import SUPPORT_MANAGER
+
+logger = logging.getLogger(__name__)
+
+FIVE_WS = ("who", "what", "where", "when", "how")
+
+
+def status_update_recipients(incident: Incident) -> list[str]:
+    """The severity's audience: the team's announcement address and the company's."""
+    addresses = [
+        incident.team.announcement_email if incident.team else "",
+        settings.COMPANY_STATUS_EMAIL,
+    ]
+    return list(dict.fromkeys(a for a in addresses if a))
+
+
+def incident_post_status_update(
+    *, incident: Incident, message: str, actor: User | None, via: str = Via.DASHBOARD
+) -> StatusUpdate:
+    """Record a status update and email it to the company on commit."""
+    if not message.strip():
+        raise ValidationError({"message": "Write the update."})
+    now = timezone.now()
+    with transaction.atomic():
+        incident = locked(incident)
+        recipients = status_update_recipients(incident)
+        update = StatusUpdate(
+            incident=incident,
+            author=actor,
+            message=message.strip(),
+            severity=incident.severity,
+            status=incident.status,
+            recipients=recipients,
+            created_at=now,
+        )
+        update.full_clean()
+        update.save()
+        incident.last_status_update_at = now
+        incident.save(update_fields=["last_status_update_at"])
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.STATUS_UPDATE,
+            message=update.message,
+            actor=actor,
+            via=via,
+            data={"status_update_id": update.pk, "recipients": recipients},
+            at=now,
+        )
+        if recipients:
+            subject = (
+                f"[{incident.severity}] {incident.number} {incident.get_status_display()}: "
+                f"{incident.title}"
+            )
+            text = f"{update.message}\n\n— {actor or 'On-call portal'}, {now:%Y-%m-%d %H:%M} UTC"
+            transaction.on_commit(
+                lambda: send_mail(
+                    subject, text, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False
+                )
+            )
+    return update
+
+
+def incident_triage_confirm(
+    *,
+    incident: Incident,
+    severity: str,
+    actor: User | None,
+    who: str,
+    what: str,
+    where: str,
+    when: str,
+    how: str,
+    via: str = Via.DASHBOARD,
+) -> Incident:
+    """Triage done (handbook 004): the severity and the 5Ws are confirmed."""
+    answers = {"who": who, "what": what, "where": where, "when": when, "how": how}
+    missing = [name for name, value in answers.items() if not value.strip()]
+    if missing:
+        raise TriageIncomplete(f"Triage needs all 5Ws; missing: {', '.join(missing)}")
+    if severity not in Severity.values:
+        raise ValidationError({"severity": f"{severity} is not a severity."})
+    with transaction.atomic():
+        incident = locked(incident)
+        previous = incident.severity
+        for name, value in answers.items():
+            setattr(incident, name, value.strip())
+        incident.severity = severity
+        incident.triage_confirmed_at = timezone.now()
+        incident.full_clean()
+        incident.save(update_fields=[*FIVE_WS, "severity", "triage_confirmed_at"])
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.TRIAGE,
+            message=f"Triage confirmed: {severity}"
+            + (f" (was {previous})" if previous != severity else ""),
+            actor=actor,
+            via=via,
+            data={"severity": severity, "previous": previous, **answers},
+        )
+    return incident
+
+
+def _support_managers() -> list[User]:
+    group = Group.objects.filter(name=SUPPORT_MANAGER).first()
+    if group is None:
+        return []
+    return list(User.objects.filter(groups=group, is_active=True).order_by("pk"))
+
+
+def _page_triage_overdue(incident: Incident, now: datetime) -> int:
+    managers = _support_managers()
+    content = page_content(incident)
+    for manager in managers:
+        notifications_page(
+            user=manager,
+            urgency=Urgency.HIGH,
+            subject_type=SUBJECT_TYPE,
+            subject_id=incident.pk,
+            key=f"inc{incident.pk}:triage:u{manager.pk}",
+            reason="triage overdue: severity and 5Ws not confirmed in time",
+            subject=f"Triage overdue: {content['subject']}",
+            body=content["body"],
+            data=content["data"],
+        )
+    incident.triage_paged_at = now
+    incident.save(update_fields=["triage_paged_at"])
+    timeline_write(
+        incident=incident,
+        kind=TimelineKind.TRIAGE_OVERDUE,
+        message=(
+            f"Triage overdue: paged the support manager(s) {', '.join(map(str, managers))}"
+            if managers
+            else "Triage overdue, and nobody is in the Support manager group to page"
+        ),
+        data={"user_ids": [m.pk for m in managers]},
+        at=now,
+    )
+    return len(managers)
+
+
+def _update_reminder_target(incident: Incident) -> User | None:
+    if incident.commander is not None:
+        return incident.commander
+    if incident.acknowledged_by is not None:
+        return incident.acknowledged_by
+    return incident.team.escalation_contact if incident.team else None
+
+
+def _remind_update_due(incident: Incident, now: datetime) -> bool:
+    policy = severity_policy(incident.severity)
+    if policy is None or not policy.status_updates_required:
+        return False
+    since = incident.last_status_update_at or incident.triggered_at
+    interval = policy.status_update_interval
+    if now < since + interval:
+        return False
+    # The n-th missed interval since the last update: one reminder each, never two.
+    missed = int((now - since) / interval)
+    key = f"inc{incident.pk}:update-due:{int(since.timestamp())}:n{missed}"
+    if incident.timeline.filter(kind=TimelineKind.UPDATE_DUE, data__key=key).exists():
+        return False
+    target = _update_reminder_target(incident)
+    if target is not None:
+        content = page_content(incident)
+        notifications_page(
+            user=target,
+            urgency=Urgency.LOW,
+            subject_type=SUBJECT_TYPE,
+            subject_id=incident.pk,
+            key=f"{key}:u{target.pk}",
+            reason=f"a company status update is due every {interval}",
+            subject=f"Status update due: {content['subject']}",
+            body=f"A status update to the company is due for {incident.number}.",
+            data=content["data"],
+        )
+    timeline_write(
+        incident=incident,
+        kind=TimelineKind.UPDATE_DUE,
+        message=f"Status update due; reminded {target}"
+        if target
+        else "Status update due; nobody to remind",
+        data={"key": key, "user_id": target.pk if target else None},
+        at=now,
+    )
+    return True
+
+
+def incident_timers_sweep(*, now: datetime | None = None) -> int:
+    """Page support managers about overdue triage; remind about due status updates."""
+    now = now or timezone.now()
+    open_ids = list(
+        Incident.objects.exclude(status=Status.RESOLVED).order_by("pk").values_list("pk", flat=True)
+    )
+    acted = 0
+    for incident_id in open_ids:
+        with transaction.atomic():
+            incident = (
+                Incident.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("team__escalation_contact", "commander", "acknowledged_by")
+                .filter(pk=incident_id)
+                .exclude(status=Status.RESOLVED)
+                .first()
+            )
+            if incident is None:
+                continue
+            policy = severity_policy(incident.severity)
+            triage_target = policy.triage_target if policy else settings.TRIAGE_TARGET_DEFAULT
+            if (
+                incident.triage_confirmed_at is None
+                and incident.triage_paged_at is None
+                and now >= incident.triggered_at + triage_target
+            ):
+                _page_triage_overdue(incident, now)
+                acted += 1
+            if _remind_update_due(incident, now):
+                acted += 1
+    return acted
