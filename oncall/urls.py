@@ -25,6 +25,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("notifications/", include("notifications.urls")),
-    path("api/v1/", include("rotations.api_urls")),
+    path("api/v1/", include("oncall.api_urls")),
     path("", include("rotations.urls")),
 ]

@@ -1,7 +1,7 @@
 """REST API, read side: who is on call, teams, rotations and their shifts.
 
 Each view validates its query with an input serializer, makes one selector call and answers
-with an output serializer; errors come out in the portal's shape (oncall.api_errors).
+with an output serializer; errors come out in the portal's shape (oncall.api.errors).
 """
 
 from datetime import timedelta
@@ -17,8 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from oncall.api_errors import error_responses
-from oncall.api_fields import ISODurationField, QueryDateTimeField
+from oncall.api.errors import error_responses
+from oncall.api.fields import ISODurationField, QueryDateTimeField
 from rotations import selectors
 from rotations.models import ContactMode, DirectNumber, Position, Rotation, Team, Tier
 

@@ -1,10 +1,8 @@
-"""/api/v1/ (namespace "api"): the rotations read API."""
+"""The rotations part of /api/v1/ (included by oncall/api_urls.py, namespace "api")."""
 
 from django.urls import path
 
 from rotations import api
-
-app_name = "api"
 
 urlpatterns = [
     path("oncall/", api.OnCallApi.as_view(), name="oncall"),

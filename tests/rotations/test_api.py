@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries, Settings
 
-from oncall.api_fields import ISODurationField, duration_format, duration_parse
+from oncall.api.fields import ISODurationField, duration_format, duration_parse
 from oncall.models import User
 from rotations.models import ContactMode, Position, Rotation, Team, Tier
 from tests.factories import (
@@ -35,7 +35,7 @@ def error_shape(settings: Settings) -> None:
     # Until REST_FRAMEWORK names the handler in base settings.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "EXCEPTION_HANDLER": "oncall.api_errors.exception_handler",
+        "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",
     }
 
 

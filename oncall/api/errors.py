@@ -1,6 +1,6 @@
 """One JSON shape for every API error: `{"error": {"code", "message", "fields"}}`.
 
-Wired in with `REST_FRAMEWORK["EXCEPTION_HANDLER"] = "oncall.api_errors.exception_handler"`.
+Wired in with `REST_FRAMEWORK["EXCEPTION_HANDLER"] = "oncall.api.errors.exception_handler"`.
 `fields` maps a field name (dotted for nested input) to its messages; it is empty when the
 error is not about a particular field.
 """

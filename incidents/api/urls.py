@@ -1,0 +1,5 @@
+"""Incident API routes."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

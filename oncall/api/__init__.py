@@ -1,0 +1,1 @@
+"""The core API: keys, users, me; shared error handling and fields."""

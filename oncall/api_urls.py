@@ -1,0 +1,14 @@
+"""/api/v1/ (namespace "api"): every app's API, the OpenAPI schema and its docs UI."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include("oncall.api.urls")),
+    path("", include("rotations.api_urls")),
+    path("", include("incidents.api.urls")),
+]
