@@ -26,5 +26,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notifications/", include("notifications.urls")),
     path("api/v1/", include("oncall.api_urls")),
+    path("incidents/", include("incidents.urls")),
     path("", include("rotations.urls")),
 ]

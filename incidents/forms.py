@@ -1,0 +1,254 @@
+"""Forms of the incident pages: the list filters, declare, engage and each incident action.
+
+Forms validate input only; the services (incidents.services) decide what is allowed.
+"""
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from incidents.models import Incident, Severity, Status
+from oncall.models import User
+from rotations.models import ContactMode, EscalationPolicy, Team
+
+TICKET = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
+OPEN = "open"
+
+
+class TeamChoiceField(forms.ModelChoiceField):
+    """Teams named with a warning when support calls them instead of paging."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} (call directly)" if obj.contact_mode == ContactMode.CALL else obj.name
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.name
+
+
+class PolicyChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.team.name}: {obj.name}"
+
+
+def _teams() -> Any:
+    return Team.objects.order_by("name")
+
+
+def _people() -> Any:
+    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+def _policies() -> Any:
+    return EscalationPolicy.objects.select_related("team").order_by("team__name", "name")
+
+
+class ServiceErrorsMixin:
+    """Show a service's ValidationError next to the fields it names (or above the form)."""
+
+    def add_service_error(self, error: ValidationError) -> None:
+        form: forms.Form = self  # type: ignore[assignment]
+        if hasattr(error, "error_dict"):
+            for field, errors in error.error_dict.items():
+                known = field in form.fields and field != NON_FIELD_ERRORS
+                form.add_error(field if known else None, errors)
+        else:
+            form.add_error(None, error)
+
+
+# --------------------------------------------------------------------------- the list
+
+
+class IncidentFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Open and recently resolved"), (OPEN, "Open"), *Status.choices],
+    )
+    severity = forms.ChoiceField(required=False, choices=[("", "Any severity"), *Severity.choices])
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, empty_label="Every team", to_field_name="slug"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        team = self.fields["team"]
+        assert isinstance(team, forms.ModelChoiceField)
+        team.queryset = _teams()
+
+
+# --------------------------------------------------------------------------- declare, engage
+
+
+class DeclareForm(ServiceErrorsMixin, forms.Form):
+    title = forms.CharField(max_length=300, help_text="What is broken, in a line.")
+    severity = forms.ChoiceField(
+        choices=Severity.choices,
+        initial=Severity.SEV2,
+        help_text="SEV0/P0 is the worst. Support managers decide during triage.",
+    )
+    team = TeamChoiceField(queryset=Team.objects.none(), empty_label="Choose the team")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    escalation_policy = PolicyChoiceField(
+        queryset=EscalationPolicy.objects.none(),
+        required=False,
+        empty_label="The severity's or the team's policy",
+        label="Escalation policy",
+    )
+    commander = UserChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Nobody yet"
+    )
+    ticket = forms.CharField(max_length=100, required=False, help_text="e.g. CSD-123")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, queryset in (
+            ("team", _teams()),
+            ("escalation_policy", _policies()),
+            ("commander", _people()),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = queryset
+
+    def clean_ticket(self) -> str:
+        ticket: str = self.cleaned_data["ticket"].strip().upper()
+        if ticket and not TICKET.match(ticket):
+            raise ValidationError("Give a ticket key like CSD-123.")
+        return ticket
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        team, policy = data.get("team"), data.get("escalation_policy")
+        if team and policy and policy.team_id != team.pk:
+            self.add_error("escalation_policy", f"This policy belongs to {policy.team.name}.")
+        return data
+
+
+class EngageForm(ServiceErrorsMixin, forms.Form):
+    team = TeamChoiceField(queryset=Team.objects.none(), empty_label="Which team?")
+    ticket = forms.CharField(max_length=100, help_text="The JIRA ticket, e.g. CSD-123.")
+    requester_name = forms.CharField(max_length=150, label="Your name")
+    requester_phone = forms.CharField(
+        max_length=40, label="Your call-back number", help_text="Development calls you here."
+    )
+    bridge = forms.CharField(
+        max_length=500,
+        required=False,
+        label="Bridge details",
+        help_text="Webex, Slack huddle or dial-in where the case is discussed.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        team = self.fields["team"]
+        assert isinstance(team, forms.ModelChoiceField)
+        team.queryset = _teams().prefetch_related("direct_numbers")
+
+    def clean_ticket(self) -> str:
+        ticket: str = self.cleaned_data["ticket"].strip().upper()
+        if not TICKET.match(ticket):
+            raise ValidationError("Give a ticket key like CSD-123.")
+        return ticket
+
+    def clean_requester_phone(self) -> str:
+        phone: str = self.cleaned_data["requester_phone"].strip()
+        if sum(c.isdigit() for c in phone) < 7:
+            raise ValidationError("Give a number development can call, e.g. 555-123-4567.")
+        return phone
+
+
+# --------------------------------------------------------------------------- actions
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(max_length=1000, required=False, label="Resolution note")
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(max_length=1000, required=False)
+
+
+class ReassignForm(ServiceErrorsMixin, forms.Form):
+    user = UserChoiceField(
+        queryset=User.objects.none(), required=False, label="A person", empty_label="—"
+    )
+    policy = PolicyChoiceField(
+        queryset=EscalationPolicy.objects.none(),
+        required=False,
+        label="or an escalation policy",
+        empty_label="—",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, queryset in (("user", _people()), ("policy", _policies())):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = queryset
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("user")) == bool(data.get("policy")):
+            raise ValidationError("Choose either a person or an escalation policy.")
+        return data
+
+
+class SeverityForm(forms.Form):
+    severity = forms.ChoiceField(choices=Severity.choices)
+
+
+class CommanderForm(forms.Form):
+    commander = UserChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Nobody (clear)"
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["commander"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = _people()
+
+
+class NoteForm(ServiceErrorsMixin, forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+
+
+class StatusUpdateForm(ServiceErrorsMixin, forms.Form):
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Status update",
+        help_text="Emailed to the team and the company.",
+    )
+
+
+class TriageForm(ServiceErrorsMixin, forms.Form):
+    """Handbook 004: severity and the 5Ws, within 30 minutes."""
+
+    severity = forms.ChoiceField(choices=Severity.choices)
+    who = forms.CharField(label="Who is affected?", max_length=2000)
+    what = forms.CharField(label="What is happening?", max_length=2000)
+    where = forms.CharField(label="Where?", max_length=2000)
+    when = forms.CharField(label="When did it start?", max_length=2000)
+    how = forms.CharField(label="How (cause, trigger)?", max_length=2000)
+
+    @classmethod
+    def for_incident(cls, incident: Incident) -> "TriageForm":
+        return cls(initial={"severity": incident.severity, **incident.five_ws})
+
+
+class RecordCallForm(ServiceErrorsMixin, forms.Form):
+    number = forms.ChoiceField(label="Number called")
+    outcome = forms.CharField(
+        max_length=500, help_text="e.g. 'Frank answered, joining the bridge' or 'voicemail'."
+    )
+
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["number"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
+            (n["phone"], f"{n['label']}: {n['phone']}") for n in incident.direct_numbers
+        ]

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from incidents import views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("", views.incident_list, name="list"),
+    path("mine/", views.my_incidents, name="mine"),
+    path("declare/", views.declare, name="declare"),
+    path("engage/", views.engage, name="engage"),
+    path("engage/preview/", views.engage_preview, name="engage-preview"),
+    path("<int:pk>/", views.incident_page, name="detail"),
+    path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("<int:pk>/reopen/", views.reopen, name="reopen"),
+    path("<int:pk>/escalate/", views.escalate_now, name="escalate"),
+    path("<int:pk>/reassign/", views.reassign, name="reassign"),
+    path("<int:pk>/severity/", views.set_severity, name="severity"),
+    path("<int:pk>/commander/", views.set_commander, name="commander"),
+    path("<int:pk>/note/", views.add_note, name="note"),
+    path("<int:pk>/status-update/", views.post_status_update, name="status-update"),
+    path("<int:pk>/triage/", views.confirm_triage, name="triage"),
+    path("<int:pk>/call/", views.record_call, name="record-call"),
+]
