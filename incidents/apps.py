@@ -3,6 +3,10 @@ from django.apps import AppConfig
 from oncall.roles import EDIT, ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, VIEW
 
 RECORDS = ("incident", "timelineevent", "escalationstate", "statusupdate")
+# Inbound integrations and outgoing webhooks are managers' configuration; what arrives
+# through them (alert groups, alerts, rate-limit windows) is read-only.
+INTEGRATION_CONFIG = ("integration", "webhooksubscription")
+INTEGRATION_RECORDS = ("alertgroup", "alert", "ingestwindow")
 
 
 class IncidentsConfig(AppConfig):
@@ -11,7 +15,11 @@ class IncidentsConfig(AppConfig):
     # Managers edit severity policies in the admin; incidents change only through the
     # portal's services, so the admin shows them read-only to everyone.
     role_permissions = {
-        MANAGER: {"severitypolicy": EDIT, **{model: VIEW for model in RECORDS}},
+        MANAGER: {
+            "severitypolicy": EDIT,
+            **{model: VIEW for model in RECORDS + INTEGRATION_RECORDS},
+            **{model: EDIT for model in INTEGRATION_CONFIG},
+        },
         SUPPORT_MANAGER: {"severitypolicy": VIEW, **{model: VIEW for model in RECORDS}},
         ENGINEER: {"severitypolicy": VIEW, **{model: VIEW for model in RECORDS}},
         SUPPORT: {"severitypolicy": VIEW, **{model: VIEW for model in RECORDS}},

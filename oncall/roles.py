@@ -23,7 +23,8 @@ EDIT = ("view", "add", "change", "delete")
 
 # The core app's own models (OncallConfig.role_permissions).
 CORE_ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    MANAGER: {"user": ("view", "change")},
+    # Managers may revoke anyone's API key in the admin (keys are created by their owners).
+    MANAGER: {"user": ("view", "change"), "apikey": ("view", "change")},
     SUPPORT_MANAGER: {"user": VIEW},
     ENGINEER: {"user": VIEW},
     SUPPORT: {"user": VIEW},

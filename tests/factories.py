@@ -173,3 +173,56 @@ class IncidentFactory(DjangoModelFactory[Incident]):
     severity = Severity.SEV2
     team = factory.SubFactory(TeamFactory)
     triggered_at = datetime(2026, 1, 13, 15, 0, tzinfo=UTC)
+
+
+# --- API keys -------------------------------------------------------------------------------
+from typing import Any  # noqa: E402
+
+from oncall.keys import key_issue  # noqa: E402
+from oncall.models import ApiKey  # noqa: E402
+
+
+class ApiKeyFactory(DjangoModelFactory[ApiKey]):
+    """A personal API key; the secret (stored only as a digest) is on the instance as `secret`."""
+
+    class Meta:
+        model = ApiKey
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"script {n}")
+
+    @classmethod
+    def _create(cls, model_class: type[ApiKey], *args: Any, **kwargs: Any) -> ApiKey:
+        issued = key_issue(kind="api")
+        kwargs.setdefault("prefix", issued.prefix)
+        kwargs.setdefault("digest", issued.digest)
+        key = super()._create(model_class, *args, **kwargs)
+        setattr(key, "secret", issued.secret)  # noqa: B010 (not a model field)
+        return key
+
+
+# --- integrations ---------------------------------------------------------------------------
+from incidents.integrations.models import Integration, IntegrationType  # noqa: E402
+
+
+class IntegrationFactory(DjangoModelFactory[Integration]):
+    """An Events v2 integration; its secret key is on `.key` (only the digest is stored)."""
+
+    class Meta:
+        model = Integration
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Monitoring {n}")
+    type = IntegrationType.EVENTS_V2
+
+    class Params:
+        alertmanager = factory.Trait(type=IntegrationType.ALERTMANAGER)
+
+    @classmethod
+    def _create(cls, model_class: object, *args: object, **kwargs: object) -> Integration:
+        issued = key_issue(kind="integration")
+        obj = super()._create(
+            model_class, *args, key_prefix=issued.prefix, key_digest=issued.digest, **kwargs
+        )
+        obj.key = issued.secret
+        return obj

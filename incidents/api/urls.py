@@ -1,5 +1,52 @@
-"""Incident API routes."""
+"""Incident API routes (included by oncall/api_urls.py, namespace "api")."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns: list[URLPattern] = []
+from incidents.api import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("incidents/", views.IncidentListApi.as_view(), name="incident-list"),
+    path("incidents/<int:incident_id>/", views.IncidentDetailApi.as_view(), name="incident-detail"),
+    path(
+        "incidents/<int:incident_id>/acknowledge/",
+        views.IncidentAcknowledgeApi.as_view(),
+        name="incident-acknowledge",
+    ),
+    path(
+        "incidents/<int:incident_id>/resolve/",
+        views.IncidentResolveApi.as_view(),
+        name="incident-resolve",
+    ),
+    path(
+        "incidents/<int:incident_id>/reopen/",
+        views.IncidentReopenApi.as_view(),
+        name="incident-reopen",
+    ),
+    path(
+        "incidents/<int:incident_id>/escalate/",
+        views.IncidentEscalateApi.as_view(),
+        name="incident-escalate",
+    ),
+    path(
+        "incidents/<int:incident_id>/notes/",
+        views.IncidentNotesApi.as_view(),
+        name="incident-notes",
+    ),
+    path(
+        "incidents/<int:incident_id>/status-updates/",
+        views.IncidentStatusUpdatesApi.as_view(),
+        name="incident-status-updates",
+    ),
+    path(
+        "incidents/<int:incident_id>/notifications/",
+        views.IncidentNotificationsApi.as_view(),
+        name="incident-notifications",
+    ),
+    path("engage/", views.EngageApi.as_view(), name="engage"),
+    path("severity-policies/", views.SeverityPolicyListApi.as_view(), name="severity-policy-list"),
+    # --- Integrations (ingestion) ------------------------------------------------------------
+    # Reserved for incidents/integrations/: append the one include line for
+    # `api/v1/integrations/` here, e.g.
+    # path("integrations/", include("incidents.integrations.api_urls")),
+    path("", include("incidents.integrations.api_urls")),  # integrations/ and webhooks/
+]

@@ -8,13 +8,18 @@ error is not about a particular field.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from oncall.api.parsers import BodyTooLarge, body_limit
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -65,9 +70,30 @@ def _body(exc: exceptions.APIException) -> dict[str, Any]:
     return {"code": code, "message": str(detail), "fields": {}}
 
 
+class Conflict(exceptions.APIException):
+    """The request is well formed but clashes with the current state (409)."""
+
+    status_code = 409
+    default_detail = "This conflicts with the current state."
+    default_code = "conflict"
+
+
+def _protected_message(exc: ProtectedError | RestrictedError) -> str:
+    objects: Any = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", ())
+    blockers = sorted({str(obj._meta.verbose_name_plural) for obj in objects})
+    return "Still in use by " + ", ".join(blockers) + "; remove or reassign those first."
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's ValidationError, with the body in the portal's shape."""
-    if isinstance(exc, DjangoValidationError):
+    """DRF's handler, plus Django's errors, with the body in the portal's shape."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge(f"The request body is larger than {body_limit()} bytes.")
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        exc = Conflict(_protected_message(exc), code="protected")
+    elif isinstance(exc, IntegrityError):
+        # A race past full_clean (two writers, one unique value); the atomic block rolled back.
+        exc = Conflict("This conflicts with a change made at the same time; try again.")
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=serializers.as_serializer_error(exc))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
@@ -102,9 +128,12 @@ class ErrorSerializer(serializers.Serializer):
 
 _DESCRIPTIONS = {
     400: "Invalid input; `error.fields` names the fields.",
-    401: "Not signed in.",
+    401: "The API key is unknown or revoked.",
     403: "Not signed in, or not allowed.",
     404: "Not found.",
+    409: "Conflicts with the current state (e.g. an illegal status change, still in use).",
+    413: "The request body is too large.",
+    415: "The body is not JSON.",
 }
 
 

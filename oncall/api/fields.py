@@ -1,9 +1,11 @@
 """Serializer fields shared by the portal's APIs."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django import forms
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -21,13 +23,16 @@ def duration_parse(value: str) -> timedelta | None:
     if match is None:
         return None
     parts = match.groupdict()
-    duration = timedelta(
-        weeks=int(parts["weeks"] or 0),
-        days=int(parts["days"] or 0),
-        hours=int(parts["hours"] or 0),
-        minutes=int(parts["minutes"] or 0),
-        seconds=float((parts["seconds"] or "0").replace(",", ".")),
-    )
+    try:
+        duration = timedelta(
+            weeks=int(parts["weeks"] or 0),
+            days=int(parts["days"] or 0),
+            hours=int(parts["hours"] or 0),
+            minutes=int(parts["minutes"] or 0),
+            seconds=float((parts["seconds"] or "0").replace(",", ".")),
+        )
+    except OverflowError:
+        return None
     return -duration if parts["sign"] == "-" else duration
 
 
@@ -57,14 +62,30 @@ class ISODurationField(serializers.Field):
     default_error_messages = {
         "invalid": "Give an ISO 8601 duration in weeks, days, hours, minutes or seconds, "
         "e.g. P7D, PT12H or PT10M.",
+        "min_value": "Give a duration of at least {limit}.",
+        "max_value": "Give a duration of at most {limit}.",
     }
 
+    def __init__(
+        self,
+        *,
+        min_value: timedelta | None = None,
+        max_value: timedelta | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.min_value, self.max_value = min_value, max_value
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> timedelta:
-        if not isinstance(data, str):
+        if not isinstance(data, str) or len(data) > 64:
             self.fail("invalid")
         duration = duration_parse(data)
         if duration is None:
             self.fail("invalid")
+        if self.min_value is not None and duration < self.min_value:
+            self.fail("min_value", limit=duration_format(self.min_value))
+        if self.max_value is not None and duration > self.max_value:
+            self.fail("max_value", limit=duration_format(self.max_value))
         return duration
 
     def to_representation(self, value: timedelta) -> str:
@@ -83,3 +104,58 @@ class QueryDateTimeField(serializers.DateTimeField):
         if isinstance(value, str):
             value = _LOST_PLUS.sub(r"\1+\2", value.strip())
         return super().to_internal_value(value)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
+        "example": "09:00",
+        "description": "Wall-clock time, HH:MM.",
+    }
+)
+class ClockTimeField(serializers.TimeField):
+    """A wall-clock time as "HH:MM" (seconds accepted on input), not an RFC 3339 time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%H:%M")
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S"])
+        super().__init__(**kwargs)
+
+
+class SlugLookupField(serializers.SlugRelatedField):
+    """A related object by slug, refusing what cannot be a slug before asking the database
+    (PostgreSQL rejects a NUL byte with an error, not an empty answer)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or "\x00" in data or len(data) > 255:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class UTCDateTimeFormField(forms.DateTimeField):
+    """A query-string instant for django-filter, read as UTC (naive too) and held in UTC.
+
+    PostgreSQL refuses offsets beyond ±15:59, and far dates can overflow when converted, so
+    both become a 400 here rather than a database error.
+    """
+
+    def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, str):
+            value = _LOST_PLUS.sub(r"\1+\2", value.strip())
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            if value in self.empty_values:
+                return None
+            raise forms.ValidationError(
+                "Give an ISO 8601 instant, e.g. 2026-03-09T13:00:00Z.", code="invalid"
+            )
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("That instant is out of range.", code="invalid") from None

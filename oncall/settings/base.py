@@ -297,23 +297,46 @@ TRIAGE_TARGET_DEFAULT = timedelta(minutes=env.int("TRIAGE_TARGET_MINUTES", defau
 # Company-wide status updates go here as well as to the team's announcement address.
 COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 
+# --- Ingestion --------------------------------------------------------------------------
+# Events accepted per integration key per minute (an integration may override it); more
+# are answered 429 with Retry-After and counted on the integration.
+INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=600)
+# PagerDuty refuses events over 512 KB; so does /v2/enqueue (and the Alertmanager receiver).
+INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=512 * 1024)
+
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Keys first: a request with a bad key gets 401; session writes still need a CSRF token.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oncall.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["oncall.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "oncall.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "On-call portal API",
+    "DESCRIPTION": "Incidents, on-call rotations and escalation. Authenticate with a personal "
+    "API key (`Authorization: Bearer <key>`, from POST /api/v1/keys/) or a browser session. "
+    'Every error is `{"error": {"code", "message", "fields"}}`.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Status",
+        "NotificationStatusEnum": "notifications.models.Status",
+        "SeverityEnum": "incidents.models.Severity",
+        "SeverityOrAliasEnum": "incidents.api.serializers.SEVERITY_INPUT_CHOICES",
+        "ContactModeEnum": "rotations.models.ContactMode",
+        "ChannelEnum": "notifications.models.Channel",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------

@@ -483,14 +483,15 @@ def test_openapi_schema_documents_every_endpoint_with_the_error_shape() -> None:
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     paths = schema["paths"]
+    # 401 is a bad API key (Authorization: Bearer); 403 is no session, or not allowed.
     expected = {
-        "/api/v1/oncall/": ({"team", "at"}, {"200", "400", "403", "404"}),
-        "/api/v1/teams/": (set(), {"200", "403"}),
-        "/api/v1/rotations/": ({"team"}, {"200", "400", "403"}),
-        "/api/v1/rotations/{rotation_id}/": ({"rotation_id"}, {"200", "403", "404"}),
+        "/api/v1/oncall/": ({"team", "at"}, {"200", "400", "401", "403", "404"}),
+        "/api/v1/teams/": (set(), {"200", "401", "403"}),
+        "/api/v1/rotations/": ({"team"}, {"200", "400", "401", "403"}),
+        "/api/v1/rotations/{rotation_id}/": ({"rotation_id"}, {"200", "401", "403", "404"}),
         "/api/v1/rotations/{rotation_id}/shifts/": (
             {"rotation_id", "start", "end"},
-            {"200", "400", "403", "404"},
+            {"200", "400", "401", "403", "404"},
         ),
     }
     for path, (parameters, statuses) in expected.items():

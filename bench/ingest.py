@@ -1,0 +1,257 @@
+"""Events per second and p99 through POST /v2/enqueue, against a one-row-insert baseline.
+
+Runs gunicorn on 127.0.0.1 against PostgreSQL and drives it with 8 client threads (a mix
+of new and repeated dedup keys), then the same load against a baseline view that only
+inserts one row; prints both and their ratio:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncall_bench_ingest \\
+        .venv/bin/python bench/ingest.py [requests] [clients] [workers]
+
+The database is created and migrated if needed. This module is also the server's settings
+and URLconf (DJANGO_SETTINGS_MODULE=bench.ingest): the baseline view lives only here, and its
+table is made by raw SQL, so the app carries nothing for the benchmark.
+"""
+
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/oncall_bench_ingest"
+BASELINE_TABLE = "bench_ingest_baseline"
+TIME_LIMIT = 120.0  # seconds per target, whatever the request count
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+if os.environ.get("DJANGO_SETTINGS_MODULE") == "bench.ingest":
+    # --- Server side: settings (the app's, plus the baseline URL) -------------------------
+    from oncall.settings.base import *  # noqa: F403
+
+    SECRET_KEY = "bench-ingest-not-secret"
+    DEBUG = False
+    ROOT_URLCONF = "bench.ingest"
+    CELERY_BROKER_URL = "memory://"
+    LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+
+def _baseline_view(request: Any) -> Any:
+    from django.db import connection
+    from django.http import JsonResponse
+
+    data = json.loads(request.body)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {BASELINE_TABLE} (routing_key, dedup_key, body) VALUES (%s, %s, %s)",
+            [data.get("routing_key", ""), data.get("dedup_key", ""), request.body.decode()],
+        )
+    return JsonResponse({"status": "success", "message": "Event processed"}, status=202)
+
+
+def __getattr__(name: str) -> Any:
+    """`urlpatterns` and `application`, built lazily (settings import before apps load)."""
+    if name == "urlpatterns":
+        from django.contrib.auth.decorators import login_not_required
+        from django.urls import include, path
+        from django.views.decorators.csrf import csrf_exempt
+        from django.views.decorators.http import require_POST
+
+        view = login_not_required(csrf_exempt(require_POST(_baseline_view)))
+        return [path("bench/baseline", view), path("", include("oncall.urls"))]
+    if name == "application":
+        from django.core.wsgi import get_wsgi_application
+
+        return get_wsgi_application()
+    raise AttributeError(name)
+
+
+# --- Driver ---------------------------------------------------------------------------------
+
+
+def _env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "bench.ingest",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def prepare(database_url: str) -> str:
+    """Create and migrate the database, make the baseline table and an integration."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"],
+        cwd=ROOT,
+        env=_env(database_url),
+        check=True,
+    )
+    os.environ.update(_env(database_url))
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from incidents.integrations.services import integration_create
+    from rotations.models import Team
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {BASELINE_TABLE} (id bigserial PRIMARY KEY, "
+            "routing_key text, dedup_key text, body text, "
+            "received_at timestamptz NOT NULL DEFAULT now())"
+        )
+    team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    run = f"bench-{int(time.time())}"
+    _, key = integration_create(
+        team=team, name=run, type="events_v2", actor=None, rate_limit_per_minute=10_000_000
+    )
+    return key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.ingest:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=_env(database_url),
+    )
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def events(key: str, count: int, seed: int) -> list[dict[str, Any]]:
+    """Half new dedup keys, half repeats of 20 hot keys (alerts that keep firing)."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        dedup = f"hot-{rng.randrange(20)}" if rng.random() < 0.5 else f"new-{seed}-{n}"
+        out.append(
+            {
+                "routing_key": key,
+                "event_action": "trigger",
+                "dedup_key": dedup,
+                "payload": {
+                    "summary": f"Disk almost full on db-{n % 7}",
+                    "source": f"db-{n % 7}",
+                    "severity": rng.choice(["critical", "error", "warning", "info"]),
+                    "component": "postgres",
+                    "custom_details": {"free_bytes": rng.randrange(10**9)},
+                },
+            }
+        )
+    return out
+
+
+def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, float]:
+    import httpx
+
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    cursor = iter(range(len(bodies)))
+    deadline = time.monotonic() + TIME_LIMIT
+
+    def client() -> None:
+        with httpx.Client(timeout=10) as http:
+            while time.monotonic() < deadline:
+                with lock:
+                    index = next(cursor, None)
+                if index is None:
+                    return
+                started = time.perf_counter()
+                response = http.post(url, json=bodies[index])
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 202:
+                        failures.append(response.status_code)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "failed": len(failures),
+        "eps": len(latencies) / wall,
+        "p50_ms": cuts[49] * 1000,
+        "p99_ms": cuts[98] * 1000,
+    }
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
+    clients = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    database_url = os.environ.get("DATABASE_URL", DEFAULT_DB)
+    if not database_url.startswith("postgres"):
+        raise SystemExit("DATABASE_URL must point at PostgreSQL")
+    key = prepare(database_url)
+    proc, base = start_server(database_url, workers)
+    try:
+        seed = int(time.time())
+        load(base + "/bench/baseline", events(key, 200, seed), clients)  # warm up both
+        load(base + "/v2/enqueue", events(key, 200, seed + 1), clients)
+        baseline = load(base + "/bench/baseline", events(key, count, seed + 2), clients)
+        enqueue = load(base + "/v2/enqueue", events(key, count, seed + 3), clients)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print(f"gunicorn workers={workers}, clients={clients}, requests={count} per target")
+    for name, figures in (("baseline insert", baseline), ("/v2/enqueue", enqueue)):
+        print(
+            f"{name:16} {figures['eps']:8.1f} events/s  p50 {figures['p50_ms']:6.1f} ms  "
+            f"p99 {figures['p99_ms']:6.1f} ms  ({figures['requests']:.0f} sent, "
+            f"{figures['failed']:.0f} not 202)"
+        )
+    print(f"ratio enqueue/baseline: {enqueue['eps'] / baseline['eps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

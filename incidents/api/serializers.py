@@ -1,0 +1,176 @@
+"""Input and output shapes of the incidents API."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents.models import Incident, Severity, Status
+from notifications.models import Channel
+from notifications.models import Status as NotificationStatus
+from oncall.api.fields import ISODurationField, SlugLookupField
+from rotations.models import Team
+
+MAX_ID = 2**31 - 1
+MAX_TEXT = 20_000
+# Handbooks say SEV1 or P1; both are accepted, SEV is what comes back.
+SEVERITY_ALIASES = {f"P{n}": f"SEV{n}" for n in range(4)}
+SEVERITY_INPUT_CHOICES = [*Severity.values, *SEVERITY_ALIASES]
+
+
+class SeverityField(serializers.ChoiceField):
+    """`SEV0`–`SEV3`, or the aliases `P0`–`P3` (case-insensitive); always read as SEV."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "SEV0 (critical) … SEV3 (minor); P0–P3 are aliases.")
+        super().__init__(choices=SEVERITY_INPUT_CHOICES, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str):
+            data = data.strip().upper()
+        value = super().to_internal_value(data)
+        return SEVERITY_ALIASES.get(value, value)
+
+
+# --- Output ---------------------------------------------------------------------------------
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class IncidentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField(help_text="INC-<id>.")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    team = serializers.SlugField(source="team.slug", allow_null=True, default=None)
+    dedup_key = serializers.CharField()
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="manual, engage, api or integration."
+    )
+    ticket = serializers.CharField()
+    bridge = serializers.CharField()
+    commander = serializers.IntegerField(source="commander_id", allow_null=True)
+    requester_name = serializers.CharField()
+    requester_phone = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    triggered_at = serializers.DateTimeField(help_text="Last (re)trigger.")
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(help_text="declared, paged, acknowledged, note, …")
+    message = serializers.CharField()
+    actor = UserRefSerializer(allow_null=True)
+    via = serializers.CharField()
+    data = serializers.DictField(help_text="What changed, as recorded.")  # type: ignore[assignment]
+
+
+class StatusUpdateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    message = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    author = UserRefSerializer(allow_null=True)
+    recipients = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    timeline = TimelineEventSerializer(many=True, help_text="Every change, oldest first.")
+    status_updates = serializers.SerializerMethodField(help_text="Newest first.")
+
+    @extend_schema_field(StatusUpdateSerializer(many=True))
+    def get_status_updates(self, incident: Incident) -> Any:
+        return StatusUpdateSerializer(incident.status_updates.all(), many=True).data
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    recipient = UserRefSerializer(allow_null=True)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    status = serializers.ChoiceField(choices=NotificationStatus.choices)
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+
+
+class SeverityPolicySerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=Severity.choices)
+    description = serializers.CharField()
+    acknowledge_target = ISODurationField()
+    triage_target = ISODurationField()
+    page_both_tiers = serializers.BooleanField()
+    status_updates_required = serializers.BooleanField()
+    status_update_interval = ISODurationField()
+    postmortem_required = serializers.BooleanField()
+    postmortem_emailed = serializers.BooleanField()
+    escalation_policy = serializers.IntegerField(source="escalation_policy_id", allow_null=True)
+
+
+# --- Input ----------------------------------------------------------------------------------
+
+
+def _team_field(**kwargs: Any) -> SlugLookupField:
+    return SlugLookupField(
+        slug_field="slug", queryset=Team.objects.all(), help_text="The team's slug.", **kwargs
+    )
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    severity = SeverityField()
+    team = _team_field()
+    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    dedup_key = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    ticket = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    bridge = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    commander = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A user id."
+    )
+
+
+class IncidentUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300, required=False)
+    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    ticket = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    bridge = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    commander = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A user id."
+    )
+    severity = SeverityField(required=False)
+
+
+class ResolveSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+
+
+class ReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_TEXT)
+
+
+class StatusUpdateInputSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=MAX_TEXT)
+
+
+class EngageSerializer(serializers.Serializer):
+    team = _team_field()
+    ticket = serializers.CharField(max_length=100, help_text="e.g. CSD-123")
+    requester = serializers.CharField(max_length=150, help_text="Who asked; development calls.")
+    phone = serializers.CharField(max_length=40, help_text="The call-back number.")
+    bridge = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Conference bridge."
+    )
+    severity = SeverityField(required=False)

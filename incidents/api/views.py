@@ -1,0 +1,329 @@
+"""REST API of incidents: list, declare, read, change, act on them, engage development.
+
+Each view validates with an input serializer, calls one service and answers with an output
+serializer. Domain errors (IncidentError) become 409 in the portal's error shape.
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents import selectors, services
+from incidents.api import serializers as s
+from incidents.api.filters import IncidentFilter
+from incidents.api.writes import incident_update
+from incidents.models import Incident, SeverityPolicy, Source, TimelineKind, Via
+from oncall.api.errors import Conflict, error_responses
+from oncall.api.permissions import signed_in
+from oncall.models import User
+
+TAGS = ["incidents"]
+READ_ERRORS = (401, 403, 404)
+WRITE_ERRORS = (400, 401, 403, 404, 413, 415)
+
+
+class IncidentCursorPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        # The position is an id; anything else is a forged cursor, not a server error.
+        if (
+            cursor is not None
+            and cursor.position is not None
+            and not str(cursor.position).isdigit()
+        ):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
+
+class IncidentApiView(APIView):
+    """Maps the incidents app's domain errors to 4xx answers."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TriageIncomplete):
+            exc = exceptions.ValidationError({"triage": [str(exc)]})
+        elif isinstance(exc, services.IncidentError):
+            exc = Conflict(str(exc), code=exc.code)
+        return super().handle_exception(exc)
+
+
+def _body(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
+
+
+def _user(user_id: int | None, field: str) -> User | None:
+    if user_id is None:
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise serializers.ValidationError({field: f"No active person has the id {user_id}."})
+    return user
+
+
+def _incident(incident_id: int) -> Incident:
+    incident = Incident.objects.select_related("team").filter(pk=incident_id).first()
+    if incident is None:
+        raise exceptions.NotFound(f"There is no incident with the id {incident_id}.")
+    return incident
+
+
+def _detail(incident_id: int) -> dict[str, Any]:
+    try:
+        incident = selectors.incident_detail(pk=incident_id)
+    except Incident.DoesNotExist:
+        raise exceptions.NotFound(f"There is no incident with the id {incident_id}.") from None
+    return s.IncidentDetailSerializer(incident).data
+
+
+def _incidents() -> QuerySet[Incident]:
+    return Incident.objects.select_related("team")
+
+
+class IncidentListApi(GenericAPIView, IncidentApiView):
+    queryset = Incident.objects.none()
+    serializer_class = s.IncidentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = IncidentFilter
+    pagination_class = IncidentCursorPagination
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        return _incidents()
+
+    @extend_schema(
+        operation_id="incidents_list",
+        summary="Incidents, newest first",
+        description="Filter by status, severity, team, dedup key, creation time and words "
+        "(`q`); page with the `next` link (cursor pagination).",
+        responses={200: s.IncidentSerializer(many=True), **error_responses(400, 401, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        incidents = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(incidents)
+        return self.get_paginated_response(s.IncidentSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="incidents_create",
+        summary="Declare an incident",
+        description="Opens the incident and starts paging the team (or records "
+        "'call directly' for such teams). Severity P0–P3 is read as SEV0–SEV3.",
+        request=s.IncidentCreateSerializer,
+        responses={201: s.IncidentDetailSerializer, **error_responses(400, 401, 403, 413, 415)},
+        tags=TAGS,
+    )
+    def post(self, request: Request) -> Response:
+        data = _body(s.IncidentCreateSerializer, request)
+        commander = _user(data.pop("commander", None), "commander")
+        incident = services.incident_declare(
+            actor=signed_in(request),
+            source=Source.API,
+            via=Via.API,
+            commander=commander,
+            **data,
+        )
+        return Response(_detail(incident.pk), status=status.HTTP_201_CREATED)
+
+
+class IncidentDetailApi(IncidentApiView):
+    @extend_schema(
+        operation_id="incidents_retrieve",
+        summary="One incident with its timeline",
+        responses={200: s.IncidentDetailSerializer, **error_responses(*READ_ERRORS)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, incident_id: int) -> Response:
+        return Response(_detail(incident_id))
+
+    @extend_schema(
+        operation_id="incidents_partial_update",
+        summary="Change an incident",
+        description="Title, description, ticket, bridge, commander (a user id or null) and "
+        "severity; each change goes on the timeline.",
+        request=s.IncidentUpdateSerializer,
+        responses={200: s.IncidentDetailSerializer, **error_responses(*WRITE_ERRORS)},
+        tags=TAGS,
+    )
+    def patch(self, request: Request, incident_id: int) -> Response:
+        incident = _incident(incident_id)
+        data = _body(s.IncidentUpdateSerializer, request)
+        extra: dict[str, Any] = {}
+        if "commander" in data:
+            extra["commander"] = _user(data.pop("commander"), "commander")
+        incident_update(
+            incident=incident,
+            actor=signed_in(request),
+            severity=data.pop("severity", None),
+            details=data,
+            **extra,
+        )
+        return Response(_detail(incident_id))
+
+
+def _action_schema(operation_id: str, summary: str, request: Any = None) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        request=request,
+        responses={200: s.IncidentDetailSerializer, **error_responses(*WRITE_ERRORS, 409)},
+        tags=TAGS,
+    )
+
+
+class IncidentAcknowledgeApi(IncidentApiView):
+    @_action_schema("incidents_acknowledge", "Acknowledge: escalation stops")
+    def post(self, request: Request, incident_id: int) -> Response:
+        services.incident_acknowledge(
+            incident=_incident(incident_id), actor=signed_in(request), via=Via.API
+        )
+        return Response(_detail(incident_id))
+
+
+class IncidentResolveApi(IncidentApiView):
+    @_action_schema("incidents_resolve", "Resolve", s.ResolveSerializer)
+    def post(self, request: Request, incident_id: int) -> Response:
+        data = _body(s.ResolveSerializer, request)
+        services.incident_resolve(
+            incident=_incident(incident_id),
+            actor=signed_in(request),
+            via=Via.API,
+            note=data.get("note", ""),
+        )
+        return Response(_detail(incident_id))
+
+
+class IncidentReopenApi(IncidentApiView):
+    @_action_schema("incidents_reopen", "Reopen: paging starts over", s.ReopenSerializer)
+    def post(self, request: Request, incident_id: int) -> Response:
+        data = _body(s.ReopenSerializer, request)
+        services.incident_reopen(
+            incident=_incident(incident_id),
+            actor=signed_in(request),
+            via=Via.API,
+            reason=data.get("reason", ""),
+        )
+        return Response(_detail(incident_id))
+
+
+class IncidentEscalateApi(IncidentApiView):
+    @_action_schema("incidents_escalate", "Escalate now: run the next step without waiting")
+    def post(self, request: Request, incident_id: int) -> Response:
+        services.incident_escalate_now(
+            incident=_incident(incident_id), actor=signed_in(request), via=Via.API
+        )
+        return Response(_detail(incident_id))
+
+
+class IncidentNotesApi(IncidentApiView):
+    @extend_schema(
+        operation_id="incidents_notes_create",
+        summary="Add a note to the timeline",
+        request=s.NoteSerializer,
+        responses={201: s.TimelineEventSerializer, **error_responses(*WRITE_ERRORS)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, incident_id: int) -> Response:
+        incident = _incident(incident_id)
+        data = _body(s.NoteSerializer, request)
+        services.incident_add_note(
+            incident=incident, text=data["text"], actor=signed_in(request), via=Via.API
+        )
+        note = (
+            incident.timeline.filter(kind=TimelineKind.NOTE, actor=signed_in(request))
+            .select_related("actor")
+            .order_by("-at", "-id")
+            .first()
+        )
+        return Response(s.TimelineEventSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentStatusUpdatesApi(IncidentApiView):
+    @extend_schema(
+        operation_id="incidents_status_updates_list",
+        summary="Status updates sent to the company, newest first",
+        responses={200: s.StatusUpdateSerializer(many=True), **error_responses(*READ_ERRORS)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, incident_id: int) -> Response:
+        updates = _incident(incident_id).status_updates.select_related("author")
+        return Response(s.StatusUpdateSerializer(updates, many=True).data)
+
+    @extend_schema(
+        operation_id="incidents_status_updates_create",
+        summary="Post a status update (emailed to the company)",
+        request=s.StatusUpdateInputSerializer,
+        responses={201: s.StatusUpdateSerializer, **error_responses(*WRITE_ERRORS)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, incident_id: int) -> Response:
+        incident = _incident(incident_id)
+        data = _body(s.StatusUpdateInputSerializer, request)
+        update = services.incident_post_status_update(
+            incident=incident, message=data["message"], actor=signed_in(request), via=Via.API
+        )
+        return Response(s.StatusUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
+
+
+class IncidentNotificationsApi(IncidentApiView):
+    @extend_schema(
+        operation_id="incidents_notifications_list",
+        summary="Every page sent about the incident, newest first",
+        responses={200: s.NotificationSerializer(many=True), **error_responses(*READ_ERRORS)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, incident_id: int) -> Response:
+        pages = selectors.incident_pages(incident=_incident(incident_id)).order_by(
+            "-created_at", "-id"
+        )
+        return Response(s.NotificationSerializer(pages, many=True).data)
+
+
+class EngageApi(IncidentApiView):
+    @extend_schema(
+        operation_id="engage_create",
+        summary="Engage development",
+        description="One incident for the ticket: the veteran tier's list is walked and the "
+        "new tier paged, with the call-back number (handbook 000).",
+        request=s.EngageSerializer,
+        responses={201: s.IncidentDetailSerializer, **error_responses(400, 401, 403, 413, 415)},
+        tags=TAGS,
+    )
+    def post(self, request: Request) -> Response:
+        data = _body(s.EngageSerializer, request)
+        extra = {"severity": data["severity"]} if "severity" in data else {}
+        incident = services.incident_engage(
+            team=data["team"],
+            ticket=data["ticket"],
+            requester_name=data["requester"],
+            requester_phone=data["phone"],
+            bridge=data.get("bridge", ""),
+            actor=signed_in(request),
+            via=Via.API,
+            **extra,
+        )
+        return Response(_detail(incident.pk), status=status.HTTP_201_CREATED)
+
+
+class SeverityPolicyListApi(APIView):
+    @extend_schema(
+        operation_id="severity_policies_list",
+        summary="What each severity means",
+        responses={200: s.SeverityPolicySerializer(many=True), **error_responses(401, 403)},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        policies = SeverityPolicy.objects.order_by("level")
+        return Response(s.SeverityPolicySerializer(policies, many=True).data)

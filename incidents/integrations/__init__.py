@@ -1,0 +1,1 @@
+"""Inbound integrations (PagerDuty Events API v2, Alertmanager) and outgoing webhooks."""

@@ -1,0 +1,108 @@
+"""Managers create and edit integrations and webhook subscriptions in the admin.
+
+Who may do what follows the role permissions in IncidentsConfig: managers edit
+integrations and subscriptions and view alert groups; other roles see none of it.
+"""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from incidents.integrations.models import Alert, AlertGroup, Integration, WebhookSubscription
+from incidents.integrations.services import integration_issue_key, integration_url
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ("name", "team", "type", "key_prefix", "rate_limit_per_minute", "refused_events")
+    list_filter = ("type", "team")
+    list_select_related = ("team",)
+    fields = (
+        "team",
+        "name",
+        "type",
+        "severity_map",
+        "escalation_policy",
+        "rate_limit_per_minute",
+        "key_prefix",
+        "refused_events",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = ("key_prefix", "refused_events", "created_by", "created_at")
+    actions = ("rotate_key",)
+
+    def save_model(
+        self, request: HttpRequest, obj: Integration, form: ModelForm, change: bool
+    ) -> None:
+        secret = None
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+            secret = integration_issue_key(integration=obj)
+        super().save_model(request, obj, form, change)
+        if secret is not None:
+            url = integration_url(integration=obj, key=secret)
+            messages.warning(
+                request,
+                f"Integration key (shown once, copy it now): {secret} — send events to {url}",
+            )
+
+    @admin.action(description="Issue a new key (the old one stops working)")
+    def rotate_key(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        for integration in queryset:
+            secret = integration_issue_key(integration=integration)
+            integration.save(update_fields=["key_prefix", "key_digest"])
+            messages.warning(request, f"New key for {integration.name} (shown once): {secret}")
+
+
+class AlertInline(admin.TabularInline):
+    model = Alert
+    extra = 0
+    can_delete = False
+    fields = ("fingerprint", "status", "summary", "severity", "labels", "annotations", "starts_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(admin.ModelAdmin):
+    list_display = (
+        "dedup_key",
+        "integration",
+        "incident",
+        "is_open",
+        "alert_count",
+        "truncated_alerts",
+        "last_event_at",
+    )
+    list_filter = ("is_open", "integration")
+    list_select_related = ("integration", "incident")
+    readonly_fields = list_display
+    inlines = (AlertInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("url", "team", "event_types", "is_active", "created_at")
+    list_filter = ("is_active", "team")
+    list_select_related = ("team",)
+    fields = ("url", "team", "event_types", "is_active", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookSubscription, form: ModelForm, change: bool
+    ) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)

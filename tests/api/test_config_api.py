@@ -1,0 +1,424 @@
+"""Configuration through the API: managers write teams, rotations, members, overrides and
+escalation policies; every other role reads and gets 403 on every write."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from incidents.models import Incident
+from oncall.models import User
+from rotations.models import EscalationPolicy, Override, Rotation, RotationMember, Team
+from tests.api.conftest import Core, assert_error
+from tests.factories import (
+    EscalationPolicyFactory,
+    EscalationStepFactory,
+    IncidentFactory,
+    OverrideFactory,
+    TeamFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Write:
+    method: str
+    path: Callable[[dict[str, Any]], str]
+    body: Callable[[dict[str, Any]], dict[str, Any]]
+    ok: int
+
+
+def _policy_body(o: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "team": "core",
+        "name": "Main",
+        "repeat": 1,
+        "steps": [{"action": "walk_rotation", "rotation": o["core"].veteran.pk, "wait": "PT5M"}],
+    }
+
+
+WRITES = {
+    "team create": Write(
+        "post", lambda o: reverse("api:team-list"), lambda o: {"slug": "vro", "name": "VRO"}, 201
+    ),
+    "team update": Write(
+        "patch", lambda o: reverse("api:team-detail", args=["core"]), lambda o: {"name": "C"}, 200
+    ),
+    "team delete": Write(
+        "delete", lambda o: reverse("api:team-detail", args=["spare"]), lambda o: {}, 204
+    ),
+    "rotation create": Write(
+        "post",
+        lambda o: reverse("api:rotation-list"),
+        lambda o: {"team": "core", "tier": "none", "members": [o["core"].alice.pk]},
+        201,
+    ),
+    "rotation members": Write(
+        "patch",
+        lambda o: reverse("api:rotation-detail", args=[o["core"].veteran.pk]),
+        lambda o: {"members": [o["core"].bob.pk, o["core"].alice.pk]},
+        200,
+    ),
+    "rotation delete": Write(
+        "delete",
+        lambda o: reverse("api:rotation-detail", args=[o["core"].new.pk]),
+        lambda o: {},
+        204,
+    ),
+    "override create": Write(
+        "post",
+        lambda o: reverse("api:override-list"),
+        lambda o: {
+            "rotation": o["core"].veteran.pk,
+            "user": o["core"].alice.pk,
+            "start": "2030-01-01T00:00:00Z",
+            "end": "2030-01-02T00:00:00Z",
+        },
+        201,
+    ),
+    "override delete": Write(
+        "delete",
+        lambda o: reverse("api:override-detail", args=[o["override"].pk]),
+        lambda o: {},
+        204,
+    ),
+    "policy create": Write(
+        "post", lambda o: reverse("api:escalation-policy-list"), _policy_body, 201
+    ),
+    "policy update": Write(
+        "patch",
+        lambda o: reverse("api:escalation-policy-detail", args=[o["policy"].pk]),
+        lambda o: {"repeat": 2},
+        200,
+    ),
+    "policy delete": Write(
+        "delete",
+        lambda o: reverse("api:escalation-policy-detail", args=[o["policy"].pk]),
+        lambda o: {},
+        204,
+    ),
+}
+
+
+@pytest.fixture
+def objects(core: Core) -> dict[str, Any]:
+    TeamFactory.create(slug="spare")
+    return {
+        "core": core,
+        "override": OverrideFactory.create(rotation=core.veteran, user=core.alice),
+        "policy": EscalationPolicyFactory.create(team=core.team, name="Old"),
+    }
+
+
+def counts() -> tuple[int, ...]:
+    return (
+        Team.objects.count(),
+        Rotation.objects.count(),
+        RotationMember.objects.count(),
+        Override.objects.count(),
+        EscalationPolicy.objects.count(),
+    )
+
+
+def send(api: Client, write: Write, objects: dict[str, Any]) -> Any:
+    return getattr(api, write.method)(
+        write.path(objects), write.body(objects), content_type="application/json"
+    )
+
+
+@pytest.mark.parametrize("role", ["support", "support_manager", "engineer"])
+@pytest.mark.parametrize("name", WRITES)
+def test_only_managers_write(
+    as_role: Callable[[str], Client], objects: dict[str, Any], role: str, name: str
+) -> None:
+    before = counts()
+    names = list(Team.objects.values_list("name", flat=True))
+
+    response = send(as_role(role), WRITES[name], objects)
+
+    assert_error(response, 403, "permission_denied")
+    assert counts() == before
+    assert list(Team.objects.values_list("name", flat=True)) == names
+
+
+@pytest.mark.parametrize("name", WRITES)
+def test_managers_write(manager_api: Client, objects: dict[str, Any], name: str) -> None:
+    response = send(manager_api, WRITES[name], objects)
+
+    assert response.status_code == WRITES[name].ok, response.content
+
+
+@pytest.mark.parametrize("role", ["support", "support_manager", "engineer", "manager"])
+def test_every_role_reads(
+    as_role: Callable[[str], Client], objects: dict[str, Any], role: str
+) -> None:
+    api = as_role(role)
+    for path in (
+        reverse("api:team-list"),
+        reverse("api:team-detail", args=["core"]),
+        reverse("api:rotation-list"),
+        reverse("api:override-list") + "?ends_after=2000-01-01T00:00:00Z",
+        reverse("api:override-detail", args=[objects["override"].pk]),
+        reverse("api:escalation-policy-list"),
+        reverse("api:escalation-policy-detail", args=[objects["policy"].pk]),
+        reverse("api:severity-policy-list"),
+        reverse("api:user-list"),
+    ):
+        assert api.get(path).status_code == 200, path
+
+
+def test_team_round_trip_with_the_contract_fields(
+    manager_api: Client, people: dict[str, User]
+) -> None:
+    created = manager_api.post(
+        reverse("api:team-list"),
+        {
+            "slug": "platform",
+            "name": "Platform",
+            "escalation_contact": people["manager"].pk,
+            "contact_mode": "call",
+        },
+        content_type="application/json",
+    )
+
+    assert created.status_code == 201
+    assert created.json() == {
+        "slug": "platform",
+        "name": "Platform",
+        "escalation_contact": people["manager"].pk,
+        "contact_mode": "call",
+        "direct_numbers": [],
+    }
+    renamed = manager_api.patch(
+        reverse("api:team-detail", args=["platform"]),
+        {"slug": "plat", "escalation_contact": None},
+        content_type="application/json",
+    )
+    assert renamed.json()["slug"] == "plat"
+    assert renamed.json()["escalation_contact"] is None
+    duplicate = manager_api.post(
+        reverse("api:team-list"), {"slug": "plat", "name": "X"}, content_type="application/json"
+    )
+    assert_error(duplicate, 400, field="slug")
+
+
+def test_rotation_created_with_ordered_members_who_join_the_team(
+    manager_api: Client, core: Core, people: dict[str, User]
+) -> None:
+    stranger = people["support"]
+    response = manager_api.post(
+        reverse("api:rotation-list"),
+        {
+            "team": "core",
+            "name": "Sprint",
+            "tier": "none",
+            "position": "secondary",
+            "shift_length": "P14D",
+            "handoff_time": "09:30",
+            "timezone": "Europe/Berlin",
+            "start_date": "2026-01-05",
+            "members": [stranger.pk, core.alice.pk],
+            "working_hours": {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"},
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert {k: body[k] for k in ("team", "shift_length", "handoff_time", "members")} == {
+        "team": "core",
+        "shift_length": "P14D",
+        "handoff_time": "09:30",
+        "members": [stranger.pk, core.alice.pk],
+    }
+    assert body["working_hours"]["timezone"] == "Europe/Berlin"
+    assert core.team.members.filter(pk=stranger.pk).exists()
+    detail = manager_api.get(reverse("api:rotation-detail", args=[body["id"]])).json()
+    assert detail == body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"shift_length": "P1M"}, "shift_length"),
+        ({"shift_length": "PT90M"}, "shift_length"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"handoff_time": "25:00"}, "handoff_time"),
+        ({"members": [1, 1]}, "members"),
+        ({"members": [999999]}, "members"),
+        ({"team": "nope"}, "team"),
+        ({"tier": "veteran"}, ""),  # the veteran primary slot is taken
+    ],
+)
+def test_bad_rotation_is_400_and_stores_nothing(
+    manager_api: Client, core: Core, body: dict[str, Any], field: str
+) -> None:
+    before = counts()
+
+    response = manager_api.post(
+        reverse("api:rotation-list"),
+        {"team": "core", "tier": "none", **body},
+        content_type="application/json",
+    )
+
+    error = assert_error(response, 400)
+    assert field in error["fields"] or (field == "" and error["message"])
+    assert counts() == before
+
+
+def test_policy_with_ordered_nested_steps(manager_api: Client, core: Core) -> None:
+    response = manager_api.post(
+        reverse("api:escalation-policy-list"),
+        {
+            "team": "core",
+            "name": "Default",
+            "repeat": 2,
+            "steps": [
+                {"action": "walk_rotation", "rotation": core.veteran.pk, "wait": "PT5M"},
+                {"action": "users", "users": [core.bob.pk, core.alice.pk], "wait": "PT10M"},
+                {"action": "escalation_contact"},
+            ],
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"id", "team", "name", "description", "repeat", "steps"}
+    assert body["steps"] == [
+        {"action": "walk_rotation", "rotation": core.veteran.pk, "users": [], "wait": "PT5M"},
+        {
+            "action": "users",
+            "rotation": None,
+            "users": sorted([core.alice.pk, core.bob.pk]),
+            "wait": "PT10M",
+        },
+        {"action": "escalation_contact", "rotation": None, "users": [], "wait": "PT10M"},
+    ]
+    replaced = manager_api.patch(
+        reverse("api:escalation-policy-detail", args=[body["id"]]),
+        {"steps": [{"action": "escalation_contact", "wait": "PT1M"}]},
+        content_type="application/json",
+    )
+    assert [s["wait"] for s in replaced.json()["steps"]] == ["PT1M"]
+
+
+@pytest.mark.parametrize(
+    ("step", "field"),
+    [
+        ({"action": "walk_rotation"}, "steps.1.rotation"),
+        ({"action": "rotation_oncall", "rotation": 999999}, "steps.1.rotation"),
+        ({"action": "users"}, "steps.1.users"),
+        ({"action": "team", "users": [1]}, "steps.1.users"),
+        ({"action": "team", "wait": "-PT1M"}, "steps.1.wait"),
+        ({"action": "launch"}, "steps.1.action"),
+    ],
+)
+def test_a_bad_step_is_named_and_nothing_is_half_stored(
+    manager_api: Client, core: Core, step: dict[str, Any], field: str
+) -> None:
+    response = manager_api.post(
+        reverse("api:escalation-policy-list"),
+        {"team": "core", "name": "P", "steps": [{"action": "escalation_contact"}, step]},
+        content_type="application/json",
+    )
+
+    assert_error(response, 400, field=field)
+    assert not EscalationPolicy.objects.exists()
+
+
+def test_a_step_on_another_teams_rotation_is_refused_atomically(
+    manager_api: Client, core: Core
+) -> None:
+    other = TeamFactory.create(slug="vro")
+    policy = EscalationPolicyFactory.create(team=other, name="VRO")
+    EscalationStepFactory.create(policy=policy, action="team")
+
+    response = manager_api.patch(
+        reverse("api:escalation-policy-detail", args=[policy.pk]),
+        {
+            "name": "Renamed",
+            "steps": [{"action": "rotation_oncall", "rotation": core.veteran.pk}],
+        },
+        content_type="application/json",
+    )
+
+    assert_error(response, 400, field="steps.0.rotation")
+    policy.refresh_from_db()
+    assert policy.name == "VRO"
+    assert [s.action for s in policy.steps.all()] == ["team"]
+
+
+def test_deleting_what_is_still_in_use_is_409(manager_api: Client, core: Core) -> None:
+    IncidentFactory.create(team=core.team)
+    policy = EscalationPolicyFactory.create(team=core.team)
+    EscalationStepFactory.create(policy=policy, action="walk_rotation", rotation=core.veteran)
+
+    team = manager_api.delete(reverse("api:team-detail", args=["core"]))
+    rotation = manager_api.delete(reverse("api:rotation-detail", args=[core.veteran.pk]))
+
+    assert_error(team, 409, "protected")
+    assert_error(rotation, 409, "protected")
+    assert Team.objects.filter(slug="core").exists()
+    assert Incident.objects.count() == 1
+
+
+def test_overlapping_override_is_400(manager_api: Client, core: Core) -> None:
+    OverrideFactory.create(rotation=core.veteran, user=core.bob)
+
+    response = manager_api.post(
+        reverse("api:override-list"),
+        {
+            "rotation": core.veteran.pk,
+            "user": core.alice.pk,
+            "start": "2026-01-10T06:00:00Z",
+            "end": "2026-01-10T08:00:00Z",
+        },
+        content_type="application/json",
+    )
+
+    assert "overlaps" in assert_error(response, 400)["message"]
+    assert Override.objects.count() == 1
+
+
+def test_override_list_filters(manager_api: Client, core: Core) -> None:
+    mine = OverrideFactory.create(rotation=core.veteran, user=core.alice)
+    OverrideFactory.create(rotation=core.new, user=core.bob)
+    path = reverse("api:override-list")
+
+    query = {"rotation": str(core.veteran.pk), "ends_after": "2026-01-01T00:00:00Z"}
+    rows = manager_api.get(path, query).json()
+
+    assert [r["id"] for r in rows] == [mine.pk]
+    assert set(rows[0]) == {
+        "id",
+        "rotation",
+        "user",
+        "replaces",
+        "start",
+        "end",
+        "reason",
+        "created_by",
+        "created_at",
+    }
+    assert manager_api.get(path).json() == []  # both ended before now
+
+
+def test_patching_working_hours_replaces_them_whole(manager_api: Client, core: Core) -> None:
+    path = reverse("api:rotation-detail", args=[core.veteran.pk])
+
+    partial = manager_api.patch(path, {"working_hours": {}}, content_type="application/json")
+    whole = manager_api.patch(
+        path,
+        {"working_hours": {"start": "08:00", "end": "16:30:00"}},
+        content_type="application/json",
+    )
+    cleared = manager_api.patch(path, {"working_hours": None}, content_type="application/json")
+
+    assert_error(partial, 400, field="working_hours.start")
+    assert whole.json()["working_hours"]["end"] == "16:30"
+    assert cleared.json()["working_hours"] is None

@@ -1,0 +1,350 @@
+"""The incidents API: declare, list with filters and cursors, read, change, act, engage."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+from pytest_django import DjangoAssertNumQueries
+
+from incidents.models import Incident, Severity, Source, Status, TimelineKind
+from notifications.models import Notification
+from oncall.models import User
+from tests.api.conftest import Core, assert_error
+from tests.factories import IncidentFactory, TeamFactory
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("api:incident-list")
+CONTRACT = {
+    "id",
+    "number",
+    "title",
+    "description",
+    "severity",
+    "status",
+    "team",
+    "dedup_key",
+    "created_at",
+    "acknowledged_at",
+    "resolved_at",
+}
+
+
+def url(name: str, incident: Incident | int) -> str:
+    return reverse(f"api:incident-{name}", args=[getattr(incident, "pk", incident)])
+
+
+def post(api: Client, path: str, body: dict[str, Any] | None = None) -> Any:
+    return api.post(path, body or {}, content_type="application/json")
+
+
+def declare(api: Client, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Checkout down", "severity": "SEV1", "team": "core", **fields}
+    response = post(api, LIST, body)
+    assert response.status_code == 201, response.content
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_declare_with_a_p_alias_answers_sev_and_the_timeline(
+    engineer_api: Client, core: Core, people: dict[str, User]
+) -> None:
+    body = declare(
+        engineer_api,
+        severity="P1",
+        description="500s on /checkout",
+        dedup_key="checkout-5xx",
+        ticket="CSD-7",
+        commander=people["manager"].pk,
+    )
+
+    assert set(body) >= CONTRACT
+    assert body["severity"] == "SEV1"
+    assert body["status"] == "triggered"
+    assert body["team"] == "core"
+    assert body["number"] == f"INC-{body['id']}"
+    assert body["commander"] == people["manager"].pk
+    assert (body["acknowledged_at"], body["resolved_at"]) == (None, None)
+    assert body["timeline"][0]["kind"] == TimelineKind.DECLARED
+    assert body["timeline"][0]["actor"] == {"id": people["engineer"].pk, "username": "engineer"}
+    incident = Incident.objects.get(pk=body["id"])
+    assert (incident.source, incident.declared_by) == (Source.API, people["engineer"])
+
+
+def test_retrieve_shows_the_timeline_and_unknown_is_404(engineer_api: Client, core: Core) -> None:
+    created = declare(engineer_api)
+
+    shown = engineer_api.get(url("detail", created["id"]))
+
+    assert shown.status_code == 200
+    assert shown.json()["timeline"] == created["timeline"]
+    assert_error(engineer_api.get(url("detail", 999999)), 404, "not_found")
+
+
+def test_list_filters(engineer_api: Client, core: Core) -> None:
+    other = TeamFactory.create(slug="vro")
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
+        old = IncidentFactory.create(team=core.team, title="Old disk alarm", dedup_key="disk")
+    with time_machine.travel(datetime(2026, 3, 5, tzinfo=UTC), tick=False):
+        sev0 = IncidentFactory.create(
+            team=core.team, severity=Severity.SEV0, description="Payments are failing"
+        )
+        vro = IncidentFactory.create(team=other, status=Status.ACKNOWLEDGED)
+
+    def ids(**params: str) -> list[int]:
+        response = engineer_api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids() == [vro.pk, sev0.pk, old.pk]
+    assert ids(status="acknowledged") == [vro.pk]
+    assert ids(severity="P0") == ids(severity="SEV0") == [sev0.pk]
+    assert ids(team="core") == [sev0.pk, old.pk]
+    assert ids(dedup_key="disk") == [old.pk]
+    assert ids(since="2026-03-02T00:00:00Z") == [vro.pk, sev0.pk]
+    assert ids(until="2026-03-02T00:00:00Z") == [old.pk]
+    assert ids(q="payments FAILING") == [sev0.pk]
+    assert ids(q="disk") == [old.pk]
+    assert ids(team="nobody") == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "sleeping"}, "status"),
+        ({"severity": "SEV9"}, "severity"),
+        ({"since": "last tuesday"}, "since"),
+    ],
+)
+def test_bad_filters_are_400_naming_them(
+    engineer_api: Client, params: dict[str, str], field: str
+) -> None:
+    assert_error(engineer_api.get(LIST, params), 400, field=field)
+
+
+def test_cursor_pagination_walks_every_incident_once(
+    engineer_api: Client, core: Core, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
+    made = [IncidentFactory.create(team=core.team).pk for _ in range(5)]
+
+    seen: list[int] = []
+    page: dict[str, Any] = engineer_api.get(LIST, {"page_size": 2}).json()
+    while True:
+        assert set(page) == {"next", "previous", "results"}
+        seen += [row["id"] for row in page["results"]]
+        if not page["next"]:
+            break
+        with django_assert_max_num_queries(3):
+            page = engineer_api.get(page["next"]).json()
+
+    assert seen == sorted(made, reverse=True)
+    assert_error(engineer_api.get(LIST, {"cursor": "garbage"}), 404, "not_found")
+
+
+def test_patch_changes_details_severity_and_commander_on_the_timeline(
+    engineer_api: Client, core: Core, people: dict[str, User]
+) -> None:
+    incident = declare(engineer_api)
+
+    response = engineer_api.patch(
+        url("detail", incident["id"]),
+        {
+            "title": "Checkout slow",
+            "ticket": "CSD-9",
+            "bridge": "https://meet.example.com/x",
+            "severity": "P2",
+            "commander": people["support"].pk,
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["title"], body["ticket"], body["severity"]) == ("Checkout slow", "CSD-9", "SEV2")
+    assert body["commander"] == people["support"].pk
+    kinds = [event["kind"] for event in body["timeline"]]
+    assert {TimelineKind.NOTE, TimelineKind.SEVERITY, TimelineKind.COMMANDER} <= set(kinds)
+    cleared = engineer_api.patch(
+        url("detail", incident["id"]), {"commander": None}, content_type="application/json"
+    )
+    assert cleared.json()["commander"] is None
+
+
+def test_patch_refuses_bad_input_and_stores_nothing(engineer_api: Client, core: Core) -> None:
+    incident = declare(engineer_api)
+    path = url("detail", incident["id"])
+
+    bad_severity = engineer_api.patch(
+        path, {"title": "New", "severity": "SEV7"}, content_type="application/json"
+    )
+    bad_commander = engineer_api.patch(
+        path, {"title": "New", "commander": 999999}, content_type="application/json"
+    )
+
+    assert_error(bad_severity, 400, field="severity")
+    assert_error(bad_commander, 400, field="commander")
+    assert Incident.objects.get(pk=incident["id"]).title == "Checkout down"
+
+
+def test_acknowledge_resolve_reopen_and_illegal_moves(engineer_api: Client, core: Core) -> None:
+    incident = declare(engineer_api)["id"]
+
+    acked = post(engineer_api, url("acknowledge", incident))
+    again = post(engineer_api, url("acknowledge", incident))
+    resolved = post(engineer_api, url("resolve", incident), {"note": "rolled back"})
+    escalate = post(engineer_api, url("escalate", incident))
+    reopened = post(engineer_api, url("reopen", incident), {"reason": "back again"})
+
+    assert acked.status_code == 200
+    assert acked.json()["status"] == "acknowledged"
+    assert acked.json()["acknowledged_at"]
+    assert_error(again, 409, "illegal_transition")
+    assert resolved.json()["status"] == "resolved"
+    assert resolved.json()["resolved_at"]
+    assert_error(escalate, 409, "illegal_transition")
+    assert reopened.json()["status"] == "triggered"
+    assert reopened.json()["resolved_at"] is None
+    kinds = [e["kind"] for e in reopened.json()["timeline"]]
+    assert [k for k in kinds if k in ("acknowledged", "resolved", "reopened")] == [
+        "acknowledged",
+        "resolved",
+        "reopened",
+    ]
+
+
+def test_escalate_now_runs_the_next_step_only_while_triggered(
+    engineer_api: Client, core: Core
+) -> None:
+    incident = declare(engineer_api)["id"]
+
+    escalated = post(engineer_api, url("escalate", incident))
+    post(engineer_api, url("acknowledge", incident))
+
+    assert escalated.status_code == 200
+    assert escalated.json()["timeline"][-1]["kind"] == TimelineKind.ESCALATED_NOW
+    assert_error(post(engineer_api, url("escalate", incident)), 409, "illegal_transition")
+
+
+def test_actions_on_an_unknown_incident_are_404(engineer_api: Client) -> None:
+    for name in ("acknowledge", "resolve", "reopen", "escalate", "notes", "status-updates"):
+        assert_error(post(engineer_api, url(name, 424242), {"text": "x", "message": "x"}), 404)
+
+
+def test_notes(engineer_api: Client, core: Core, people: dict[str, User]) -> None:
+    incident = declare(engineer_api)["id"]
+
+    note = post(engineer_api, url("notes", incident), {"text": "  Rolled back 1.4.2  "})
+
+    assert note.status_code == 201
+    assert note.json()["kind"] == "note"
+    assert note.json()["message"] == "Rolled back 1.4.2"
+    assert note.json()["actor"]["username"] == "engineer"
+    assert_error(post(engineer_api, url("notes", incident), {"text": "   "}), 400, field="text")
+    assert_error(post(engineer_api, url("notes", incident), {}), 400, "required", field="text")
+
+
+def test_status_updates_post_and_list(
+    engineer_api: Client, core: Core, mailoutbox: list[Any], settings: Any
+) -> None:
+    settings.COMPANY_STATUS_EMAIL = "status@example.com"
+    incident = declare(engineer_api)["id"]
+
+    posted = post(engineer_api, url("status-updates", incident), {"message": "Mitigated"})
+    listed = engineer_api.get(url("status-updates", incident))
+
+    assert posted.status_code == 201
+    assert posted.json()["message"] == "Mitigated"
+    assert posted.json()["severity"] == "SEV1"
+    assert posted.json()["author"]["username"] == "engineer"
+    assert listed.json() == [posted.json()]
+    assert_error(post(engineer_api, url("status-updates", incident), {}), 400, field="message")
+
+
+def test_notifications_list_each_page(
+    engineer_api: Client, core: Core, people: dict[str, User]
+) -> None:
+    incident = IncidentFactory.create(team=core.team)
+    page = Notification.objects.create(
+        idempotency_key=f"inc{incident.pk}:main:s0:u{core.alice.pk}:sms",
+        recipient=core.alice,
+        channel="sms",
+        address="+15550000001",
+        subject_type="incident",
+        subject_id=incident.pk,
+        reason="on call",
+        last_error="carrier timeout",
+    )
+
+    rows = engineer_api.get(url("notifications", incident)).json()
+
+    assert rows == [
+        {
+            "id": page.pk,
+            "recipient": {"id": core.alice.pk, "username": "alice"},
+            "channel": "sms",
+            "status": "pending",
+            "reason": "on call",
+            "created_at": rows[0]["created_at"],
+            "sent_at": None,
+            "last_error": "carrier timeout",
+        }
+    ]
+
+
+def test_engage_development(engineer_api: Client, core: Core) -> None:
+    response = post(
+        engineer_api,
+        reverse("api:engage"),
+        {
+            "team": "core",
+            "ticket": "CSD-123",
+            "requester": "John",
+            "phone": "555-123-4567",
+            "bridge": "https://meet.example.com/b",
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["title"] == "Need immediate help with CSD-123 - Call John at 555-123-4567"
+    assert body["source"] == "engage"
+    assert (body["ticket"], body["requester_phone"]) == ("CSD-123", "555-123-4567")
+    assert body["timeline"][0]["kind"] == TimelineKind.ENGAGED
+
+
+@pytest.mark.parametrize("missing", ["team", "ticket", "requester", "phone"])
+def test_engage_names_what_is_missing(engineer_api: Client, core: Core, missing: str) -> None:
+    body = {"team": "core", "ticket": "CSD-1", "requester": "John", "phone": "555"}
+    del body[missing]
+
+    assert_error(post(engineer_api, reverse("api:engage"), body), 400, "required", field=missing)
+    assert not Incident.objects.exists()
+
+
+def test_list_query_count_is_bounded(
+    engineer_api: Client, core: Core, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
+    for _ in range(10):
+        IncidentFactory.create(team=core.team)
+
+    # Key lookup, roles, then one query for the page.
+    with django_assert_max_num_queries(3):
+        response = engineer_api.get(LIST)
+
+    assert len(response.json()["results"]) == 10
+
+
+def test_every_role_may_work_incidents(as_role: Any, core: Core) -> None:
+    for role in ("support", "support_manager", "engineer", "manager"):
+        response = post(as_role(role), LIST, {"title": "x", "severity": "SEV3", "team": "core"})
+        assert response.status_code == 201, role
+    assert Incident.objects.count() == 4
+
+
+def test_severity_policies_are_listed(engineer_api: Client) -> None:
+    response = engineer_api.get(reverse("api:severity-policy-list"))
+
+    assert response.status_code == 200
+    assert isinstance(response.json(), list)

@@ -1,0 +1,68 @@
+"""Rate limits per integration key: 429 with Retry-After, refused events counted."""
+
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from django.test import Client, override_settings
+
+from incidents.integrations.models import Integration
+from incidents.integrations.ratelimit import ingest_rate_take
+from incidents.models import Incident
+from tests.factories import IntegrationFactory
+from tests.integrations.support import am_message, post_json, trigger
+
+T0 = datetime(2026, 1, 13, 15, 0, 40, tzinfo=UTC)
+
+
+@time_machine.travel(T0, tick=False)
+def test_over_the_limit_is_429_with_retry_after_and_counted(client: Client, db: None) -> None:
+    integration = IntegrationFactory.create(rate_limit_per_minute=2)
+    key = integration.key  # type: ignore[attr-defined]
+    statuses = [post_json(client, "/v2/enqueue", trigger(key, "k")).status_code for _ in range(2)]
+
+    refused = post_json(client, "/v2/enqueue", trigger(key, "k"))
+
+    assert statuses == [202, 202]
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "20"  # the minute ends 20 s after T0
+    body = refused.json()
+    assert body["status"] == "throttle event"
+    assert body["message"]
+    assert body["errors"]
+    integration.refresh_from_db()
+    assert integration.refused_events == 1
+    assert Incident.objects.get().alerts.count() == 2
+
+
+def test_the_next_minute_accepts_again(db: None) -> None:
+    integration = IntegrationFactory.create(rate_limit_per_minute=1)
+    with time_machine.travel(T0, tick=False):
+        assert ingest_rate_take(integration=integration).allowed
+        assert not ingest_rate_take(integration=integration).allowed
+    with time_machine.travel(T0 + timedelta(seconds=30), tick=False):
+        assert ingest_rate_take(integration=integration).allowed
+
+
+@override_settings(INGEST_RATE_LIMIT_PER_MINUTE=1)
+def test_the_setting_is_the_default_and_alertmanager_is_limited_too(
+    client: Client, db: None
+) -> None:
+    integration = IntegrationFactory.create(alertmanager=True)
+    path = f"/integrations/alertmanager/{integration.key}/"  # type: ignore[attr-defined]
+    with time_machine.travel(T0, tick=False):
+        assert post_json(client, path, am_message()).status_code == 200
+        refused = post_json(client, path, am_message())
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "20"
+    assert refused.json()["error"]["code"] == "throttled"
+    integration.refresh_from_db()
+    assert integration.refused_events == 1
+
+
+def test_limits_are_per_integration(db: None) -> None:
+    first, second = IntegrationFactory.create_batch(2, rate_limit_per_minute=1)
+    with time_machine.travel(T0, tick=False):
+        assert ingest_rate_take(integration=first).allowed
+        assert ingest_rate_take(integration=second).allowed
+        assert not ingest_rate_take(integration=first).allowed
+    assert Integration.objects.get(pk=second.pk).refused_events == 0
