@@ -4,21 +4,26 @@
   snapshot (steps with their resolved targets, waits in seconds, repeat).
 - `escalation_start` writes one `EscalationState` per track with `next_action_at` and a guard
   token in the caller's transaction, and queues the step task on commit.
-- `escalation_step_run` is the one function that runs a due step, called by the ETA task
-  (with its token) and by the sweeper (claiming rows with SKIP LOCKED). It locks the state,
-  returns unless the token, status and deadline still match, pages the step's targets through
-  the outbox (idempotency key per incident/track/repeat/step/walk/user), writes the timeline,
-  and moves the state on with a new token and the next task queued on commit.
+- Due steps run in batches: `escalation_run_due` claims up to DUE_BATCH due states with
+  SKIP LOCKED in one transaction, loads what they need once (incidents, people, on-call,
+  urgencies, page plans), pages through the outbox in one INSERT (idempotency key per
+  incident/track/repeat/step/walk/user, so a re-run pages nobody twice), writes the timeline
+  in one INSERT, moves every state on with a new token, and on commit queues the deliveries
+  and one step task per distinct next due time. `escalation_step_run` is the same code path
+  for one state (with its token, under its row lock).
+- A step task is a hint (`escalation_wake`): when it fires it drains everything due, so one
+  task runs a burst; the sweeper drains the same way and covers lost tasks.
 """
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from incidents.models import (
@@ -27,11 +32,13 @@ from incidents.models import (
     Incident,
     SeverityPolicy,
     Status,
+    TimelineEvent,
     TimelineKind,
+    Via,
 )
-from incidents.timeline import timeline_write
+from incidents.timeline import timeline_write_many
 from notifications.models import Urgency
-from notifications.services import notifications_page
+from notifications.services import Page, notifications_page_many
 from oncall.celery import app as celery_app
 from oncall.models import User
 from rotations.escalation import escalation_contact_target, rotation_oncall_target, rotation_walk
@@ -299,34 +306,17 @@ def escalation_hurry(*, incident: Incident, at: datetime) -> list[EscalationStat
     return states
 
 
-# --- running a step -----------------------------------------------------------------------
+# --- running due steps (in batches) -------------------------------------------------------
 
-
-def _users(ids: list[int]) -> dict[int, User]:
-    return User.objects.in_bulk([i for i in ids if i is not None])
-
-
-def _step_targets(
-    state: EscalationState, step: dict[str, Any], now: datetime
-) -> list[tuple[User | None, str]]:
-    """Whom this step pages now, from the snapshot (a rotation's on-call at this instant)."""
-    action = step["action"]
-    if action == StepAction.ROTATION_ONCALL:
-        rotation = rotations_with_members().filter(pk=step["rotation_id"]).first()
-        if rotation is None:
-            return [(None, f"the rotation of step '{step['label']}' no longer exists")]
-        overrides = overrides_between([rotation.pk], now, now + _INSTANT)[rotation.pk]
-        return [rotation_oncall_target(rotation, overrides, now)]
-    if action == StepAction.WALK_ROTATION:
-        walk = step["walk"]
-        if state.walk_position >= len(walk):
-            return []
-        uid, why = walk[state.walk_position]
-        user = _users([uid]).get(uid)
-        return [(user, why if user else "the next person on the list no longer exists")]
-    targets = step["targets"]
-    users = _users([uid for uid, _ in targets])
-    return [(users.get(uid) if uid else None, why) for uid, why in targets]
+# How many due states one transaction claims, and how long one drain (a woken step task or
+# the sweeper) keeps claiming batches before it leaves the rest to the next one.
+DUE_BATCH = 500
+DRAIN_SECONDS = 30.0
+# A state whose step raised is tried again this much later instead of blocking every batch.
+RETRY_AFTER = timedelta(seconds=30)
+# Errors of the connection or of the transaction (a restart, a deadlock): the whole claim
+# rolls back and the states stay due for the next drain.
+_FATAL = (OperationalError, InterfaceError)
 
 
 def page_content(incident: Incident) -> dict[str, Any]:
@@ -346,116 +336,251 @@ def page_content(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _urgency(incident: Incident) -> str:
-    policy = SeverityPolicy.objects.filter(level=incident.severity).first()
-    return policy.urgency if policy else Urgency.HIGH
+class _Batch:
+    """What a set of due steps reads, loaded once for all of them (people, the rotations'
+    on-call, each severity's urgency), and what they write, in the order one-by-one runs
+    would have written it: pages (outbox rows) and timeline rows."""
+
+    def __init__(self, running: list[tuple[EscalationState, Incident]], now: datetime) -> None:
+        self.now = now
+        self.events: list[TimelineEvent] = []
+        self.pages: list[tuple[Page, TimelineEvent]] = []
+        self._content: dict[int, dict[str, Any]] = {}
+        user_ids: set[int] = set()
+        rotation_ids: set[int] = set()
+        for state, _ in running:
+            for step in state.snapshot["steps"]:
+                user_ids.update(uid for uid, _ in step["targets"] if uid)
+                user_ids.update(uid for uid, _ in step["walk"] if uid)
+                if step["action"] == StepAction.ROTATION_ONCALL and step["rotation_id"]:
+                    rotation_ids.add(step["rotation_id"])
+        self.users: dict[int, User] = User.objects.in_bulk(list(user_ids)) if user_ids else {}
+        self.rotations: dict[int, Rotation] = {}
+        self.overrides: dict[int, list[Any]] = {}
+        if rotation_ids:
+            rotations = rotations_with_members().filter(pk__in=rotation_ids)
+            self.rotations = {r.pk: r for r in rotations}
+            self.overrides = overrides_between(list(self.rotations), now, now + _INSTANT)
+        severities = {incident.severity for _, incident in running}
+        self.urgency: dict[str, str] = dict(
+            SeverityPolicy.objects.filter(level__in=severities).values_list("level", "urgency")
+        )
+
+    def content(self, incident: Incident) -> dict[str, Any]:
+        if incident.pk not in self._content:
+            self._content[incident.pk] = page_content(incident)
+        return self._content[incident.pk]
+
+    def targets(
+        self, state: EscalationState, step: dict[str, Any]
+    ) -> list[tuple[User | None, str]]:
+        """Whom this step pages now, from the snapshot (a rotation's on-call at this instant)."""
+        action = step["action"]
+        if action == StepAction.ROTATION_ONCALL:
+            rotation = self.rotations.get(step["rotation_id"])
+            if rotation is None:
+                return [(None, f"the rotation of step '{step['label']}' no longer exists")]
+            return [rotation_oncall_target(rotation, self.overrides[rotation.pk], self.now)]
+        if action == StepAction.WALK_ROTATION:
+            walk = step["walk"]
+            if state.walk_position >= len(walk):
+                return []
+            uid, why = walk[state.walk_position]
+            user = self.users.get(uid)
+            return [(user, why if user else "the next person on the list no longer exists")]
+        return [(self.users.get(uid) if uid else None, why) for uid, why in step["targets"]]
+
+    def event(
+        self, incident: Incident, kind: TimelineKind, message: str, data: dict[str, Any]
+    ) -> TimelineEvent:
+        event = TimelineEvent(
+            incident=incident, kind=kind, via=Via.SYSTEM, at=self.now, data=data, message=message
+        )
+        self.events.append(event)
+        return event
+
+    def page(
+        self, incident: Incident, user: User, key: str, why: str, event: TimelineEvent
+    ) -> None:
+        page = Page(
+            user=user,
+            urgency=self.urgency.get(incident.severity, Urgency.HIGH),
+            subject_type=SUBJECT_TYPE,
+            subject_id=incident.pk,
+            key=key,
+            reason=why,
+            **self.content(incident),
+        )
+        self.pages.append((page, event))
+
+    def write(self) -> None:
+        """The outbox rows of every page (one INSERT), then the timeline (one INSERT)."""
+        rows = notifications_page_many([page for page, _ in self.pages])
+        for (_, event), paged in zip(self.pages, rows, strict=True):
+            event.data["notifications"] = [r.pk for r in paged]
+            event.data["channels"] = [r.channel for r in paged]
+        timeline_write_many(self.events)
 
 
 def _page_step(
-    state: EscalationState, incident: Incident, step: dict[str, Any], now: datetime
+    state: EscalationState, incident: Incident, step: dict[str, Any], batch: _Batch
 ) -> int:
     """Page the step's targets; returns how many people were paged."""
-    content = page_content(incident)
-    urgency = _urgency(incident)
     number = state.step_index + 1
     paged = 0
-    for user, why in _step_targets(state, step, now):
+    for user, why in batch.targets(state, step):
         if user is None:
-            timeline_write(
-                incident=incident,
-                kind=TimelineKind.ESCALATION,
-                message=f"{state.track}: step {number} has nobody to page ({why})",
-                data={"track": state.track, "step": number, "warning": why},
-                at=now,
+            batch.event(
+                incident,
+                TimelineKind.ESCALATION,
+                f"{state.track}: step {number} has nobody to page ({why})",
+                {"track": state.track, "step": number, "warning": why},
             )
             continue
         key = (
             f"{state.key_prefix}:r{state.repeat_index}:s{state.step_index}"
             f":w{state.walk_position}:u{user.pk}"
         )
-        rows = notifications_page(
-            user=user,
-            urgency=urgency,
-            subject_type=SUBJECT_TYPE,
-            subject_id=incident.pk,
-            key=key,
-            reason=why,
-            **content,
-        )
-        timeline_write(
-            incident=incident,
-            kind=TimelineKind.PAGED,
-            message=f"Paged {user} ({why})",
-            data={
+        event = batch.event(
+            incident,
+            TimelineKind.PAGED,
+            f"Paged {user} ({why})",
+            {
                 "track": state.track,
                 "step": number,
                 "repeat": state.repeat_index,
                 "walk": state.walk_position,
                 "user_id": user.pk,
-                "notifications": [r.pk for r in rows],
-                "channels": [r.channel for r in rows],
             },
-            at=now,
         )
+        batch.page(incident, user, key, why, event)
         paged += 1
     return paged
 
 
-def _advance_once(state: EscalationState, incident: Incident, now: datetime) -> bool:
+def _advance_once(state: EscalationState, incident: Incident, batch: _Batch) -> bool:
     """Run the current step and move the position on; True when somebody was paged."""
     steps = state.snapshot["steps"]
     step = steps[state.step_index]
-    paged = _page_step(state, incident, step, now)
+    paged = _page_step(state, incident, step, batch)
     if step["action"] == StepAction.WALK_ROTATION and state.walk_position + 1 < len(step["walk"]):
         state.walk_position += 1
     else:
         state.step_index += 1
         state.walk_position = 0
-    state.next_action_at = now + timedelta(seconds=step["wait"])
+    state.next_action_at = batch.now + timedelta(seconds=step["wait"])
     return paged > 0
 
 
-def _finish_or_repeat(state: EscalationState, incident: Incident, now: datetime) -> bool:
+def _finish_or_repeat(state: EscalationState, incident: Incident, batch: _Batch) -> bool:
     """At the end of the steps: start the next repeat (True) or finish the track (False)."""
     if state.repeat_index < state.snapshot["repeat"]:
         state.repeat_index += 1
         state.step_index = 0
         state.walk_position = 0
-        timeline_write(
-            incident=incident,
-            kind=TimelineKind.ESCALATION,
-            message=f"{state.track}: nobody acknowledged; repeating the policy "
+        batch.event(
+            incident,
+            TimelineKind.ESCALATION,
+            f"{state.track}: nobody acknowledged; repeating the policy "
             f"({state.repeat_index} of {state.snapshot['repeat']})",
-            data={"track": state.track, "repeat": state.repeat_index},
-            at=now,
+            {"track": state.track, "repeat": state.repeat_index},
         )
         return True
     state.status = EscalationStatus.DONE
     state.next_action_at = None
     state.guard_token = None
-    timeline_write(
-        incident=incident,
-        kind=TimelineKind.ESCALATION,
-        message=f"{state.track}: every step has run",
-        data={"track": state.track},
-        at=now,
+    batch.event(
+        incident,
+        TimelineKind.ESCALATION,
+        f"{state.track}: every step has run",
+        {"track": state.track},
     )
     return False
 
 
-def _run(state: EscalationState, incident: Incident, now: datetime) -> None:
+def _run(state: EscalationState, incident: Incident, batch: _Batch) -> None:
     steps = state.snapshot["steps"]
     # Steps with nobody to page are skipped at once; the bound only guards against loops.
     for _ in range((len(steps) + 1) * (state.snapshot["repeat"] + 1) + 1):
-        if state.step_index >= len(steps) and not _finish_or_repeat(state, incident, now):
+        if state.step_index >= len(steps) and not _finish_or_repeat(state, incident, batch):
             return
-        if _advance_once(state, incident, now):
+        if _advance_once(state, incident, batch):
             last = state.step_index >= len(steps)
             if last and state.repeat_index >= state.snapshot["repeat"]:
                 # The last page of the last pass: nothing more will be sent.
-                _finish_or_repeat(state, incident, now)
+                _finish_or_repeat(state, incident, batch)
             return
-    state.next_action_at = now
+    state.next_action_at = batch.now
+
+
+_STATE_FIELDS = [
+    "status",
+    "guard_token",
+    "next_action_at",
+    "step_index",
+    "repeat_index",
+    "walk_position",
+    "updated_at",
+]
+_MOVED = [name for name in _STATE_FIELDS if name not in ("guard_token", "updated_at")]
+
+
+def _save_states(states: list[EscalationState]) -> None:
+    """Write the states' moves: one UPDATE per distinct outcome (a burst of tracks on one
+    policy moves alike), each group of active states with a new guard token of its own.
+    A token only guards its own state, so states may share one."""
+    groups: dict[tuple[Any, ...], list[EscalationState]] = {}
+    for state in states:
+        outcome = tuple(getattr(state, name) for name in _MOVED)
+        groups.setdefault(outcome, []).append(state)
+    updated = timezone.now()
+    for group in groups.values():
+        token = uuid.uuid4() if group[0].status == EscalationStatus.ACTIVE else None
+        values = {name: getattr(group[0], name) for name in _STATE_FIELDS}
+        values.update(guard_token=token, updated_at=updated)
+        for state in group:
+            state.guard_token, state.updated_at = token, updated
+        EscalationState.objects.filter(pk__in=[s.pk for s in group]).update(**values)
+
+
+def _hint(states: list[EscalationState]) -> None:
+    """On commit, one step task per distinct due time: the task that wakes runs everything
+    due then (the sweeper covers a lost one)."""
+    first: dict[datetime, EscalationState] = {}
+    for state in states:
+        assert state.next_action_at is not None
+        first.setdefault(state.next_action_at, state)
+    hints = [(s.pk, s.guard_token, due) for due, s in first.items()]
+
+    def send() -> None:
+        for state_id, token, due in hints:
+            assert token is not None
+            enqueue_step(state_id=state_id, token=token, eta=due)
+
+    if hints:
+        transaction.on_commit(send)
+
+
+def _run_states(states: list[EscalationState], now: datetime) -> None:
+    """Run the due step of each state: the caller holds their row locks and has checked
+    that they are active and due. Tracks of incidents no longer triggered stop."""
+    incidents = Incident.objects.select_related("team").in_bulk({s.incident_id for s in states})
+    running: list[tuple[EscalationState, Incident]] = []
+    for state in states:
+        incident = incidents[state.incident_id]
+        state.incident = incident
+        if incident.status != Status.TRIGGERED:
+            state.status = EscalationStatus.STOPPED
+            state.guard_token = None
+            state.next_action_at = None
+        else:
+            running.append((state, incident))
+    batch = _Batch(running, now)
+    for state, incident in running:
+        _run(state, incident, batch)
+    batch.write()
+    _save_states(states)
+    _hint([s for s in states if s.status == EscalationStatus.ACTIVE])
 
 
 def escalation_step_run(
@@ -467,8 +592,8 @@ def escalation_step_run(
 ) -> str:
     """Run a due step of one track. Safe to call twice, from any number of workers.
 
-    `token` is the guard the task carries (None from the sweeper, which only requires the
-    state to be due). Returns what happened, for the logs.
+    `token` is the guard a task carries (None: only require the state to be due). Returns
+    what happened, for the logs. The batch runner's code path, for a batch of one.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -487,31 +612,90 @@ def escalation_step_run(
             if token is not None:  # an early task: come back when it is due
                 _schedule(state)
             return "not due"
-        incident = Incident.objects.select_related("team").get(pk=state.incident_id)
-        if incident.status != Status.TRIGGERED:
-            state.status = EscalationStatus.STOPPED
-            state.guard_token = None
-            state.next_action_at = None
-            state.save(update_fields=["status", "guard_token", "next_action_at", "updated_at"])
-            return f"incident {incident.status}"
-        _run(state, incident, now)
-        if state.status == EscalationStatus.ACTIVE:
-            state.guard_token = uuid.uuid4()
-            _schedule(state)
-        state.save()
+        _run_states([state], now)
+        if state.status == EscalationStatus.STOPPED:
+            return f"incident {state.incident.status}"
         return "ran"
 
 
-def escalation_sweep(*, now: datetime | None = None, limit: int = 200) -> int:
-    """Run every overdue state nobody else is running (lost ETA, dead worker, flushed Redis)."""
+def _run_one_by_one(state_ids: list[int], now: datetime) -> None:
+    """After a batch raised: each state on its own, so one broken state (a bad address, a
+    bug) delays only itself; it is tried again RETRY_AFTER later."""
+    for state_id in state_ids:
+        try:
+            with transaction.atomic():
+                state = EscalationState.objects.select_for_update().get(pk=state_id)
+                _run_states([state], now)
+        except _FATAL:
+            raise
+        except Exception:
+            logger.exception("escalation state %s: the step failed; retrying later", state_id)
+            EscalationState.objects.filter(pk=state_id).update(
+                next_action_at=now + RETRY_AFTER, updated_at=timezone.now()
+            )
+
+
+def escalation_run_due(*, now: datetime | None = None, limit: int = DUE_BATCH) -> int:
+    """Run up to `limit` due steps in one transaction; returns how many states it claimed.
+
+    Claims with SKIP LOCKED (oldest due first), so any number of workers can run it at
+    once: each takes rows nobody else holds, and the idempotency keys make a second run of
+    a step (a redelivered task after a crash) page nobody twice.
+    """
     now = now or timezone.now()
-    due = list(
-        EscalationState.objects.filter(status=EscalationStatus.ACTIVE, next_action_at__lte=now)
-        .order_by("next_action_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    with transaction.atomic():
+        states = list(
+            EscalationState.objects.select_for_update(skip_locked=True)
+            .filter(status=EscalationStatus.ACTIVE, next_action_at__lte=now)
+            .order_by("next_action_at", "pk")[:limit]
+        )
+        if not states:
+            return 0
+        try:
+            with transaction.atomic():
+                _run_states(states, now)
+        except _FATAL:
+            raise
+        except Exception:
+            logger.exception("a batch of %d escalation steps failed; one by one", len(states))
+            _run_one_by_one([s.pk for s in states], now)
+    return len(states)
+
+
+def escalation_drain(
+    *, now: datetime | None = None, limit: int = DUE_BATCH, seconds: float = DRAIN_SECONDS
+) -> int:
+    """Run batches until fewer than `limit` were due (or `seconds` have passed)."""
+    started = time.monotonic()
     ran = 0
-    for state_id in due:
-        if escalation_step_run(state_id=state_id, now=now, skip_locked=True) == "ran":
-            ran += 1
-    return ran
+    while True:
+        claimed = escalation_run_due(now=now, limit=limit)
+        ran += claimed
+        if claimed < limit or time.monotonic() - started > seconds:
+            return ran
+
+
+def escalation_wake(*, state_id: int, token: str, now: datetime | None = None) -> str:
+    """What a step task does: its ETA is a hint that something falls due now.
+
+    An early task (its state still waits, same token) comes back when due; otherwise it
+    drains everything due, its own state included unless another worker holds it (and then
+    runs it). A stale token drains too: one hint may stand for several states due at once.
+    """
+    now = now or timezone.now()
+    row = (
+        EscalationState.objects.filter(pk=state_id)
+        .values_list("guard_token", "status", "next_action_at")
+        .first()
+    )
+    if row is not None and str(row[0]) == str(token) and row[1] == EscalationStatus.ACTIVE:
+        due = row[2]
+        if row[0] is not None and due is not None and due > now:
+            enqueue_step(state_id=state_id, token=row[0], eta=due)
+            return "not due"
+    return f"ran {escalation_drain()} due steps"
+
+
+def escalation_sweep(*, now: datetime | None = None, limit: int = DUE_BATCH) -> int:
+    """Run every overdue state nobody else is running (lost ETA, dead worker, flushed Redis)."""
+    return escalation_drain(now=now or timezone.now(), limit=limit)

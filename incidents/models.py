@@ -219,6 +219,8 @@ class TimelineKind(models.TextChoices):
     SEVERITY = "severity", "Severity changed"
     COMMANDER = "commander", "Commander set"
     NOTE = "note", "Note"
+    DETAILS = "details", "Details changed"
+    ALERT = "alert", "Alert"
     STATUS_UPDATE = "status_update", "Status update"
     TRIAGE = "triage", "Triage confirmed"
     TRIAGE_OVERDUE = "triage_overdue", "Triage overdue"

@@ -1,4 +1,5 @@
-"""Thin escalation tasks: one step (ETA, guard token), the sweeper, the triage/cadence timers."""
+"""Thin escalation tasks: the step hint (ETA, guard token), the sweeper, the triage/cadence
+timers; both escalation tasks run due steps in batches."""
 
 import logging
 
@@ -12,8 +13,9 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name=engine.STEP_TASK, ignore_result=True, time_limit=60, soft_time_limit=50)
 def escalation_step(state_id: int, token: str, **kwargs: object) -> str:
-    # The row lock and the guard token make a duplicate or stale delivery a no-op.
-    outcome = engine.escalation_step_run(state_id=state_id, token=token)
+    # A hint that steps fall due: run every due one in batches (SKIP LOCKED, idempotency
+    # keys), or come back later when this state is not due yet.
+    outcome = engine.escalation_wake(state_id=state_id, token=token)
     logger.info("escalation state %s: %s", state_id, outcome)
     return outcome
 

@@ -32,3 +32,11 @@ def timeline_write(
     event.full_clean(exclude=["incident", "actor"])
     event.save()
     return event
+
+
+def timeline_write_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
+    """Unsaved timeline rows (built like `timeline_write` builds one) in one INSERT, in
+    order; call it inside the transaction that made the changes."""
+    for event in events:
+        event.full_clean(exclude=["incident", "actor"])
+    return TimelineEvent.objects.bulk_create(events)

@@ -1,13 +1,23 @@
-"""Writes to rotations: overrides (cover and swap), feed tokens. One function per use case."""
+"""Writes to rotations: overrides (cover and swap), feed tokens, configuration through the API."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from oncall.models import User
 from oncall.roles import is_manager
-from rotations.models import Override, PersonalFeed, Rotation, new_feed_token
+from rotations.models import (
+    EscalationPolicy,
+    EscalationStep,
+    Override,
+    PersonalFeed,
+    Rotation,
+    RotationMember,
+    Team,
+    new_feed_token,
+)
 
 
 def override_permitted(
@@ -138,3 +148,138 @@ def personal_feed_rotate(*, user: User) -> PersonalFeed:
     feed.token = new_feed_token()
     feed.save(update_fields=["token"])
     return feed
+
+
+def active_users(ids: list[int], field: str) -> list[User]:
+    """The active users with these ids, in the given order; an error naming `field` otherwise."""
+    found = User.objects.filter(pk__in=ids, is_active=True).in_bulk()
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationError(
+            {field: f"No active person has the id {', '.join(map(str, missing))}."}
+        )
+    return [found[i] for i in ids]
+
+
+def active_user(user_id: int | None, field: str) -> User | None:
+    return None if user_id is None else active_users([user_id], field)[0]
+
+
+# --- Configuration writes (the API's; the admin uses its own forms) ---------------------
+# Each runs full_clean in one transaction, so a refused write stores nothing; errors name
+# the field as the API shows it (e.g. "steps.2.rotation").
+
+_UNSET: Any = object()
+
+
+def _clean(instance: Any, prefix: str | None = None) -> None:
+    """full_clean, with the errors under `prefix` (e.g. steps.2) when given."""
+    try:
+        instance.full_clean()
+    except ValidationError as error:
+        if prefix is None:
+            raise
+        detail = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+        raise ValidationError(
+            {
+                f"{prefix}.{field}" if field else prefix: messages
+                for field, messages in detail.items()
+            }
+        ) from error
+
+
+def team_write(*, team: Team, data: dict[str, Any]) -> Team:
+    """Create (`team` unsaved) or change a team."""
+    data = dict(data)
+    if "escalation_contact" in data:
+        team.escalation_contact = active_user(data.pop("escalation_contact"), "escalation_contact")
+    for name, value in data.items():
+        setattr(team, name, value)
+    with transaction.atomic():
+        team.full_clean()
+        team.save()
+    return team
+
+
+def rotation_write(*, rotation: Rotation, data: dict[str, Any]) -> Rotation:
+    """Create or change a rotation; `members` replaces the ordered list (joining the team)."""
+    data = dict(data)
+    member_ids = data.pop("members", None)
+    members = active_users(member_ids, "members") if member_ids is not None else None
+    hours = data.pop("working_hours", _UNSET)
+    if hours is None:
+        rotation.working_days, rotation.working_hours_timezone = [], ""
+        rotation.working_hours_start = rotation.working_hours_end = None
+    elif hours is not _UNSET:
+        rotation.working_days = sorted(set(hours.get("days") or []))
+        rotation.working_hours_start, rotation.working_hours_end = hours["start"], hours["end"]
+        rotation.working_hours_timezone = hours.get("timezone") or ""
+    for name, value in data.items():
+        setattr(rotation, name, value)
+    with transaction.atomic():
+        rotation.full_clean()
+        rotation.save()
+        if members is not None:
+            RotationMember.objects.filter(rotation=rotation).delete()
+            RotationMember.objects.bulk_create(
+                RotationMember(rotation=rotation, user=user, position=index)
+                for index, user in enumerate(members)
+            )
+        else:
+            members = [m.user for m in rotation.members.select_related("user")]
+        # The list holds only team members; whoever is put on it joins the team.
+        rotation.team.members.add(*members)
+    return rotation
+
+
+def _policy_step_targets(
+    steps: list[dict[str, Any]],
+) -> tuple[dict[int, Rotation], dict[int, User]]:
+    rotation_ids = {s["rotation"] for s in steps if s.get("rotation") is not None}
+    rotations = Rotation.objects.select_related("team").in_bulk(rotation_ids)
+    user_ids = {u for s in steps for u in s.get("users") or []}
+    users = User.objects.filter(is_active=True).in_bulk(user_ids)
+    errors: dict[str, str] = {}
+    for index, step in enumerate(steps):
+        if step.get("rotation") is not None and step["rotation"] not in rotations:
+            errors[f"steps.{index}.rotation"] = (
+                f"There is no rotation with the id {step['rotation']}."
+            )
+        missing = [u for u in step.get("users") or [] if u not in users]
+        if missing:
+            errors[f"steps.{index}.users"] = f"No active person has the id {missing[0]}."
+    if errors:
+        raise ValidationError(errors)
+    return rotations, users
+
+
+def escalation_policy_write(*, policy: EscalationPolicy, data: dict[str, Any]) -> EscalationPolicy:
+    """Create or change a policy; `steps` replaces every step, in the order given."""
+    data = dict(data)
+    steps = data.pop("steps", None)
+    rotations, users = _policy_step_targets(steps) if steps is not None else ({}, {})
+    team_changed = "team" in data and policy.pk is not None and data["team"] != policy.team
+    for name, value in data.items():
+        setattr(policy, name, value)
+    with transaction.atomic():
+        policy.full_clean()
+        policy.save()
+        if steps is None:
+            if team_changed:  # the kept steps must still fit the new team
+                for index, kept in enumerate(policy.steps.select_related("rotation__team")):
+                    _clean(kept, f"steps.{index}")
+            return policy
+        policy.steps.all().delete()
+        for index, step in enumerate(steps):
+            row = EscalationStep(
+                policy=policy,
+                position=index,
+                action=step["action"],
+                rotation=rotations.get(step.get("rotation") or 0),
+                wait=step.get("wait", timedelta(minutes=10)),
+            )
+            _clean(row, f"steps.{index}")
+            row.save()
+            if step.get("users"):
+                row.users.set([users[u] for u in step["users"]])
+    return policy

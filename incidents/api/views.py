@@ -19,7 +19,6 @@ from rest_framework.views import APIView
 from incidents import selectors, services
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
-from incidents.api.writes import incident_update
 from incidents.models import Incident, SeverityPolicy, Source, TimelineKind, Via
 from oncall.api.errors import Conflict, error_responses
 from oncall.api.permissions import signed_in
@@ -163,7 +162,7 @@ class IncidentDetailApi(IncidentApiView):
         extra: dict[str, Any] = {}
         if "commander" in data:
             extra["commander"] = _user(data.pop("commander"), "commander")
-        incident_update(
+        services.incident_update(
             incident=incident,
             actor=signed_in(request),
             severity=data.pop("severity", None),

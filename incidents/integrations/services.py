@@ -230,7 +230,7 @@ def _event_timeline(incident: Incident, event: EventV2, alert: Alert, count: int
     prefix = "Alert" if count == 1 else f"Alert again ({count} so far)"
     timeline_write(
         incident=incident,
-        kind=TimelineKind.NOTE,
+        kind=TimelineKind.ALERT,
         message=f"{prefix} from {event.source} ({event.severity}): {event.summary}"
         + (f" [{details}]" if details else ""),
         via=Via.INTEGRATION,
@@ -372,7 +372,7 @@ def _am_record(group: AlertGroup, message: AmMessage, firing: int, resolved: int
     truncated = f"; {message.truncated_alerts} more left out" if message.truncated_alerts else ""
     timeline_write(
         incident=group.incident,
-        kind=TimelineKind.NOTE,
+        kind=TimelineKind.ALERT,
         message=f"Alertmanager ({message.receiver or 'webhook'}): {message.status}, "
         f"{firing} firing, {resolved} resolved{truncated}",
         via=Via.INTEGRATION,

@@ -6,6 +6,7 @@ from incidents.services.common import (
     TriageIncomplete,
     incident_transition,
 )
+from incidents.services.details import incident_update
 from incidents.services.lifecycle import (
     engage_description,
     incident_acknowledge,
@@ -46,4 +47,5 @@ __all__ = [
     "incident_timers_sweep",
     "incident_transition",
     "incident_triage_confirm",
+    "incident_update",
 ]

@@ -1,5 +1,6 @@
 """Every write of the notifications app (outbox, delivery, contact methods, rules, acks)."""
 
+from notifications.services.bulk import Page, notifications_page_many
 from notifications.services.contacts import (
     contact_method_create,
     contact_method_delete,
@@ -30,6 +31,7 @@ from notifications.services.paging import notifications_page
 __all__ = [
     "IllegalTransition",
     "NotificationError",
+    "Page",
     "UnknownSubject",
     "contact_method_create",
     "contact_method_delete",
@@ -46,6 +48,7 @@ __all__ = [
     "notification_transition",
     "notifications_cancel_pending",
     "notifications_page",
+    "notifications_page_many",
     "notifications_sweep",
     "notifications_transition",
 ]

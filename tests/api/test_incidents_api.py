@@ -165,7 +165,7 @@ def test_patch_changes_details_severity_and_commander_on_the_timeline(
     assert (body["title"], body["ticket"], body["severity"]) == ("Checkout slow", "CSD-9", "SEV2")
     assert body["commander"] == people["support"].pk
     kinds = [event["kind"] for event in body["timeline"]]
-    assert {TimelineKind.NOTE, TimelineKind.SEVERITY, TimelineKind.COMMANDER} <= set(kinds)
+    assert {TimelineKind.DETAILS, TimelineKind.SEVERITY, TimelineKind.COMMANDER} <= set(kinds)
     cleared = engineer_api.patch(
         url("detail", incident["id"]), {"commander": None}, content_type="application/json"
     )

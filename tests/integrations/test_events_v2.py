@@ -58,7 +58,7 @@ def test_trigger_answers_202_with_the_dedup_key_and_opens_an_incident(
     assert alert.custom_details == {"p99": 2.4}
     assert alert.links == [{"href": "https://grafana.example.com/d/1", "text": "Dashboard"}]
     assert alert.images == [{"src": "https://grafana.example.com/p.png", "alt": "graph"}]
-    note = incident.timeline.get(kind=TimelineKind.NOTE)
+    note = incident.timeline.get(kind=TimelineKind.ALERT)
     assert "web-01" in note.message
     assert "component checkout" in note.message
     assert note.data["custom_details"] == {"p99": 2.4}
@@ -86,7 +86,7 @@ def test_repeated_triggers_fold_into_one_incident_and_count(
     group = AlertGroup.objects.get()
     assert group.alert_count == 3
     assert incident.alerts.count() == 3
-    assert incident.timeline.filter(kind=TimelineKind.NOTE).count() == 3
+    assert incident.timeline.filter(kind=TimelineKind.ALERT).count() == 3
     assert incident.timeline.filter(kind=TimelineKind.DECLARED).count() == 1
 
 

@@ -1,16 +1,12 @@
-"""The one incident write the services do not have yet: changing its details.
-
-It belongs in incidents.services (owned elsewhere today) as `incident_update`; it follows
-the same rules: row lock, full_clean, update_fields, a timeline row in the transaction.
-"""
+"""Changing an incident's details (title, description, ticket, bridge) in one call."""
 
 from typing import Any
 
 from django.db import transaction
 
 from incidents.models import Incident, TimelineKind, Via
-from incidents.services import incident_set_commander, incident_set_severity
 from incidents.services.common import locked
+from incidents.services.lifecycle import incident_set_commander, incident_set_severity
 from incidents.timeline import timeline_write
 from oncall.models import User
 
@@ -42,7 +38,7 @@ def incident_update(
             incident.save(update_fields=list(changed))
             timeline_write(
                 incident=incident,
-                kind=TimelineKind.NOTE,
+                kind=TimelineKind.DETAILS,
                 message=f"Details changed: {', '.join(changed)}",
                 actor=actor,
                 via=via,

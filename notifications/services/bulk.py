@@ -1,0 +1,266 @@
+"""Page many people at once: the outbox rows of a whole batch of pages in a few queries.
+
+`notifications_page_many` is what `notifications_page` does for one page, for any number:
+every person's page plan is read in two queries, the rows are written with one INSERT, and
+their delivery tasks are queued on commit. The rules are the same as for one page:
+
+- the same idempotency key twice pages nobody twice (a key that exists returns its row);
+- the per-address rate limit (`NOTIFY_MIN_INTERVAL`) holds a row back to `not_before`,
+  counted as if the rows had been written one after another in the order given, while the
+  contact methods concerned are locked so concurrent batches to one number serialise;
+- `deadline` is the row's start (now, `not_before` or the held-until instant) plus
+  `NOTIFY_PENDING_GRACE`;
+- nobody is paged into silence: without a verified method, the account email; without
+  that, a row born failed whose error says why.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from notifications.callbacks import delivery_finished
+from notifications.models import Channel, ContactMethod, Notification, NotificationRule, Status
+from notifications.selectors import default_rule_specs
+from notifications.services.outbox import enqueue_delivery
+from oncall.models import User
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One person to page about one subject; `key` is the page's idempotency key prefix."""
+
+    user: User
+    urgency: str
+    subject_type: str
+    subject_id: int
+    key: str
+    subject: str
+    body: str
+    reason: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def page_plans(*, users: Sequence[User], urgencies: set[str]) -> dict[tuple[int, str], list[Any]]:
+    """`selectors.page_plan` for many people in two queries: (user id, urgency) → rules."""
+    by_id = {u.pk: u for u in users}
+    saved: dict[int, list[NotificationRule]] = defaultdict(list)
+    rules = NotificationRule.objects.filter(user_id__in=by_id).select_related("contact_method")
+    for rule in rules.order_by("user_id", "urgency", "delay", "id"):
+        saved[rule.user_id].append(rule)
+    without = [uid for uid in by_id if uid not in saved]
+    verified: dict[int, dict[str, ContactMethod]] = defaultdict(dict)
+    if without:
+        methods = ContactMethod.objects.filter(user_id__in=without, verified_at__isnull=False)
+        for method in methods.order_by("user_id", "channel", "id"):
+            verified[method.user_id].setdefault(method.channel, method)
+    plans: dict[tuple[int, str], list[Any]] = {}
+    for uid, user in by_id.items():
+        if uid in saved:
+            own = saved[uid]
+        else:
+            own = [
+                NotificationRule(user=user, urgency=u, contact_method=method, delay=delay)
+                for u, method, delay in default_rule_specs(verified[uid])
+            ]
+        for urgency in urgencies:
+            plans[(uid, urgency)] = [
+                r for r in own if r.urgency == urgency and r.contact_method.verified
+            ]
+    return plans
+
+
+def _unreachable_error(user: User) -> str:
+    return (
+        f"{user} has no verified contact method and no email address: "
+        "nobody was paged. Add a contact method on their profile."
+    )
+
+
+def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
+    """The unsaved outbox rows of one page, as `notifications_page` would write them."""
+    common: dict[str, Any] = {
+        "recipient": page.user,
+        "subject": page.subject,
+        "body": page.body,
+        "urgency": page.urgency,
+        "subject_type": page.subject_type,
+        "subject_id": page.subject_id,
+        "data": page.data or {},
+    }
+    if plan:
+        return [
+            Notification(
+                idempotency_key=f"{page.key}:{rule.contact_method.channel}:{rule.pk}",
+                channel=rule.contact_method.channel,
+                address=rule.contact_method.address,
+                contact_method=rule.contact_method,
+                reason=page.reason,
+                not_before=now + timedelta(seconds=rule.delay) if rule.delay else None,
+                **common,
+            )
+            for rule in plan
+        ]
+    if page.user.email:
+        return [
+            Notification(
+                idempotency_key=f"{page.key}:email:account",
+                channel=Channel.EMAIL,
+                address=page.user.email,
+                reason=f"{page.reason} (no verified contact method: account email)",
+                **common,
+            )
+        ]
+    return [
+        Notification(
+            idempotency_key=f"{page.key}:none",
+            channel=Channel.EMAIL,
+            address="",
+            reason=page.reason,
+            status=Status.FAILED,
+            failed_at=now,
+            last_error=_unreachable_error(page.user),
+            **common,
+        )
+    ]
+
+
+def _interval(channel: str) -> timedelta:
+    return timedelta(seconds=settings.NOTIFY_MIN_INTERVAL.get(channel, 0))
+
+
+def _schedule(rows: list[Notification], now: datetime) -> None:
+    """Set `not_before`, `throttled` and `deadline` of new pending rows, in order.
+
+    The same rule as `notification_enqueue`: a row may start at max(now, not_before); when
+    the address got a message (not cancelled or failed) less than the channel's interval
+    before that, it is held until last + interval. Each row then counts as the address's
+    last message at its start, for the rows after it.
+    """
+    limited = [row for row in rows if _interval(row.channel)]
+    last: dict[tuple[str, str], datetime | None] = {}
+    if limited:
+        methods = sorted({row.contact_method_id for row in limited if row.contact_method_id})
+        if methods:
+            # Serialise concurrent pages to one method so the rate limit holds (pk order: no
+            # deadlock between two batches).
+            list(ContactMethod.objects.select_for_update().filter(pk__in=methods).order_by("pk"))
+        addresses = {(row.channel, row.address) for row in limited}
+        where = Q()
+        for channel, address in addresses:
+            where |= Q(channel=channel, address=address)
+        found = (
+            Notification.objects.filter(where)
+            .exclude(status__in=[Status.CANCELLED, Status.FAILED])
+            .values("channel", "address")
+            .annotate(last=Max(Coalesce("not_before", "created_at")))
+        )
+        last = {(r["channel"], r["address"]): r["last"] for r in found}
+    for row in rows:
+        start = max(now, row.not_before) if row.not_before else now
+        interval = _interval(row.channel)
+        if interval:
+            previous = last.get((row.channel, row.address))
+            if previous is not None and previous + interval > start:
+                row.not_before = previous + interval
+                row.throttled = True
+                start = row.not_before
+            last[(row.channel, row.address)] = max(start, previous) if previous else start
+        row.deadline = start + settings.NOTIFY_PENDING_GRACE
+
+
+def _insert(rows: list[Notification]) -> list[Notification]:
+    """INSERT the rows; a key another transaction wrote meanwhile keeps that row.
+
+    Returns the rows this call wrote (with their ids)."""
+    if not rows:
+        return []
+    try:
+        with transaction.atomic():
+            Notification.objects.bulk_create(rows)
+        if all(row.pk is not None for row in rows):
+            return rows
+    except IntegrityError:
+        # Lost a race on a key: write the others and read back which rows are ours (the
+        # created_at each row was given on this INSERT tells them apart).
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    stored = Notification.objects.in_bulk(
+        [row.idempotency_key for row in rows], field_name="idempotency_key"
+    )
+    mine = []
+    for row in rows:
+        found = stored[row.idempotency_key]
+        if found.created_at == row.created_at and found.status == row.status:
+            row.pk = found.pk
+            mine.append(row)
+    return mine
+
+
+def _announce(written: list[Notification]) -> None:
+    """On commit: queue each pending row's delivery; tell listeners of rows born failed."""
+    for row in written:
+        if row.status == Status.FAILED:
+            delivery_finished(row)
+    for row in written:
+        if row.status != Status.PENDING:
+            continue
+        try:
+            enqueue_delivery(notification_id=row.pk, channel=row.channel, eta=row.not_before)
+        except Exception:
+            # The broker is down: the notifications sweeper re-queues pending rows past
+            # their deadline, so log once and stop hammering it.
+            logger.exception("could not queue the delivery of notification %s and later", row.pk)
+            return
+
+
+def notifications_page_many(pages: Sequence[Page]) -> list[list[Notification]]:
+    """Outbox rows paging each person by their rules, one list per page, in order.
+
+    Call it inside the transaction that decided the pages; deliveries are queued on commit.
+    """
+    if not pages:
+        return []
+    now = timezone.now()
+    users = list({page.user.pk: page.user for page in pages}.values())
+    plans = page_plans(users=users, urgencies={page.urgency for page in pages})
+    wanted = [_rows_for(page, plans[(page.user.pk, page.urgency)], now) for page in pages]
+    keys = {row.idempotency_key for rows in wanted for row in rows}
+    by_key: dict[str, Notification] = Notification.objects.in_bulk(
+        list(keys), field_name="idempotency_key"
+    )
+    new: list[Notification] = []
+    for rows in wanted:
+        for row in rows:
+            if row.idempotency_key in by_key:
+                continue  # written before (or twice in this batch): that row stands
+            if row.status == Status.PENDING:
+                # The recipient and method were just read: no query per row to prove they exist.
+                row.full_clean(
+                    exclude=["recipient", "contact_method"],
+                    validate_unique=False,
+                    validate_constraints=False,
+                )
+            by_key[row.idempotency_key] = row
+            new.append(row)
+    _schedule([row for row in new if row.status == Status.PENDING], now)
+    written = _insert(new)
+    if len(written) != len(new):
+        stored = Notification.objects.in_bulk(
+            [row.idempotency_key for row in new], field_name="idempotency_key"
+        )
+        for row in new:
+            if row.pk is None:
+                by_key[row.idempotency_key] = stored[row.idempotency_key]
+    if written:
+        transaction.on_commit(lambda: _announce(written))
+    return [[by_key[row.idempotency_key] for row in rows] for rows in wanted]
