@@ -5,6 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from incidents.integrations.webhooks import webhooks_on_timeline_event
 from incidents.models import Incident, TimelineEvent, TimelineKind, Via
 from oncall.models import User
 
@@ -19,7 +20,10 @@ def timeline_write(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
-    """One timeline row; call it inside the transaction that made the change."""
+    """One timeline row; call it inside the transaction that made the change.
+
+    Outgoing webhook subscribers hear of the change through the outbox, in that transaction.
+    """
     event = TimelineEvent(
         incident=incident,
         kind=kind,
@@ -31,6 +35,7 @@ def timeline_write(
     )
     event.full_clean(exclude=["incident", "actor"])
     event.save()
+    webhooks_on_timeline_event(event)
     return event
 
 
@@ -39,4 +44,7 @@ def timeline_write_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
     order; call it inside the transaction that made the changes."""
     for event in events:
         event.full_clean(exclude=["incident", "actor"])
-    return TimelineEvent.objects.bulk_create(events)
+    written = TimelineEvent.objects.bulk_create(events)
+    for event in written:
+        webhooks_on_timeline_event(event)
+    return written

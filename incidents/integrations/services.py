@@ -26,7 +26,6 @@ from incidents.integrations.models import (
     WebhookSubscription,
 )
 from incidents.integrations.parsing import AmMessage, EventV2, InvalidMessage
-from incidents.integrations.webhooks import webhooks_on_latest
 from incidents.models import Incident, Severity, Source, Status, TimelineKind, Via
 from incidents.services import incident_acknowledge, incident_declare, incident_resolve
 from incidents.timeline import timeline_write
@@ -188,12 +187,10 @@ def _stop(group: AlertGroup, *, resolve: bool, note: str) -> bool:
         group.save(update_fields=["is_open", "last_event_at"])
         if incident.status != Status.RESOLVED:
             incident_resolve(incident=incident, actor=None, via=Via.INTEGRATION, note=note)
-            webhooks_on_latest(incident=incident, kind=TimelineKind.RESOLVED)
         return True
     if incident.status != Status.TRIGGERED:
         return False  # already acknowledged: a second acknowledge changes nothing
     incident_acknowledge(incident=incident, actor=None, via=Via.INTEGRATION)
-    webhooks_on_latest(incident=incident, kind=TimelineKind.ACKNOWLEDGED)
     return True
 
 
@@ -285,8 +282,6 @@ def _event_trigger(integration: Integration, event: EventV2) -> IngestResult:
             **_event_fields(event),
         )
         _event_timeline(incident, event, alert, group.alert_count)
-        if created:
-            webhooks_on_latest(incident=incident, kind=TimelineKind.DECLARED)
     return IngestResult(dedup_key, Action.CREATED if created else Action.FOLDED, incident)
 
 
@@ -413,6 +408,4 @@ def alertmanager_process(*, integration: Integration, message: AmMessage) -> Ing
         )
         firing, resolved = _am_upsert_alerts(group, message)
         _am_record(group, message, firing, resolved)
-        if created:
-            webhooks_on_latest(incident=group.incident, kind=TimelineKind.DECLARED)
     return IngestResult(dedup_key, Action.CREATED if created else Action.UPDATED, group.incident)

@@ -100,15 +100,3 @@ def webhooks_on_timeline_event(event: TimelineEvent) -> list[Notification]:
         return []
     wanted = _wanted(event.incident, event_type)
     return _enqueue(wanted, event.incident, event, event_type) if wanted else []
-
-
-def webhooks_on_latest(*, incident: Incident, kind: TimelineKind) -> list[Notification]:
-    """For changes made by this package: the newest timeline row of `kind`, sent out."""
-    event_type = _KIND_EVENTS.get(kind)
-    wanted = _wanted(incident, event_type) if event_type else []
-    if not wanted or event_type is None:
-        return []
-    event = incident.timeline.filter(kind=kind).order_by("-id").first()
-    if event is None:
-        return []
-    return _enqueue(wanted, incident, event, event_type)

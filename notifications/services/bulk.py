@@ -15,22 +15,18 @@ their delivery tasks are queued on commit. The rules are the same as for one pag
 """
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.callbacks import delivery_finished
-from notifications.models import Channel, ContactMethod, Notification, NotificationRule, Status
-from notifications.selectors import default_rule_specs
-from notifications.services.outbox import enqueue_delivery
+from notifications.models import Channel, Notification, Status
+from notifications.selectors import page_plans
+from notifications.services.outbox import enqueue_delivery, schedule_rows
 from oncall.models import User
 
 logger = logging.getLogger(__name__)
@@ -49,35 +45,6 @@ class Page:
     body: str
     reason: str
     data: dict[str, Any] = field(default_factory=dict)
-
-
-def page_plans(*, users: Sequence[User], urgencies: set[str]) -> dict[tuple[int, str], list[Any]]:
-    """`selectors.page_plan` for many people in two queries: (user id, urgency) → rules."""
-    by_id = {u.pk: u for u in users}
-    saved: dict[int, list[NotificationRule]] = defaultdict(list)
-    rules = NotificationRule.objects.filter(user_id__in=by_id).select_related("contact_method")
-    for rule in rules.order_by("user_id", "urgency", "delay", "id"):
-        saved[rule.user_id].append(rule)
-    without = [uid for uid in by_id if uid not in saved]
-    verified: dict[int, dict[str, ContactMethod]] = defaultdict(dict)
-    if without:
-        methods = ContactMethod.objects.filter(user_id__in=without, verified_at__isnull=False)
-        for method in methods.order_by("user_id", "channel", "id"):
-            verified[method.user_id].setdefault(method.channel, method)
-    plans: dict[tuple[int, str], list[Any]] = {}
-    for uid, user in by_id.items():
-        if uid in saved:
-            own = saved[uid]
-        else:
-            own = [
-                NotificationRule(user=user, urgency=u, contact_method=method, delay=delay)
-                for u, method, delay in default_rule_specs(verified[uid])
-            ]
-        for urgency in urgencies:
-            plans[(uid, urgency)] = [
-                r for r in own if r.urgency == urgency and r.contact_method.verified
-            ]
-    return plans
 
 
 def _unreachable_error(user: User) -> str:
@@ -133,50 +100,6 @@ def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
             **common,
         )
     ]
-
-
-def _interval(channel: str) -> timedelta:
-    return timedelta(seconds=settings.NOTIFY_MIN_INTERVAL.get(channel, 0))
-
-
-def _schedule(rows: list[Notification], now: datetime) -> None:
-    """Set `not_before`, `throttled` and `deadline` of new pending rows, in order.
-
-    The same rule as `notification_enqueue`: a row may start at max(now, not_before); when
-    the address got a message (not cancelled or failed) less than the channel's interval
-    before that, it is held until last + interval. Each row then counts as the address's
-    last message at its start, for the rows after it.
-    """
-    limited = [row for row in rows if _interval(row.channel)]
-    last: dict[tuple[str, str], datetime | None] = {}
-    if limited:
-        methods = sorted({row.contact_method_id for row in limited if row.contact_method_id})
-        if methods:
-            # Serialise concurrent pages to one method so the rate limit holds (pk order: no
-            # deadlock between two batches).
-            list(ContactMethod.objects.select_for_update().filter(pk__in=methods).order_by("pk"))
-        addresses = {(row.channel, row.address) for row in limited}
-        where = Q()
-        for channel, address in addresses:
-            where |= Q(channel=channel, address=address)
-        found = (
-            Notification.objects.filter(where)
-            .exclude(status__in=[Status.CANCELLED, Status.FAILED])
-            .values("channel", "address")
-            .annotate(last=Max(Coalesce("not_before", "created_at")))
-        )
-        last = {(r["channel"], r["address"]): r["last"] for r in found}
-    for row in rows:
-        start = max(now, row.not_before) if row.not_before else now
-        interval = _interval(row.channel)
-        if interval:
-            previous = last.get((row.channel, row.address))
-            if previous is not None and previous + interval > start:
-                row.not_before = previous + interval
-                row.throttled = True
-                start = row.not_before
-            last[(row.channel, row.address)] = max(start, previous) if previous else start
-        row.deadline = start + settings.NOTIFY_PENDING_GRACE
 
 
 def _insert(rows: list[Notification]) -> list[Notification]:
@@ -252,7 +175,7 @@ def notifications_page_many(pages: Sequence[Page]) -> list[list[Notification]]:
                 )
             by_key[row.idempotency_key] = row
             new.append(row)
-    _schedule([row for row in new if row.status == Status.PENDING], now)
+    schedule_rows([row for row in new if row.status == Status.PENDING], now)
     written = _insert(new)
     if len(written) != len(new):
         stored = Notification.objects.in_bulk(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -122,19 +122,48 @@ def notifications_transition(
         transaction.on_commit(announce)
 
 
-def _throttle(*, channel: str, address: str, now: datetime) -> datetime | None:
-    """The earliest instant this address may get another message, if later than now."""
-    interval = timedelta(seconds=settings.NOTIFY_MIN_INTERVAL.get(channel, 0))
-    if not interval:
-        return None
-    last = (
-        Notification.objects.filter(channel=channel, address=address)
-        .exclude(status__in=[Status.CANCELLED, Status.FAILED])
-        .aggregate(last=Max(Coalesce("not_before", "created_at")))["last"]
-    )
-    if last is None or last + interval <= now:
-        return None
-    return last + interval
+def _interval(channel: str) -> timedelta:
+    return timedelta(seconds=settings.NOTIFY_MIN_INTERVAL.get(channel, 0))
+
+
+def schedule_rows(rows: list[Notification], now: datetime) -> None:
+    """Set `not_before`, `throttled` and `deadline` of new pending rows, in order.
+
+    A row may start at max(now, not_before); when
+    the address got a message (not cancelled or failed) less than the channel's interval
+    before that, it is held until last + interval. Each row then counts as the address's
+    last message at its start, for the rows after it.
+    """
+    limited = [row for row in rows if _interval(row.channel)]
+    last: dict[tuple[str, str], datetime | None] = {}
+    if limited:
+        methods = sorted({row.contact_method_id for row in limited if row.contact_method_id})
+        if methods:
+            # Serialise concurrent pages to one method so the rate limit holds (pk order: no
+            # deadlock between two batches).
+            list(ContactMethod.objects.select_for_update().filter(pk__in=methods).order_by("pk"))
+        addresses = {(row.channel, row.address) for row in limited}
+        where = Q()
+        for channel, address in addresses:
+            where |= Q(channel=channel, address=address)
+        found = (
+            Notification.objects.filter(where)
+            .exclude(status__in=[Status.CANCELLED, Status.FAILED])
+            .values("channel", "address")
+            .annotate(last=Max(Coalesce("not_before", "created_at")))
+        )
+        last = {(r["channel"], r["address"]): r["last"] for r in found}
+    for row in rows:
+        start = max(now, row.not_before) if row.not_before else now
+        interval = _interval(row.channel)
+        if interval:
+            previous = last.get((row.channel, row.address))
+            if previous is not None and previous + interval > start:
+                row.not_before = previous + interval
+                row.throttled = True
+                start = row.not_before
+            last[(row.channel, row.address)] = max(start, previous) if previous else start
+        row.deadline = start + settings.NOTIFY_PENDING_GRACE
 
 
 def notification_enqueue(
@@ -164,9 +193,6 @@ def notification_enqueue(
     now = timezone.now()
     try:
         with transaction.atomic():
-            if contact_method is not None:
-                # Serialise concurrent pages to one method so the rate limit holds.
-                ContactMethod.objects.select_for_update().filter(pk=contact_method.pk).first()
             notification = Notification(
                 idempotency_key=idempotency_key,
                 channel=channel,
@@ -183,15 +209,7 @@ def notification_enqueue(
                 not_before=not_before,
             )
             notification.full_clean(validate_unique=False, validate_constraints=False)
-            start = max(now, not_before) if not_before else now
-            held_until = _throttle(
-                channel=notification.channel, address=notification.address, now=start
-            )
-            if held_until is not None:
-                notification.not_before = held_until
-                notification.throttled = True
-                start = held_until
-            notification.deadline = start + settings.NOTIFY_PENDING_GRACE
+            schedule_rows([notification], now)
             notification.save()
             eta = notification.not_before if notification.not_before else None
             transaction.on_commit(

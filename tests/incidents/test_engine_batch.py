@@ -16,9 +16,8 @@ from incidents.engine import escalation_run_due, escalation_step_run, escalation
 from incidents.models import EscalationState, EscalationStatus, Incident, Severity, TimelineKind
 from incidents.services import incident_acknowledge, incident_declare
 from notifications.models import Channel, ContactMethod, Notification, NotificationRule
-from notifications.selectors import page_plan
+from notifications.selectors import page_plan, page_plans
 from notifications.services import Page, notification_enqueue, notifications_page_many
-from notifications.services.bulk import page_plans
 from oncall.models import User
 from rotations.models import EscalationPolicy, StepAction
 from tests.factories import EscalationPolicyFactory, EscalationStepFactory, UserFactory
@@ -175,7 +174,9 @@ def test_a_broken_state_delays_only_itself(sent_tasks: list[Any]) -> None:
     assert state.next_action_at == T0 + engine.RETRY_AFTER
 
 
-def test_bulk_plans_are_page_plan_for_everyone() -> None:
+def test_page_plans_for_many_people_follow_rules_then_defaults(
+    django_assert_max_num_queries: Any,
+) -> None:
     ruled, default, nobody = UserFactory.create_batch(3)
     sms = ContactMethod.objects.create(
         user=ruled, channel=Channel.SMS, address="+12025550121", verified_at=T0
@@ -189,14 +190,20 @@ def test_bulk_plans_are_page_plan_for_everyone() -> None:
     for channel, address in ((Channel.SMS, "+12025550122"), (Channel.VOICE, "+12025550122")):
         ContactMethod.objects.create(user=default, channel=channel, address=address, verified_at=T0)
     ContactMethod.objects.create(user=nobody, channel=Channel.SMS, address="+12025550123")
-    plans = page_plans(users=[ruled, default, nobody], urgencies={"high", "low"})
+    with django_assert_max_num_queries(2):
+        plans = page_plans(users=[ruled, default, nobody], urgencies={"high", "low"})
 
-    def facts(rules: list[Any]) -> list[tuple[Any, ...]]:
-        return [(r.pk, r.contact_method_id, r.urgency, r.delay) for r in rules]
+    def facts(rules: list[Any]) -> list[tuple[str, str, int]]:
+        return [(r.contact_method.channel, r.urgency, r.delay) for r in rules]
 
-    for user in (ruled, default, nobody):
-        for urgency in ("high", "low"):
-            assert facts(plans[(user.pk, urgency)]) == facts(page_plan(user=user, urgency=urgency))
+    # Saved rules, by delay; the default rules (a text, a call two minutes later) for a person
+    # with none; nothing over an unverified method.
+    assert facts(plans[(ruled.pk, "high")]) == [("email", "high", 0), ("sms", "high", 60)]
+    assert facts(plans[(ruled.pk, "low")]) == [("email", "low", 0)]
+    assert facts(plans[(default.pk, "high")]) == [("sms", "high", 0), ("voice", "high", 120)]
+    assert facts(plans[(default.pk, "low")]) == [("sms", "low", 0)]
+    assert plans[(nobody.pk, "high")] == plans[(nobody.pk, "low")] == []
+    assert facts(page_plan(user=default, urgency="high")) == facts(plans[(default.pk, "high")])
 
 
 def test_bulk_throttle_and_deadline_match_notification_enqueue(settings: Settings) -> None:

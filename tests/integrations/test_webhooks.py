@@ -94,12 +94,15 @@ def test_event_types_and_teams_filter_subscriptions(db: None) -> None:
     assert [r.address for r in rows()] == [wanted.url]
 
 
-def test_status_updates_map_to_status_update(subscription: WebhookSubscription) -> None:
-    from incidents.services import incident_declare
+def test_dashboard_changes_reach_subscribers_through_the_timeline(
+    subscription: WebhookSubscription,
+) -> None:
+    from incidents.services import incident_acknowledge, incident_declare, incident_resolve
 
     incident = incident_declare(title="x", actor=None, team=TeamFactory.create())
     incident_post_status_update(incident=incident, message="Mitigated", actor=None)
+    incident = incident_acknowledge(incident=incident, actor=None)
+    incident_resolve(incident=incident, actor=None)
 
-    webhooks_on_timeline_event(incident.timeline.get(kind=TimelineKind.STATUS_UPDATE))
-
-    assert rows()[0].data["event"] == "status_update"
+    events = [row.data["event"] for row in rows()]
+    assert events == ["triggered", "status_update", "acknowledged", "resolved"]
