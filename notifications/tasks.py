@@ -1,9 +1,11 @@
-"""Thin delivery tasks: one per channel (each routed to its own queue) and the sweeper."""
+"""Thin tasks: delivery (one per channel, each on its own queue), the sweeper, the coverage watch."""
 
 import logging
 
 from celery import Task, shared_task
+from django.utils import timezone
 
+from notifications.coverage import coverage_watch_send
 from notifications.models import Channel
 from notifications.services import notification_deliver, notifications_sweep
 from notifications.services.outbox import deliver_task_name
@@ -33,3 +35,20 @@ DELIVER_TASKS = {channel: _deliver_task(channel) for channel in Channel.values}
 @shared_task(name="notifications.sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
 def sweep(**kwargs: object) -> int:
     return notifications_sweep()
+
+
+@shared_task(
+    name="notifications.coverage_watch",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=60,
+    retry_jitter=True,
+    max_retries=3,
+    time_limit=300,
+    soft_time_limit=240,
+)
+def coverage_watch(**kwargs: object) -> int:
+    """Scheduled daily by beat: tell each team's escalation contact about gaps ahead."""
+    sent = coverage_watch_send(now=timezone.now())
+    logger.info("Coverage watch queued %d email(s).", sent)
+    return sent

@@ -10,7 +10,6 @@ MODELS = (
     "override",
     "escalationpolicy",
     "escalationstep",
-    "coveragenotice",
 )
 
 

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
 from django.template.loader import render_to_string
 
 from oncall.models import User
 from rotations import resolver, selectors
-from rotations.models import CoverageNotice, Rotation, Team
+from rotations.models import Rotation, Team
 
 logger = logging.getLogger(__name__)
 
@@ -115,50 +113,3 @@ def coverage_email(report: TeamGaps, contact: User) -> tuple[str, str]:
     )
     body = render_to_string("rotations/email/coverage_gaps.txt", context)
     return subject, body
-
-
-def coverage_watch_send(*, now: datetime, days: int = WATCH_DAYS) -> int:
-    """Email each team's escalation contact about its real gaps; the number of emails sent.
-
-    At most one email per team per UTC day, so a redelivered or retried task is harmless:
-    the team's marker row is locked while its email goes out and only moves when it went.
-    """
-    sent = 0
-    today = now.astimezone(UTC).date()
-    reports = coverage_gaps_report(now=now, days=days)
-    if not reports:
-        logger.info("Coverage watch: no gaps in the next %d days.", days)
-    for report in reports:
-        contact = report.contact
-        if contact is None or not contact.email:
-            logger.warning(
-                "Coverage watch: team %s has %d gap(s) but no escalation contact with an "
-                "email address; nobody was told.",
-                report.team.slug,
-                report.gap_count,
-            )
-            continue
-        subject, body = coverage_email(report, contact)
-        # Mail inside the lock, not on commit: the notice is stored only once the mail went,
-        # so a retry re-sends a failed email and never a sent one.
-        with transaction.atomic():
-            Team.objects.select_for_update().filter(pk=report.team.pk).first()
-            if CoverageNotice.objects.filter(team=report.team, day=today).exists():
-                logger.info("Coverage watch: %s was already told today.", report.team.slug)
-                continue
-            send_mail(subject, body, None, [contact.email])
-            CoverageNotice.objects.create(
-                team=report.team,
-                day=today,
-                sent_at=now,
-                recipient=contact.email,
-                gap_count=report.gap_count,
-            )
-        sent += 1
-        logger.info(
-            "Coverage watch: told %s about %d gap(s) in team %s.",
-            contact.email,
-            report.gap_count,
-            report.team.slug,
-        )
-    return sent

@@ -285,25 +285,6 @@ class PersonalFeed(models.Model):
         return f"Calendar feed of {self.user}"
 
 
-class CoverageNotice(models.Model):
-    """The coverage watch told a team's escalation contact about its gaps on this day."""
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="coverage_notices")
-    day = models.DateField(help_text="The UTC day of the notice; one notice per team per day.")
-    sent_at = models.DateTimeField()
-    recipient = models.EmailField()
-    gap_count = models.PositiveIntegerField()
-
-    class Meta:
-        ordering = ("-day",)
-        constraints = [
-            models.UniqueConstraint(fields=["team", "day"], name="one_coverage_notice_per_day")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.team} told {self.recipient} of {self.gap_count} gap(s) on {self.day}"
-
-
 class EscalationPolicy(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="escalation_policies")
     name = models.CharField(max_length=100)

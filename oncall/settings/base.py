@@ -190,7 +190,7 @@ CELERY_TASK_QUEUES = tuple(
 # Every task needs a route; tests/oncall/test_celery.py fails on one that has none.
 CELERY_TASK_ROUTES = {
     "oncall.heartbeat": {"queue": "default"},
-    "rotations.coverage_watch": {"queue": "default"},
+    "notifications.coverage_watch": {"queue": "default"},
     # One delivery task per channel, each on its channel's queue.
     **{f"notifications.deliver.{c}": {"queue": f"notify-{c}"} for c in NOTIFY_CHANNELS},
     "notifications.sweep": {"queue": "default"},
@@ -206,7 +206,7 @@ HEARTBEAT_MAX_AGE = HEARTBEAT_INTERVAL * 4
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oncall.heartbeat", "schedule": HEARTBEAT_INTERVAL},
     # Every morning: tell each team's escalation contact about gaps in the next 14 days.
-    "coverage-watch": {"task": "rotations.coverage_watch", "schedule": crontab(hour=8, minute=0)},
+    "coverage-watch": {"task": "notifications.coverage_watch", "schedule": crontab(hour=8, minute=0)},
     # Re-queue notifications stuck in pending/sending past their deadline.
     "notifications-sweep": {
         "task": "notifications.sweep",

@@ -1,4 +1,7 @@
-"""Coverage watch: each morning, tell each team's escalation contact about real gaps ahead."""
+"""Coverage watch: each morning, tell each team's escalation contact about real gaps ahead.
+
+rotations.coverage finds the gaps; the email goes out through the notifications outbox.
+"""
 
 import logging
 import socket
@@ -13,10 +16,13 @@ from django.core import mail
 from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
+from notifications.coverage import coverage_watch_send
+from notifications.models import Notification, Status
+from notifications.services import notification_deliver
+from notifications.tasks import coverage_watch
 from oncall.models import User
-from rotations.coverage import coverage_gaps_report, coverage_watch_send
+from rotations.coverage import coverage_gaps_report
 from rotations.models import Position, Team, Tier
-from rotations.tasks import coverage_watch
 from tests.factories import OverrideFactory, RotationFactory, TeamFactory, UserFactory
 
 # Monday 2 March 2026, 08:00 UTC (the beat's hour): 03:00 in New York, which springs
@@ -27,6 +33,12 @@ END = NOW + timedelta(days=14)
 
 def utc(month: int, day: int, hour: int = 0) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def deliver_outbox() -> None:
+    """Run the delivery of every pending outbox row, as the notify-email worker would."""
+    for row in Notification.objects.filter(status=Status.PENDING).order_by("id"):
+        notification_deliver(notification_id=row.pk)
 
 
 @pytest.fixture
@@ -117,15 +129,17 @@ def test_send_mails_each_team_with_real_gaps_once_to_its_escalation_contact(
     RotationFactory.create(team=sprint, tier=Tier.NONE, working_hours=True)
 
     sent = coverage_watch_send(now=NOW)
+    deliver_outbox()
 
     assert sent == 2
+    assert set(Notification.objects.values_list("status", flat=True)) == {Status.SENT}
     assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
         ("morgan@example.com", "[On-call] Core: 2 coverage gaps in the next 14 days"),
         ("quinn@example.com", "[On-call] Sprint: 10 coverage gaps in the next 14 days"),
     ]
     core_mail = next(m for m in mail.outbox if m.to == ["morgan@example.com"])
     body = core_mail.body
-    assert body.startswith("Hello Morgan Example,")
+    assert "Hello Morgan Example," in body
     assert "Core · Veteran primary (Around the clock)" in body
     assert "The rotation starts on Mon 9 Mar 2026." in body
     assert "Nobody is in this rotation." in body
@@ -156,7 +170,7 @@ def test_a_team_without_a_contact_is_logged_not_mailed(
     core.escalation_contact = None
     core.save(update_fields=["escalation_contact"])
 
-    with caplog.at_level(logging.WARNING, logger="rotations.coverage"):
+    with caplog.at_level(logging.WARNING, logger="notifications.coverage"):
         assert coverage_watch_send(now=NOW) == 0
 
     assert mail.outbox == []
@@ -169,17 +183,20 @@ def test_a_second_run_the_same_day_sends_nothing_and_the_next_day_sends_again(
 ) -> None:
     assert coverage_watch_send(now=NOW) == 1
     assert coverage_watch_send(now=NOW + timedelta(hours=3)) == 0
+    deliver_outbox()
     assert len(mail.outbox) == 1
 
     assert coverage_watch_send(now=NOW + timedelta(days=1)) == 1
+    deliver_outbox()
     assert len(mail.outbox) == 2
 
 
 def test_the_task_tolerates_extra_kwargs_and_uses_now(core: Team) -> None:
     coverage_watch.apply(kwargs={"unexpected": 1}).get()
+    deliver_outbox()
 
     assert [m.to for m in mail.outbox] == [["morgan@example.com"]]
-    assert coverage_watch.name == "rotations.coverage_watch"
+    assert coverage_watch.name == "notifications.coverage_watch"
     assert coverage_watch.time_limit
     assert coverage_watch.soft_time_limit
 
@@ -242,4 +259,4 @@ def test_coverage_watch_through_a_real_worker_mails_over_smtp(
     content = message.content if isinstance(message.content, bytes) else b""
     assert b"Subject: [On-call] Core: 1 coverage gap in the next 14 days" in content
     assert b"Nobody is in this rotation." in content
-    assert "rotations.coverage_watch" in celery_worker()
+    assert "notifications.coverage_watch" in celery_worker()
