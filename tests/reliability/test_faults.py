@@ -1,5 +1,5 @@
 """Faults under real processes (issue 5 item 10): a killed worker, a flushed broker, a database
-that drops every connection. Each test declares incidents through the services, lets real
+that drops every connection, and a database server that restarts. Each test declares incidents through the services, lets real
 `celery worker` / `celery beat` processes run the engine, and then counts outbox rows by
 idempotency key: every page due must exist exactly once, within a bounded time.
 
@@ -7,8 +7,12 @@ Every incident escalates on the same two-step policy (first responder now, secon
 after a short wait), so the keys each incident must page under are known in advance.
 """
 
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from django.db import connection
@@ -16,6 +20,7 @@ from django.utils import timezone
 
 from incidents.engine import escalation_step_run
 from incidents.models import EscalationState, EscalationStatus, Incident
+from tests.conftest import service_missing
 from tests.reliability.conftest import (
     SWEEP_SECONDS,
     Cluster,
@@ -161,3 +166,53 @@ def test_worker_reconnects_after_postgresql_drops_its_connections(
     assert_paged_exactly_once(team, everyone)
     cut = worker.log().count("terminating connection due to administrator command")
     print(f"{pool}: {killed} backends terminated; {cut} worker errors from cut connections")
+
+
+def server_start_time() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_postmaster_start_time()")
+        row = cursor.fetchone()
+    assert row is not None
+    started: datetime = row[0]
+    return started
+
+
+def restart_postgresql() -> None:
+    """Restart the server itself (this machine's command; CI runs on the same kind)."""
+    if os.geteuid() != 0 or shutil.which("pg_ctlcluster") is None:
+        service_missing("restarting PostgreSQL needs root and pg_ctlcluster")
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=60,
+    )
+
+
+def test_worker_carries_on_after_postgresql_restarts(
+    cluster: Cluster, paging_team_factory: Callable[[float], PagingTeam]
+) -> None:
+    """The server really restarts while escalations are due: for a moment every connection
+    dies and new ones are refused. Steps that fail then roll back and are run again by the
+    sweeper; the same worker process reconnects and every page arrives exactly once."""
+    team = paging_team_factory(2)
+    cluster.start_beat()
+    worker = cluster.start_worker("worker", pool="prefork", concurrency=2)
+    before = team.declare(40, "Before")
+    started = server_start_time()
+    connection.close()  # the test's own connection is about to die too
+    restart_postgresql()
+    connection.close()
+    assert server_start_time() > started, "PostgreSQL did not restart"
+
+    after = team.declare(20, "After")
+    everyone = before + after
+    wait_until(
+        lambda: page_count(everyone) >= 2 * len(everyone) and all_done(everyone),
+        timeout=90,
+        what="the pages after PostgreSQL restarted",
+        detail=lambda: f"{page_count(everyone)} pages\n{cluster.logs()}",
+    )
+    time.sleep(2 * SWEEP_SECONDS)
+    assert worker.alive(), f"the worker died instead of reconnecting:\n{worker.log()}"
+    assert_paged_exactly_once(team, everyone)
