@@ -51,10 +51,10 @@ from incidents.models import (
     TimelineKind,
 )
 from incidents.selectors import incident_detail, incident_pages, incidents_open
+from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
 from rotations.models import ContactMode as TeamContactMode
 from rotations.models import Team
-from rotations.views import HtmxHttpRequest, in_viewer_timezone
 
 # The list shows resolved incidents of the last week under the open ones, at most this many.
 RECENTLY = timedelta(days=7)
@@ -64,12 +64,6 @@ RESOLVED_LIMIT = 100
 # Open incidents first: triggered (nobody has it yet), then acknowledged.
 STATUS_ORDER = {Status.TRIGGERED: 0, Status.ACKNOWLEDGED: 1, Status.RESOLVED: 2}
 LIST_RELATED = ("team", "commander", "acknowledged_by", "resolved_by")
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "LoginRequiredMiddleware lets only users through"
-    return user
 
 
 # --------------------------------------------------------------------------- the list
@@ -127,7 +121,7 @@ def incident_list(request: HtmxHttpRequest) -> HttpResponse:
 @in_viewer_timezone
 def my_incidents(request: HtmxHttpRequest) -> HttpResponse:
     """The home page's summary: open incidents I command, acknowledged or declared."""
-    me = _actor(request)
+    me = signed_in_user(request)
     open_all = incidents_open()
     mine = list(open_all.filter(Q(commander=me) | Q(acknowledged_by=me) | Q(declared_by=me))[:20])
     context = {"mine": mine, "open_count": open_all.count(), "now": timezone.now()}
@@ -288,7 +282,7 @@ def _run_action(
     form: forms.Form | None = None,
 ) -> HttpResponse:
     incident = _incident(pk)
-    actor = _actor(request)
+    actor = signed_in_user(request)
     if form is None or form.is_valid():
         data = form.cleaned_data if form is not None else {}
         try:
@@ -476,7 +470,7 @@ def _declared(request: HtmxHttpRequest, incident: Incident, notice: str) -> Http
 @in_viewer_timezone
 def declare(request: HtmxHttpRequest) -> HttpResponse:
     """Declare an incident by hand; paging starts (or "call directly" is recorded)."""
-    actor = _actor(request)
+    actor = signed_in_user(request)
     status = 200
     if request.method == "POST":
         form = DeclareForm(request.POST)
@@ -530,7 +524,7 @@ def _engage_preview_context(form: EngageForm) -> dict[str, Any]:
 @in_viewer_timezone
 def engage(request: HtmxHttpRequest) -> HttpResponse:
     """Engage development (handbook 000): one incident, or the numbers of a call-directly team."""
-    actor = _actor(request)
+    actor = signed_in_user(request)
     status = 200
     if request.method == "POST":
         form = EngageForm(request.POST)

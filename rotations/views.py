@@ -5,11 +5,9 @@ region, a plain request the page, and a plain POST redirects. Times are shown in
 viewer's timezone (UTC on hover).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
-from typing import Any, Concatenate
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,8 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
-from django_htmx.middleware import HtmxDetails
 
+from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
 from oncall.roles import is_manager
 from rotations import ical, services
@@ -46,29 +44,6 @@ COMING_SHIFTS = 8
 MY_SHIFTS_AHEAD = ical.AHEAD
 # Whole-day shifts last an hour longer across a DST change: look back a bit more than one.
 SLACK = timedelta(days=1)
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User), "LoginRequiredMiddleware lets only users through"
-    return user
-
-
-def in_viewer_timezone[**P](
-    view: Callable[Concatenate[HtmxHttpRequest, P], HttpResponse],
-) -> Callable[Concatenate[HtmxHttpRequest, P], HttpResponse]:
-    """Render (and read form datetimes) in the signed-in person's timezone."""
-
-    @wraps(view)
-    def wrapper(request: HtmxHttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        with timezone.override(_actor(request).tzinfo):
-            return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def absolute_url(path: str) -> str:
@@ -163,7 +138,7 @@ def _coming_until(rotation: Rotation, now: datetime) -> datetime:
 
 def _initial_from_query(request: HttpRequest, rotation: Rotation) -> dict[str, Any]:
     """Prefill the form from a shift's "cover this" link (?start=…&end=…&replaces=…)."""
-    initial: dict[str, Any] = {"user": _actor(request).pk}
+    initial: dict[str, Any] = {"user": signed_in_user(request).pk}
     for name in ("start", "end"):
         try:
             value = datetime.fromisoformat(request.GET.get(name, ""))
@@ -183,7 +158,7 @@ def _overrides_context(
     form: OverrideForm | None = None,
     notice: str = "",
 ) -> dict[str, Any]:
-    actor = _actor(request)
+    actor = signed_in_user(request)
     if form is None:
         form = OverrideForm(
             rotation=rotation,
@@ -220,7 +195,7 @@ def _feed_context(request: HttpRequest, rotation: Rotation, notice: str = "") ->
         "rotation": rotation,
         "feed_url": url,
         "webcal_url": webcal_url(url),
-        "can_rotate_feed": is_manager(_actor(request)),
+        "can_rotate_feed": is_manager(signed_in_user(request)),
         "feed_notice": notice,
     }
 
@@ -283,7 +258,7 @@ def _save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
 def override_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Cover or swap shifts; engineers change their own, managers anyone's."""
     rotation = _rotation(pk)
-    actor = _actor(request)
+    actor = signed_in_user(request)
     form = OverrideForm(request.POST, rotation=rotation, tz=actor.tzinfo)
     status = 200
     if form.is_valid():
@@ -329,13 +304,13 @@ def override_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
     rotation = _rotation(override.rotation_id)
     try:
-        services.override_delete(override=override, actor=_actor(request))
+        services.override_delete(override=override, actor=signed_in_user(request))
     except PermissionDenied as error:
         if request.htmx:
             context = _overrides_context(request, rotation)
             context["error"] = str(error)
             return render(request, "rotations/rotation.html#overrides", context)
-        form = OverrideForm(rotation=rotation, tz=_actor(request).tzinfo)
+        form = OverrideForm(rotation=rotation, tz=signed_in_user(request).tzinfo)
         context = _rotation_page_context(request, rotation, form)
         context["error"] = str(error)
         return render(request, "rotations/rotation.html", context, status=403)
@@ -354,7 +329,7 @@ def override_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @in_viewer_timezone
 def rotation_feed_rotate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Managers: a new secret for the rotation's feed; the old URL stops working."""
-    if not is_manager(_actor(request)):
+    if not is_manager(signed_in_user(request)):
         raise PermissionDenied("Only managers may change a rotation's calendar address.")
     rotation = services.rotation_feed_rotate(rotation=_rotation(pk))
     notice = "New calendar address made; the old one no longer works."
@@ -378,7 +353,7 @@ def _personal_feed_context(feed: PersonalFeed, notice: str = "") -> dict[str, An
 @in_viewer_timezone
 def my_shifts(request: HtmxHttpRequest) -> HttpResponse:
     """The signed-in person's coming shifts on every rotation, and their own feed."""
-    user = _actor(request)
+    user = signed_in_user(request)
     now = timezone.now()
     until = now + MY_SHIFTS_AHEAD
     context = {
@@ -393,7 +368,7 @@ def my_shifts(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @in_viewer_timezone
 def personal_feed_rotate(request: HtmxHttpRequest) -> HttpResponse:
-    feed = services.personal_feed_rotate(user=_actor(request))
+    feed = services.personal_feed_rotate(user=signed_in_user(request))
     notice = "New calendar address made; the old one no longer works."
     if request.htmx:
         return render(
