@@ -1,0 +1,218 @@
+"""The incident page's actions: each posts to its own URL and calls one service."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from incidents import services
+from incidents.forms import (
+    CommanderForm,
+    NoteForm,
+    ReassignForm,
+    RecordCallForm,
+    ReopenForm,
+    ResolveForm,
+    SeverityForm,
+    StatusUpdateForm,
+    TriageForm,
+)
+from incidents.models import (
+    Incident,
+)
+from incidents.views.detail import _incident, _incident_context
+from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+from oncall.models import User
+
+# --------------------------------------------------------------------------- actions
+
+# An action gets the incident, the actor and the form's cleaned data; it calls one service
+# and returns the notice to show.
+Action = Callable[[Incident, User, dict[str, Any]], str]
+
+
+def _run_action(
+    request: HtmxHttpRequest,
+    pk: int,
+    *,
+    run: Action,
+    form_name: str = "",
+    form: forms.Form | None = None,
+) -> HttpResponse:
+    incident = _incident(pk)
+    actor = signed_in_user(request)
+    if form is None or form.is_valid():
+        data = form.cleaned_data if form is not None else {}
+        try:
+            notice = run(incident, actor, data)
+        except services.IncidentError as failure:
+            return _answer(request, incident, error=str(failure))
+        except ValidationError as failure:
+            if form is None or not hasattr(form, "add_service_error"):
+                return _answer(request, incident, error=" ".join(failure.messages))
+            form.add_service_error(failure)
+        else:
+            return _answer(request, _incident(pk), notice=notice)
+    assert form is not None
+    bound = {form_name: form}
+    if request.htmx:
+        context = _incident_context(request, incident, bound=bound)
+        return render(request, "incidents/incident.html#incident", context)
+    context = _incident_context(request, incident, bound=bound)
+    return render(request, "incidents/incident.html", context, status=400)
+
+
+def _answer(
+    request: HtmxHttpRequest, incident: Incident, *, notice: str = "", error: str = ""
+) -> HttpResponse:
+    """htmx: the refreshed incident region with the message; plain: back to the page."""
+    if request.htmx:
+        context = _incident_context(request, incident, notice=notice, error=error)
+        return render(request, "incidents/incident.html#incident", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+@require_POST
+@in_viewer_timezone
+def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_acknowledge(incident=incident, actor=actor)
+        return f"{incident.number} acknowledged: paging stopped."
+
+    return _run_action(request, pk, run=run)
+
+
+@require_POST
+@in_viewer_timezone
+def resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_resolve(incident=incident, actor=actor, note=data["note"])
+        return f"{incident.number} resolved."
+
+    return _run_action(
+        request, pk, run=run, form_name="resolve_form", form=ResolveForm(request.POST)
+    )
+
+
+@require_POST
+@in_viewer_timezone
+def reopen(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_reopen(incident=incident, actor=actor, reason=data["reason"])
+        return f"{incident.number} reopened: paging starts over."
+
+    return _run_action(request, pk, run=run, form_name="reopen_form", form=ReopenForm(request.POST))
+
+
+@require_POST
+@in_viewer_timezone
+def escalate_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_escalate_now(incident=incident, actor=actor)
+        return f"{incident.number}: the next escalation step runs now."
+
+    return _run_action(request, pk, run=run)
+
+
+@require_POST
+@in_viewer_timezone
+def reassign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_reassign(
+            incident=incident, actor=actor, user=data["user"], policy=data["policy"]
+        )
+        target = data["user"] or f"policy {data['policy']}"
+        return f"{incident.number} reassigned to {target}: paging starts over."
+
+    return _run_action(
+        request, pk, run=run, form_name="reassign_form", form=ReassignForm(request.POST)
+    )
+
+
+@require_POST
+@in_viewer_timezone
+def set_severity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_set_severity(
+            incident=incident, severity=data["severity"], actor=actor
+        )
+        return f"{incident.number} is now {incident.get_severity_display()}."
+
+    return _run_action(
+        request, pk, run=run, form_name="severity_form", form=SeverityForm(request.POST)
+    )
+
+
+@require_POST
+@in_viewer_timezone
+def set_commander(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        commander = data["commander"]
+        services.incident_set_commander(incident=incident, commander=commander, actor=actor)
+        return f"Commander: {commander}." if commander else "Commander cleared."
+
+    return _run_action(
+        request, pk, run=run, form_name="commander_form", form=CommanderForm(request.POST)
+    )
+
+
+@require_POST
+@in_viewer_timezone
+def add_note(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        services.incident_add_note(incident=incident, text=data["text"], actor=actor)
+        return "Note added to the timeline."
+
+    return _run_action(request, pk, run=run, form_name="note_form", form=NoteForm(request.POST))
+
+
+@require_POST
+@in_viewer_timezone
+def post_status_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        update = services.incident_post_status_update(
+            incident=incident, message=data["message"], actor=actor
+        )
+        sent = ", ".join(update.recipients) or "nobody (no addresses configured)"
+        return f"Status update posted; emailed to {sent}."
+
+    return _run_action(
+        request,
+        pk,
+        run=run,
+        form_name="status_update_form",
+        form=StatusUpdateForm(request.POST),
+    )
+
+
+@require_POST
+@in_viewer_timezone
+def confirm_triage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_triage_confirm(incident=incident, actor=actor, **data)
+        return f"Triage confirmed: {incident.get_severity_display()}."
+
+    return _run_action(request, pk, run=run, form_name="triage_form", form=TriageForm(request.POST))
+
+
+@require_POST
+@in_viewer_timezone
+def record_call(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        services.incident_record_call(
+            incident=incident, number=data["number"], outcome=data["outcome"], actor=actor
+        )
+        return f"Call to {data['number']} recorded on the timeline."
+
+    incident = _incident(pk)
+    form = RecordCallForm(request.POST, incident=incident)
+    return _run_action(request, pk, run=run, form_name="record_call_form", form=form)

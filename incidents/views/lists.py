@@ -1,0 +1,93 @@
+"""Incident pages: the list (with filters and live refresh) and my open incidents."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from incidents.forms import (
+    OPEN,
+    IncidentFilterForm,
+)
+from incidents.models import (
+    Incident,
+    Status,
+)
+from incidents.selectors import incidents_open
+from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+
+# The list shows resolved incidents of the last week under the open ones, at most this many.
+RECENTLY = timedelta(days=7)
+RECENT_RESOLVED = 25
+# A filter asking for resolved incidents shows at most this many.
+RESOLVED_LIMIT = 100
+# Open incidents first: triggered (nobody has it yet), then acknowledged.
+STATUS_ORDER = {Status.TRIGGERED: 0, Status.ACKNOWLEDGED: 1, Status.RESOLVED: 2}
+LIST_RELATED = ("team", "commander", "acknowledged_by", "resolved_by")
+
+
+# --------------------------------------------------------------------------- the list
+
+
+def _filtered(queryset: Any, data: dict[str, Any]) -> Any:
+    if data.get("severity"):
+        queryset = queryset.filter(severity=data["severity"])
+    if data.get("team"):
+        queryset = queryset.filter(team=data["team"])
+    return queryset
+
+
+def _list_context(request: HttpRequest) -> dict[str, Any]:
+    form = IncidentFilterForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    status = data.get("status", "")
+    now = timezone.now()
+    open_incidents: list[Incident] = []
+    resolved: list[Incident] = []
+    if status in ("", OPEN, Status.TRIGGERED, Status.ACKNOWLEDGED):
+        queryset = _filtered(incidents_open().select_related(*LIST_RELATED), data)
+        if status in (Status.TRIGGERED, Status.ACKNOWLEDGED):
+            queryset = queryset.filter(status=status)
+        open_incidents = sorted(queryset, key=lambda i: STATUS_ORDER[Status(i.status)])
+    if status in ("", Status.RESOLVED):
+        queryset = _filtered(
+            Incident.objects.filter(status=Status.RESOLVED).select_related(*LIST_RELATED), data
+        ).order_by("-resolved_at", "-id")
+        if status == "":
+            resolved = list(queryset.filter(resolved_at__gte=now - RECENTLY)[:RECENT_RESOLVED])
+        else:
+            resolved = list(queryset[:RESOLVED_LIMIT])
+    return {
+        "filter_form": form,
+        "open_incidents": open_incidents,
+        "resolved": resolved,
+        "show_resolved": status in ("", Status.RESOLVED),
+        "show_open": status != Status.RESOLVED,
+        "recent_days": RECENTLY.days,
+        "query": request.GET.urlencode(),
+        "now": now,
+    }
+
+
+@require_GET
+@in_viewer_timezone
+def incident_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Open incidents (triggered first), then the recently resolved; refreshed every 15 s."""
+    template = "incidents/list.html#incident-list" if request.htmx else "incidents/list.html"
+    return render(request, template, _list_context(request))
+
+
+@require_GET
+@in_viewer_timezone
+def my_incidents(request: HtmxHttpRequest) -> HttpResponse:
+    """The home page's summary: open incidents I command, acknowledged or declared."""
+    me = signed_in_user(request)
+    open_all = incidents_open()
+    mine = list(open_all.filter(Q(commander=me) | Q(acknowledged_by=me) | Q(declared_by=me))[:20])
+    context = {"mine": mine, "open_count": open_all.count(), "now": timezone.now()}
+    template = "incidents/mine.html#summary" if request.htmx else "incidents/mine.html"
+    return render(request, template, context)
