@@ -2,10 +2,18 @@
 
 Runs gunicorn on 127.0.0.1 against PostgreSQL and drives it with 8 client threads (a mix
 of new and repeated dedup keys), then the same load against a baseline view that only
-inserts one row; prints both and their ratio:
+inserts one row; prints both and their ratio (what a monitoring client experiences):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncall_bench_ingest \\
-        .venv/bin/python bench/ingest.py [requests] [clients] [workers]
+    REDIS_URL=redis://127.0.0.1:6379/4 \\
+        .venv/bin/python bench/ingest.py [requests] [clients] [workers] [during|after]
+
+/v2/enqueue stores each accepted event and queues its fold on Redis; a `celery worker -Q
+ingest` started here folds them into incidents, running during the /v2/enqueue load
+(`during`, the default: it shares the machine with gunicorn, as in production on one host)
+or started when the load ends (`after`). The bench prints how long the fold took after the
+load ended, then checks that nothing was lost: one incident per distinct dedup key and
+alert counts adding up to the events accepted. The Redis database given is flushed.
 
 The database is created and migrated if needed. This module is also the server's settings
 and URLconf (DJANGO_SETTINGS_MODULE=bench.ingest): the baseline view lives only here, and its
@@ -19,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/oncall_bench_ingest"
 BASELINE_TABLE = "bench_ingest_baseline"
 TIME_LIMIT = 120.0  # seconds per target, whatever the request count
+FOLD_QUEUE = "ingest"  # CELERY_TASK_ROUTES["incidents.ingest_process"]
+FOLD_LIMIT = 600.0  # seconds the bench waits for the worker to fold the backlog
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -38,7 +49,8 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == "bench.ingest":
     SECRET_KEY = "bench-ingest-not-secret"
     DEBUG = False
     ROOT_URLCONF = "bench.ingest"
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = os.environ.get("REDIS_URL") or "memory://"
+    INGEST_INLINE = False
     LOGGING = {"version": 1, "disable_existing_loggers": False}
 
 
@@ -184,7 +196,10 @@ def events(key: str, count: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, float]:
+def load(
+    url: str, bodies: list[dict[str, Any]], clients: int, accepted: list[str] | None = None
+) -> dict[str, float]:
+    """Post the bodies from `clients` threads; `accepted` collects the 202s' dedup keys."""
     import httpx
 
     latencies: list[float] = []
@@ -207,6 +222,8 @@ def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, floa
                     latencies.append(elapsed)
                     if response.status_code != 202:
                         failures.append(response.status_code)
+                    elif accepted is not None:
+                        accepted.append(response.json()["dedup_key"])
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     started = time.perf_counter()
@@ -225,24 +242,123 @@ def load(url: str, bodies: list[dict[str, Any]], clients: int) -> dict[str, floa
     }
 
 
+def start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
+    """A `celery worker -Q ingest` (prefork, one process per CPU) on the bench's Redis."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "oncall",
+                "worker",
+                "-Q",
+                FOLD_QUEUE,
+                "--concurrency",
+                str(os.cpu_count() or 2),
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=_env(database_url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc
+
+
+def pending_events(integration_key: str) -> int:
+    from incidents.integrations.models import InboundEvent
+    from oncall.keys import key_digest
+
+    return InboundEvent.objects.filter(
+        integration__key_digest=key_digest(integration_key), processed_at__isnull=True
+    ).count()
+
+
+def wait_folded(integration_key: str, log: Path) -> float:
+    """Seconds until every accepted event of the run is folded (or the bench gives up)."""
+    started = time.perf_counter()
+    while (left := pending_events(integration_key)) > 0:
+        if time.perf_counter() - started > FOLD_LIMIT:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"{left} events still unfolded after {FOLD_LIMIT:.0f} s:\n{tail}")
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def verify(integration_key: str, accepted: list[str]) -> str:
+    """One incident per distinct dedup key, alert counts adding up, nothing failed."""
+    from django.db.models import Sum
+
+    from incidents.integrations.models import AlertGroup, InboundEvent
+    from incidents.models import Incident
+    from oncall.keys import key_digest
+
+    groups = AlertGroup.objects.filter(integration__key_digest=key_digest(integration_key))
+    incidents = Incident.objects.filter(alert_group__in=groups).count()
+    alerts = groups.aggregate(total=Sum("alert_count"))["total"] or 0
+    failed = InboundEvent.objects.filter(
+        integration__key_digest=key_digest(integration_key), failed_at__isnull=False
+    ).count()
+    keys = len(set(accepted))
+    problems = []
+    if incidents != keys:
+        problems.append(f"{incidents} incidents for {keys} distinct dedup keys")
+    if alerts != len(accepted):
+        problems.append(f"alert counts add up to {alerts}, {len(accepted)} events accepted")
+    if failed:
+        problems.append(f"{failed} events failed")
+    verdict = "; ".join(problems) or "OK"
+    return (
+        f"check: {len(accepted)} events accepted, {keys} distinct keys → {incidents} incidents, "
+        f"{alerts} alerts counted: {verdict}"
+    )
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    mode = sys.argv[4] if len(sys.argv) > 4 else "during"
+    if mode not in ("during", "after"):
+        raise SystemExit("the fourth argument is `during` or `after`")
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DB)
     if not database_url.startswith("postgres"):
         raise SystemExit("DATABASE_URL must point at PostgreSQL")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url.startswith("redis"):
+        raise SystemExit("REDIS_URL must point at Redis (the fold tasks' broker)")
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
     key = prepare(database_url)
+    log = Path(tempfile.mkdtemp(prefix="bench-ingest-")) / "worker.log"
     proc, base = start_server(database_url, workers)
+    worker: subprocess.Popen[bytes] | None = None
+    accepted: list[str] = []
     try:
         seed = int(time.time())
         load(base + "/bench/baseline", events(key, 200, seed), clients)  # warm up both
-        load(base + "/v2/enqueue", events(key, 200, seed + 1), clients)
+        load(base + "/v2/enqueue", events(key, 200, seed + 1), clients, accepted)
         baseline = load(base + "/bench/baseline", events(key, count, seed + 2), clients)
-        enqueue = load(base + "/v2/enqueue", events(key, count, seed + 3), clients)
+        if mode == "during":
+            worker = start_worker(database_url, log)
+        enqueue = load(base + "/v2/enqueue", events(key, count, seed + 3), clients, accepted)
+        left = pending_events(key)
+        if worker is None:
+            worker = start_worker(database_url, log)
+        fold = wait_folded(key, log)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
     print(f"gunicorn workers={workers}, clients={clients}, requests={count} per target")
     for name, figures in (("baseline insert", baseline), ("/v2/enqueue", enqueue)):
         print(
@@ -251,6 +367,12 @@ def main() -> None:
             f"{figures['failed']:.0f} not 202)"
         )
     print(f"ratio enqueue/baseline: {enqueue['eps'] / baseline['eps']:.2f}")
+    started = "ran during the load" if mode == "during" else "started when the load ended"
+    print(
+        f"fold (worker -Q {FOLD_QUEUE}, {os.cpu_count()} processes, {started}): "
+        f"{left} events unfolded when the load ended, all folded {fold:.1f} s later"
+    )
+    print(verify(key, accepted))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ RECORDS = ("incident", "timelineevent", "escalationstate", "statusupdate")
 # Inbound integrations and outgoing webhooks are managers' configuration; what arrives
 # through them (alert groups, alerts, rate-limit windows) is read-only.
 INTEGRATION_CONFIG = ("integration", "webhooksubscription")
-INTEGRATION_RECORDS = ("alertgroup", "alert", "ingestwindow")
+INTEGRATION_RECORDS = ("alertgroup", "alert", "ingestwindow", "inboundevent")
 
 
 class IncidentsConfig(AppConfig):

@@ -11,7 +11,14 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from incidents.integrations.models import Alert, AlertGroup, Integration, WebhookSubscription
+from incidents.integrations.ingest import inbound_retry
+from incidents.integrations.models import (
+    Alert,
+    AlertGroup,
+    InboundEvent,
+    Integration,
+    WebhookSubscription,
+)
 from incidents.integrations.services import integration_issue_key, integration_url
 
 
@@ -90,6 +97,70 @@ class AlertGroupAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class InboundStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("unprocessed", "Unprocessed"),
+            ("retrying", "Failed, retrying"),
+            ("failed", "Failed, given up"),
+            ("processed", "Processed"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        pending = queryset.filter(processed_at__isnull=True, failed_at__isnull=True)
+        match self.value():
+            case "unprocessed":
+                return pending
+            case "retrying":
+                return pending.exclude(last_error="")
+            case "failed":
+                return queryset.filter(processed_at__isnull=True, failed_at__isnull=False)
+            case "processed":
+                return queryset.filter(processed_at__isnull=False)
+        return queryset
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    """Accepted events, read-only: what is still to fold, what failed and why."""
+
+    list_display = (
+        "id",
+        "integration",
+        "kind",
+        "dedup_key",
+        "received_at",
+        "processed_at",
+        "action",
+        "attempts",
+        "next_attempt_at",
+        "failed_at",
+        "last_error",
+    )
+    list_filter = (InboundStateFilter, "kind", "integration")
+    list_select_related = ("integration",)
+    search_fields = ("dedup_key",)
+    readonly_fields = (*list_display, "payload")
+    actions = ("retry_now",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Retry now (failed or waiting events)", permissions=("view",))
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+        count = inbound_retry(events=queryset)
+        messages.info(request, f"{count} event(s) queued again.")
 
 
 @admin.register(WebhookSubscription)

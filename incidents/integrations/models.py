@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from incidents.models import Incident, Severity
 
@@ -19,6 +20,7 @@ __all__ = [
     "Alert",
     "AlertGroup",
     "AlertStatus",
+    "InboundEvent",
     "IngestWindow",
     "Integration",
     "IntegrationType",
@@ -123,6 +125,55 @@ class IngestWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration_id} @ {self.window:%H:%M}: {self.count}"
+
+
+class InboundEvent(models.Model):
+    """An accepted event, stored durably as the request is answered 202.
+
+    `incidents.ingest_process` folds it into an incident; events of one (integration,
+    dedup key) are applied in id order, one at a time (the oldest pending event's row lock
+    is the key's lock). Pending: neither processed nor given up. A failure records
+    `last_error` and retries after `next_attempt_at`; after INGEST_MAX_ATTEMPTS the event is
+    given up (`failed_at`) so later events of its key go on, and stays for an operator.
+    """
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="inbound_events"
+    )
+    kind = models.CharField(max_length=16, choices=IntegrationType.choices)
+    payload = models.JSONField(help_text="The validated, normalised event (no routing key).")
+    dedup_key = models.CharField(max_length=255)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    action = models.CharField(
+        max_length=16, blank=True, help_text="What processing did (created, folded, …)."
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="After a failure: not retried before this."
+    )
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Given up after INGEST_MAX_ATTEMPTS failures."
+    )
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = [
+            models.Index(
+                fields=("integration", "dedup_key", "id"),
+                condition=Q(processed_at__isnull=True, failed_at__isnull=True),
+                name="inbound_pending_by_key",
+            ),
+            models.Index(
+                fields=("processed_at",),
+                condition=Q(processed_at__isnull=False),
+                name="inbound_processed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.dedup_key} #{self.pk}"
 
 
 class AlertGroup(models.Model):

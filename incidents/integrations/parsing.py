@@ -147,7 +147,7 @@ def event_v2_parse(data: dict[str, Any], *, severities: dict[str, str]) -> Event
         errors.append(f"'event_action' must be one of {', '.join(EVENT_ACTIONS)}")
     dedup_key = _text(data, "dedup_key", errors, limit=MAX_DEDUP_KEY)
     if action in ("acknowledge", "resolve") and not dedup_key:
-        if "dedup_key" not in data:
+        if data.get("dedup_key") is None:
             errors.append(f"'dedup_key' is required to {action}")
         elif isinstance(data["dedup_key"], str):
             errors.append("'dedup_key' must not be empty")

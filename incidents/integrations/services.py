@@ -6,6 +6,7 @@ claimed by an INSERT the partial unique constraint guards (a racing trigger that
 folds into the winner's incident instead of opening a second one).
 """
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.urls import reverse
 from django.utils import timezone
 
@@ -57,13 +59,45 @@ class IngestResult:
 # --- Integrations and subscriptions -------------------------------------------------------
 
 
-def integration_by_key(*, key: str) -> Integration | None:
-    """The integration a secret key opens (matched by digest), or None."""
-    return (
+# digest → (monotonic expiry, integration or None): the doors' per-process key lookup cache.
+_KEY_CACHE: dict[str, tuple[float, Integration | None]] = {}
+_KEY_CACHE_MAX = 1000
+
+
+def integration_by_key(*, key: str, cached: bool = False) -> Integration | None:
+    """The integration a secret key opens (matched by digest), or None.
+
+    `cached`: remember the answer in this process for INGEST_KEY_CACHE_SECONDS (the doors
+    ask for every event). Saving or deleting an integration empties this process's cache;
+    other processes see a rotated key or a changed integration within that many seconds.
+    """
+    digest = key_digest(key)
+    ttl = float(settings.INGEST_KEY_CACHE_SECONDS)
+    if cached and ttl > 0:
+        hit = _KEY_CACHE.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+    integration = (
         Integration.objects.select_related("team", "escalation_policy")
-        .filter(key_digest=key_digest(key))
+        .filter(key_digest=digest)
         .first()
     )
+    if cached and ttl > 0:
+        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[digest] = (time.monotonic() + ttl, integration)
+    return integration
+
+
+def integration_key_cache_clear(**kwargs: Any) -> None:
+    """Forget every cached key lookup (connected to Integration's post_save/post_delete)."""
+    _KEY_CACHE.clear()
+
+
+post_save.connect(integration_key_cache_clear, sender=Integration, dispatch_uid="ingest_key_cache")
+post_delete.connect(
+    integration_key_cache_clear, sender=Integration, dispatch_uid="ingest_key_cache_del"
+)
 
 
 def integration_issue_key(*, integration: Integration) -> str:
@@ -240,10 +274,14 @@ def _event_timeline(incident: Incident, event: EventV2, alert: Alert, count: int
     )
 
 
-def event_v2_process(*, integration: Integration, event: EventV2) -> IngestResult:
-    """Trigger, acknowledge or resolve by (integration, dedup key), PagerDuty's way."""
+def event_v2_process(*, integration: Integration, event: EventV2, level: str = "") -> IngestResult:
+    """Trigger, acknowledge or resolve by (integration, dedup key), PagerDuty's way.
+
+    `level`: the incident severity decided when the event was accepted (default: map the
+    event's severity through the integration's map now).
+    """
     if event.event_action == "trigger":
-        return _event_trigger(integration, event)
+        return _event_trigger(integration, event, level)
     with transaction.atomic():
         group = _open_group(integration, event.dedup_key)
         resolve = event.event_action == "resolve"
@@ -253,9 +291,9 @@ def event_v2_process(*, integration: Integration, event: EventV2) -> IngestResul
         return IngestResult(event.dedup_key, action, group.incident)
 
 
-def _event_trigger(integration: Integration, event: EventV2) -> IngestResult:
+def _event_trigger(integration: Integration, event: EventV2, level: str = "") -> IngestResult:
     dedup_key = event.dedup_key or uuid.uuid4().hex
-    severity = integration.severity_map[event.severity]
+    severity = level or integration.severity_map[event.severity]
     now = timezone.now()
 
     def fold(group: AlertGroup) -> None:
@@ -384,8 +422,13 @@ def _am_record(group: AlertGroup, message: AmMessage, firing: int, resolved: int
     )
 
 
-def alertmanager_process(*, integration: Integration, message: AmMessage) -> IngestResult:
-    """One incident per groupKey: firing opens or updates it, resolved resolves it."""
+def alertmanager_process(
+    *, integration: Integration, message: AmMessage, level: str = ""
+) -> IngestResult:
+    """One incident per groupKey: firing opens or updates it, resolved resolves it.
+
+    `level`: the severity decided when the message was accepted (default: decide it now).
+    """
     dedup_key = message.dedup_key
     if message.status == AlertStatus.RESOLVED:
         with transaction.atomic():
@@ -396,7 +439,7 @@ def alertmanager_process(*, integration: Integration, message: AmMessage) -> Ing
             _am_record(group, message, firing, resolved)
             _stop(group, resolve=True, note="Alertmanager sent the group resolved")
             return IngestResult(dedup_key, Action.RESOLVED, group.incident)
-    severity = alertmanager_severity(integration=integration, message=message)
+    severity = level or alertmanager_severity(integration=integration, message=message)
     with transaction.atomic():
         group, created = _trigger(
             integration=integration,

@@ -5,18 +5,27 @@ names the problem, in the format's own shape (PagerDuty's for /v2/enqueue, the p
 error shape for Alertmanager, which ignores bodies).
 """
 
+import dataclasses
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from incidents.integrations.models import Integration, IntegrationType
+from incidents.integrations.ingest import (
+    alertmanager_payload,
+    event_v2_payload,
+    inbound_store,
+    ingest_fold_now,
+)
+from incidents.integrations.models import AlertStatus, InboundEvent, Integration, IntegrationType
 from incidents.integrations.parsing import (
     InvalidMessage,
     alertmanager_parse,
@@ -26,9 +35,9 @@ from incidents.integrations.parsing import (
 )
 from incidents.integrations.ratelimit import RateDecision, ingest_rate_take
 from incidents.integrations.services import (
-    alertmanager_process,
-    event_v2_process,
+    alertmanager_severity,
     integration_by_key,
+    integration_key_cache_clear,
 )
 
 _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
@@ -57,10 +66,17 @@ def _body(request: HttpRequest) -> bytes:
     return body
 
 
-def _validation_messages(error: ValidationError) -> list[str]:
-    if hasattr(error, "error_dict"):
-        return [f"'{name}' {' '.join(msgs)}" for name, msgs in error.message_dict.items()]
-    return list(error.messages)
+def _store(
+    integration: Integration, kind: str, payload: dict[str, Any], dedup_key: str
+) -> InboundEvent | None:
+    """Store the accepted event; None when the integration was deleted meanwhile."""
+    try:
+        return inbound_store(
+            integration=integration, kind=kind, payload=payload, dedup_key=dedup_key
+        )
+    except IntegrityError:  # a cached lookup of an integration deleted since
+        integration_key_cache_clear()
+        return None
 
 
 # --- PagerDuty Events API v2 --------------------------------------------------------------
@@ -84,7 +100,7 @@ def _throttled(decision: RateDecision, body: dict[str, Any]) -> JsonResponse:
 def events_v2(request: HttpRequest) -> JsonResponse:
     try:
         data = json_object(_body(request))
-        integration = integration_by_key(key=routing_key_of(data))
+        integration = integration_by_key(key=routing_key_of(data), cached=True)
     except TooLarge:
         limit = settings.INGEST_MAX_BODY_BYTES // 1024
         return JsonResponse(
@@ -116,13 +132,21 @@ def events_v2(request: HttpRequest) -> JsonResponse:
         )
     try:
         event = event_v2_parse(data, severities=integration.severity_map)
-        result = event_v2_process(integration=integration, event=event)
     except InvalidMessage as error:
         return _pd_invalid(error.errors, error.message)
-    except ValidationError as error:
-        return _pd_invalid(_validation_messages(error))
+    level = ""
+    if event.event_action == "trigger":
+        level = integration.severity_map[event.severity]
+        if not event.dedup_key:  # PagerDuty makes one up and returns it
+            event = dataclasses.replace(event, dedup_key=uuid.uuid4().hex)
+    payload = event_v2_payload(event, level=level)
+    stored = _store(integration, IntegrationType.EVENTS_V2, payload, event.dedup_key)
+    if stored is None:
+        return _pd_invalid(["'routing_key' is not an integration key"])
+    if settings.INGEST_INLINE:
+        ingest_fold_now(stored)
     return JsonResponse(
-        {"status": "success", "message": "Event processed", "dedup_key": result.dedup_key},
+        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
         status=202,
     )
 
@@ -150,7 +174,7 @@ def _am_integration(request: HttpRequest, key: str | None) -> Integration | Json
                 "Send the integration key as 'Authorization: Bearer <key>' or in the URL",
             )
         key = match.group(1)
-    integration = integration_by_key(key=key)
+    integration = integration_by_key(key=key, cached=True)
     if integration is None or integration.type != IntegrationType.ALERTMANAGER:
         return _error(401, "invalid_key", "This is not an Alertmanager integration key")
     return integration
@@ -186,19 +210,23 @@ def alertmanager(request: HttpRequest, key: str | None = None) -> JsonResponse:
         )
     try:
         message = alertmanager_parse(data)
-        result = alertmanager_process(integration=integration, message=message)
+        level = ""
+        if message.status == AlertStatus.FIRING:
+            level = alertmanager_severity(integration=integration, message=message)
     except InvalidMessage as error:
         return _error(400, "invalid", error.message, error.errors)
-    except ValidationError as error:
-        return _error(
-            400, "invalid", "Alertmanager message is invalid", _validation_messages(error)
-        )
-    incident = result.incident
+    payload = alertmanager_payload(message, level=level)
+    stored = _store(integration, IntegrationType.ALERTMANAGER, payload, message.dedup_key)
+    if stored is None:
+        return _error(401, "invalid_key", "This is not an Alertmanager integration key")
+    # Folded later (`accepted`), or now under INGEST_INLINE: then what it did.
+    result = ingest_fold_now(stored) if settings.INGEST_INLINE else None
+    incident = result.incident if result is not None else None
     return JsonResponse(
         {
             "status": "success",
-            "action": result.action,
-            "dedup_key": result.dedup_key,
+            "action": result.action if result is not None else "accepted",
+            "dedup_key": message.dedup_key,
             "incident": incident.number if incident is not None else None,
         }
     )

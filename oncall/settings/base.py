@@ -182,7 +182,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 # One queue per kind of work, so a slow Slack never delays an SMS and a backlog of mail
 # never delays an escalation timer.
 NOTIFY_CHANNELS = ("email", "sms", "voice", "slack", "webhook")
-CELERY_QUEUE_NAMES = ("escalation", *(f"notify-{c}" for c in NOTIFY_CHANNELS), "default")
+CELERY_QUEUE_NAMES = ("escalation", *(f"notify-{c}" for c in NOTIFY_CHANNELS), "ingest", "default")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = tuple(
     Queue(name, Exchange(name), routing_key=name) for name in CELERY_QUEUE_NAMES
@@ -198,6 +198,9 @@ CELERY_TASK_ROUTES = {
     "incidents.escalation_step": {"queue": "escalation"},
     "incidents.escalation_sweep": {"queue": "escalation"},
     "incidents.timers_sweep": {"queue": "default"},
+    # Accepted monitoring events folded into incidents, and the sweeper for lost ones.
+    "incidents.ingest_process": {"queue": "ingest"},
+    "incidents.ingest_sweep": {"queue": "ingest"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -206,7 +209,10 @@ HEARTBEAT_MAX_AGE = HEARTBEAT_INTERVAL * 4
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oncall.heartbeat", "schedule": HEARTBEAT_INTERVAL},
     # Every morning: tell each team's escalation contact about gaps in the next 14 days.
-    "coverage-watch": {"task": "notifications.coverage_watch", "schedule": crontab(hour=8, minute=0)},
+    "coverage-watch": {
+        "task": "notifications.coverage_watch",
+        "schedule": crontab(hour=8, minute=0),
+    },
     # Re-queue notifications stuck in pending/sending past their deadline.
     "notifications-sweep": {
         "task": "notifications.sweep",
@@ -221,6 +227,11 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-timers": {
         "task": "incidents.timers_sweep",
         "schedule": timedelta(seconds=env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default=30)),
+    },
+    # Fold accepted events whose task was lost (flushed broker, dead worker) or is due a retry.
+    "ingest-sweep": {
+        "task": "incidents.ingest_sweep",
+        "schedule": timedelta(seconds=env.int("INGEST_SWEEP_SECONDS", default=5)),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -301,8 +312,27 @@ COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 # Events accepted per integration key per minute (an integration may override it); more
 # are answered 429 with Retry-After and counted on the integration.
 INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=600)
+# Counted in Redis (INCR + EXPIRE) when set, else in the database (IngestWindow rows).
+INGEST_RATE_LIMIT_REDIS_URL = env.str("INGEST_RATE_LIMIT_REDIS_URL", default=REDIS_URL)
 # PagerDuty refuses events over 512 KB; so does /v2/enqueue (and the Alertmanager receiver).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=512 * 1024)
+# Accepted events are stored (InboundEvent) and answered 202; `incidents.ingest_process` on
+# the `ingest` queue folds them into incidents. INGEST_INLINE folds in the request instead
+# (same code path; the test settings use it for the wire-format tests).
+INGEST_INLINE = env.bool("INGEST_INLINE", default=False)
+# The doors cache key → integration per process this long (0: no cache); a rotated key or
+# a changed integration is seen by other processes within it.
+INGEST_KEY_CACHE_SECONDS = env.float("INGEST_KEY_CACHE_SECONDS", default=5.0)
+# The sweeper (beat, every INGEST_SWEEP_SECONDS) folds events still pending this long after
+# they arrived (lost task, flushed broker, dead worker) and failed events due a retry.
+INGEST_SWEEP_GRACE = timedelta(seconds=env.float("INGEST_SWEEP_GRACE_SECONDS", default=10))
+# A failing event is retried with exponential backoff, then given up (kept, shown in the
+# admin's "failed" filter, retried from there) so later events of its key go on.
+INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=8)
+INGEST_RETRY_BASE_DELAY = timedelta(seconds=env.float("INGEST_RETRY_BASE_SECONDS", default=5))
+INGEST_RETRY_MAX_DELAY = timedelta(seconds=env.float("INGEST_RETRY_MAX_SECONDS", default=600))
+# Processed events are deleted by the sweeper after this many days.
+INGEST_KEEP_PROCESSED = timedelta(days=env.int("INGEST_KEEP_PROCESSED_DAYS", default=7))
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

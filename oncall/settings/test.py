@@ -22,6 +22,8 @@ if not env.str("DATABASE_URL", default=""):
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 TEST_REDIS_URL = REDIS_URL
+# Ingestion folds each accepted event in the request (tests/integrations opt out per test).
+INGEST_INLINE = True
 # Serve static files from the finders (npm's htmx included) without a collectstatic run.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -2,11 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+import redis
 import time_machine
 from django.test import Client, override_settings
+from pytest_django.fixtures import Settings
 
-from incidents.integrations.models import Integration
-from incidents.integrations.ratelimit import ingest_rate_take
+from incidents.integrations.models import IngestWindow, Integration
+from incidents.integrations.ratelimit import REDIS_PREFIX, ingest_rate_take
 from incidents.models import Incident
 from tests.factories import IntegrationFactory
 from tests.integrations.support import am_message, post_json, trigger
@@ -66,3 +69,41 @@ def test_limits_are_per_integration(db: None) -> None:
         assert ingest_rate_take(integration=second).allowed
         assert not ingest_rate_take(integration=first).allowed
     assert Integration.objects.get(pk=second.pk).refused_events == 0
+
+
+def _three_takes(integration: Integration) -> list[bool]:
+    with time_machine.travel(T0, tick=False):
+        return [ingest_rate_take(integration=integration).allowed for _ in range(3)]
+
+
+def test_the_database_counts_when_no_redis_is_set(db: None, settings: Settings) -> None:
+    settings.INGEST_RATE_LIMIT_REDIS_URL = ""
+    integration = IntegrationFactory.create(rate_limit_per_minute=2)
+
+    assert _three_takes(integration) == [True, True, False]
+    assert IngestWindow.objects.get(integration=integration).count == 2
+
+
+@pytest.mark.redis
+def test_redis_counts_instead_of_the_database(db: None, settings: Settings, redis_url: str) -> None:
+    settings.INGEST_RATE_LIMIT_REDIS_URL = redis_url
+    integration = IntegrationFactory.create(rate_limit_per_minute=2)
+
+    assert _three_takes(integration) == [True, True, False]
+    assert not IngestWindow.objects.exists()
+    integration.refresh_from_db()
+    assert integration.refused_events == 1
+    name = f"{REDIS_PREFIX}{integration.key_digest[:24]}:{int(T0.replace(second=0).timestamp())}"
+    client = redis.Redis.from_url(redis_url)
+    assert int(client.get(name) or 0) == 3
+    assert 0 < client.ttl(name) <= 120
+    with time_machine.travel(T0 + timedelta(seconds=30), tick=False):  # the next minute
+        assert ingest_rate_take(integration=integration).allowed
+
+
+def test_redis_not_answering_falls_back_to_the_database(db: None, settings: Settings) -> None:
+    settings.INGEST_RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens
+    integration = IntegrationFactory.create(rate_limit_per_minute=2)
+
+    assert _three_takes(integration) == [True, True, False]
+    assert IngestWindow.objects.get(integration=integration).count == 2

@@ -1,0 +1,471 @@
+"""Asynchronous ingestion: one stored row per accepted event, folded in order by a task.
+
+These tests turn INGEST_INLINE off (the test settings fold in the request, so the
+wire-format tests see incidents at once).
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+
+from incidents.integrations import ingest
+from incidents.integrations.models import Alert, AlertGroup, InboundEvent, Integration
+from incidents.integrations.services import integration_issue_key
+from incidents.models import Incident, Status
+from incidents.tasks import ingest_process, ingest_sweep
+from oncall.celery import app as celery_app
+from tests.factories import IntegrationFactory, UserFactory
+from tests.integrations.support import am_alert, am_message, post_json, trigger
+
+URL = "/v2/enqueue"
+Sent = list[tuple[str, list[Any], dict[str, Any]]]
+
+
+@pytest.fixture(autouse=True)
+def asynchronous(settings: Settings) -> None:
+    settings.INGEST_INLINE = False
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Fold tasks sent (not run); other tasks (escalation) are dropped."""
+    calls: Sent = []
+
+    def send_task(name: str, args: list[Any] | None = None, **options: Any) -> None:
+        if name == ingest.PROCESS_TASK:
+            calls.append((name, list(args or []), options))
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    return calls
+
+
+def key(integration: Integration) -> str:
+    return integration.key  # type: ignore[attr-defined]
+
+
+def action(integration: Integration, name: str, dedup_key: str) -> dict[str, Any]:
+    return {"routing_key": key(integration), "event_action": name, "dedup_key": dedup_key}
+
+
+def sweep_later(seconds: float = 3600) -> int:
+    return ingest.ingest_sweep(now=timezone.now() + timedelta(seconds=seconds))
+
+
+# --- Storing ----------------------------------------------------------------------------------
+
+
+def test_a_post_stores_one_event_queues_its_task_and_opens_nothing_yet(
+    client: Client,
+    integration: Integration,
+    sent: Sent,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_json(client, URL, trigger(key(integration), "disk", component="db"))
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "disk",
+    }
+    event = InboundEvent.objects.get()
+    assert (event.integration, event.kind, event.dedup_key) == (integration, "events_v2", "disk")
+    assert event.processed_at is None
+    assert event.payload["component"] == "db"
+    assert event.payload["level"] == "SEV1"
+    assert key(integration) not in str(event.payload)  # the routing key is a secret
+    assert not Incident.objects.exists()
+    assert sent == [(ingest.PROCESS_TASK, [event.pk], {"queue": "ingest", "countdown": None})]
+
+    assert ingest_process(event.pk) == "folded 1, failed 0"
+
+    event.refresh_from_db()
+    assert event.processed_at is not None
+    assert (event.action, event.attempts) == ("created", 1)
+    incident = Incident.objects.get()
+    assert (incident.dedup_key, incident.severity) == ("disk", "SEV1")
+    assert Alert.objects.get().component == "db"
+    assert ingest_process(event.pk) == "done"  # a repeated task folds nothing twice
+    assert AlertGroup.objects.get().alert_count == 1
+
+
+def test_a_trigger_without_dedup_key_stores_the_generated_one(
+    client: Client, integration: Integration, sent: Sent
+) -> None:
+    generated = post_json(client, URL, trigger(key(integration))).json()["dedup_key"]
+
+    assert InboundEvent.objects.get().dedup_key == generated
+    sweep_later()
+    assert Incident.objects.get().dedup_key == generated
+
+
+@pytest.mark.parametrize(
+    ("body", "change"),
+    [
+        (b"{nope", None),
+        ({"event_action": "trigger"}, None),
+        ({"routing_key": "oncall_integration_unknown", "event_action": "trigger"}, None),
+        (None, {"event_action": "explode"}),
+        (None, {"payload": {"summary": "x", "source": "y", "severity": "fatal"}}),
+        (None, {"event_action": "resolve", "dedup_key": None}),
+    ],
+)
+def test_a_400_stores_nothing(
+    client: Client, integration: Integration, sent: Sent, body: Any, change: Any
+) -> None:
+    if change is not None:
+        body = {**trigger(key(integration), "k"), **change}
+    response = post_json(client, URL, body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["status"] == "invalid event"
+    assert not InboundEvent.objects.exists()
+    assert sent == []
+
+
+def test_alertmanager_400s_store_nothing_and_accepted_messages_fold_later(
+    client: Client, am_integration: Integration, sent: Sent
+) -> None:
+    url = f"/integrations/alertmanager/{key(am_integration)}/"
+    bad = am_message(alerts=[am_alert("a1", severity="page")])
+    bad["commonLabels"] = {}
+    assert post_json(client, url, bad).status_code == 400
+    assert not InboundEvent.objects.exists()
+
+    response = post_json(client, url, am_message())
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "success",
+        "action": "accepted",
+        "dedup_key": '{}:{alertname="HighLatency"}',
+        "incident": None,
+    }
+    assert not Incident.objects.exists()
+    ingest_process(InboundEvent.objects.get().pk)
+    incident = Incident.objects.get()
+    assert incident.severity == "SEV1"
+    assert {a.fingerprint for a in incident.alerts.all()} == {"a1", "a2"}
+    assert incident.alerts.get(fingerprint="a1").ends_at is None
+
+
+def test_a_429_stores_nothing(db: None, client: Client, sent: Sent) -> None:
+    integration = IntegrationFactory.create(rate_limit_per_minute=1)
+    assert post_json(client, URL, trigger(key(integration), "k")).status_code == 202
+    assert post_json(client, URL, trigger(key(integration), "k")).status_code == 429
+    assert InboundEvent.objects.count() == 1
+
+
+# --- Order ------------------------------------------------------------------------------------
+
+
+def test_trigger_then_resolve_of_one_burst_apply_in_order_whichever_task_runs_first(
+    client: Client, integration: Integration, sent: Sent
+) -> None:
+    post_json(client, URL, trigger(key(integration), "db"))
+    post_json(client, URL, action(integration, "resolve", "db"))
+    post_json(client, URL, trigger(key(integration), "db"))
+    first, resolve, again = InboundEvent.objects.order_by("id")
+
+    ingest_process(resolve.pk)  # the resolve's task comes first: it folds its key in order
+
+    assert [e.action for e in InboundEvent.objects.order_by("id")] == [
+        "created",
+        "resolved",
+        "created",
+    ]
+    old, new = Incident.objects.order_by("id")
+    assert (old.status, new.status) == (Status.RESOLVED, Status.TRIGGERED)
+    assert ingest_process(first.pk) == ingest_process(again.pk) == "done"
+
+
+def test_a_key_held_by_another_worker_is_left_to_it_and_looked_at_again(
+    client: Client, integration: Integration, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post_json(client, URL, trigger(key(integration), "db"))
+    event = InboundEvent.objects.get()
+    drained = ingest.Drained(busy=True)
+    monkeypatch.setattr(ingest, "ingest_drain", lambda **kwargs: drained)
+    sent.clear()
+
+    assert ingest_process(event.pk) == "folded 0, failed 0, key busy"
+
+    assert sent == [
+        (
+            ingest.PROCESS_TASK,
+            [event.pk],
+            {"kwargs": {"retries": 1}, "queue": "ingest", "countdown": ingest.BUSY_RETRY_SECONDS},
+        )
+    ]
+
+
+# --- Lost tasks, failures ---------------------------------------------------------------------
+
+
+def test_the_sweeper_folds_an_event_whose_task_was_lost_after_the_grace(
+    client: Client, integration: Integration, sent: Sent, settings: Settings
+) -> None:
+    post_json(client, URL, trigger(key(integration), "lost"))
+    sent.clear()  # the broker lost it
+
+    assert ingest.ingest_sweep() == 0  # within the grace: its task may still come
+    assert not Incident.objects.exists()
+
+    assert sweep_later(settings.INGEST_SWEEP_GRACE.total_seconds() + 1) == 1
+    assert Incident.objects.get().dedup_key == "lost"
+    assert InboundEvent.objects.get().processed_at is not None
+    assert ingest_sweep() == 0  # the task: nothing left
+
+
+def test_a_failing_event_records_its_error_holds_its_key_and_is_retried(
+    client: Client,
+    integration: Integration,
+    sent: Sent,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    post_json(client, URL, trigger(key(integration), "db"))
+    post_json(client, URL, action(integration, "resolve", "db"))
+    post_json(client, URL, trigger(key(integration), "other"))
+    trig, resolve, other = InboundEvent.objects.order_by("id")
+    real_fold = ingest._fold
+
+    def broken(event: InboundEvent) -> Any:
+        if event.pk == trig.pk:
+            raise RuntimeError("database hiccup")
+        return real_fold(event)
+
+    monkeypatch.setattr(ingest, "_fold", broken)
+    sent.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingest_process(trig.pk) == "folded 0, failed 1"
+    ingest_process(resolve.pk)  # waits behind the failed trigger: order
+    ingest_process(other.pk)  # another key goes on
+
+    trig.refresh_from_db()
+    assert (trig.attempts, trig.last_error) == (1, "RuntimeError: database hiccup")
+    assert trig.processed_at is None
+    assert trig.next_attempt_at is not None
+    assert InboundEvent.objects.get(pk=resolve.pk).processed_at is None
+    assert Incident.objects.get().dedup_key == "other"
+    (retry,) = sent
+    assert retry[1] == [trig.pk]
+    assert retry[2]["countdown"] == pytest.approx(5)  # INGEST_RETRY_BASE_DELAY
+    assert ingest.ingest_sweep(now=trig.next_attempt_at - timedelta(seconds=1)) == 0
+
+    monkeypatch.setattr(ingest, "_fold", real_fold)
+    assert ingest.ingest_sweep(now=trig.next_attempt_at) == 2
+
+    trig.refresh_from_db()
+    assert (trig.attempts, trig.action) == (2, "created")
+    assert Incident.objects.get(dedup_key="db").status == Status.RESOLVED
+
+
+def test_the_backoff_doubles_up_to_the_cap(settings: Settings) -> None:
+    settings.INGEST_RETRY_BASE_DELAY = timedelta(seconds=5)
+    settings.INGEST_RETRY_MAX_DELAY = timedelta(seconds=30)
+    delays = [ingest.retry_delay(n).total_seconds() for n in range(1, 6)]
+    assert delays == [5, 10, 20, 30, 30]
+
+
+def test_an_event_failing_every_attempt_is_given_up_and_its_key_goes_on(
+    client: Client,
+    integration: Integration,
+    sent: Sent,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+) -> None:
+    settings.INGEST_MAX_ATTEMPTS = 2
+    post_json(client, URL, trigger(key(integration), "db"))
+    post_json(client, URL, trigger(key(integration), "db", summary="second"))
+    bad, _good = InboundEvent.objects.order_by("id")
+    real_fold = ingest._fold
+
+    def broken(event: InboundEvent) -> Any:
+        if event.pk == bad.pk:
+            raise ValueError("cannot fold")
+        return real_fold(event)
+
+    monkeypatch.setattr(ingest, "_fold", broken)
+
+    ingest_process(bad.pk)
+    assert sweep_later() == 1  # second attempt gives up, then the next event folds
+
+    bad.refresh_from_db()
+    assert bad.failed_at is not None
+    assert (bad.attempts, bad.processed_at) == (2, None)
+    assert Incident.objects.get().title == "second"
+
+    monkeypatch.setattr(ingest, "_fold", real_fold)
+    sent.clear()
+    assert ingest.inbound_retry(events=InboundEvent.objects.all()) == 1
+    assert sweep_later() == 1
+    assert AlertGroup.objects.get().alert_count == 2
+
+
+def test_the_sweeper_deletes_processed_events_after_the_retention(
+    client: Client, integration: Integration, sent: Sent
+) -> None:
+    post_json(client, URL, trigger(key(integration), "a"))
+    sweep_later()
+    assert InboundEvent.objects.count() == 1
+    sweep_later(8 * 86400)
+    assert not InboundEvent.objects.exists()
+    assert Incident.objects.count() == 1
+
+
+# --- The key cache ----------------------------------------------------------------------------
+
+
+def test_a_rotated_key_stops_working_at_once_in_this_process(
+    client: Client, integration: Integration, sent: Sent, settings: Settings
+) -> None:
+    settings.INGEST_KEY_CACHE_SECONDS = 60
+    old = key(integration)
+    assert post_json(client, URL, trigger(old, "a")).status_code == 202  # cached now
+
+    new = integration_issue_key(integration=integration)
+    integration.save(update_fields=["key_prefix", "key_digest"])
+
+    assert post_json(client, URL, trigger(old, "a")).status_code == 400
+    assert post_json(client, URL, trigger(new, "a")).status_code == 202
+
+
+def test_cached_lookups_skip_the_query(
+    client: Client,
+    integration: Integration,
+    sent: Sent,
+    settings: Settings,
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    settings.INGEST_KEY_CACHE_SECONDS = 60
+    post_json(client, URL, trigger(key(integration), "a"))
+    # The rate-limit counter and the one INSERT; no key lookup, no incident work.
+    with django_assert_max_num_queries(2):
+        assert post_json(client, URL, trigger(key(integration), "a")).status_code == 202
+
+
+# --- Admin ------------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_unprocessed_and_failed_events_read_only(
+    client: Client, integration: Integration, sent: Sent
+) -> None:
+    post_json(client, URL, trigger(key(integration), "waiting"))
+    InboundEvent.objects.update(last_error="RuntimeError: boom", attempts=1)
+    user = UserFactory.create(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_inboundevent"))
+    admin = Client()
+    admin.force_login(user)
+
+    for state in ("", "?state=unprocessed", "?state=retrying", "?state=failed"):
+        page = admin.get(f"/admin/incidents/inboundevent/{state}")
+        assert page.status_code == 200
+        assert ("RuntimeError: boom" in page.content.decode()) == (state != "?state=failed")
+    event = InboundEvent.objects.get()
+    assert admin.get(f"/admin/incidents/inboundevent/{event.pk}/change/").status_code == 200
+    assert admin.get("/admin/incidents/inboundevent/add/").status_code == 403
+
+
+# --- PostgreSQL: concurrency ------------------------------------------------------------------
+
+
+def _in_threads(count: int, work: Callable[[int], object]) -> None:
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            work(n)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+@pytest.mark.usefixtures("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_fifty_simultaneous_triggers_store_fifty_events_and_fold_into_one_incident(
+    sent: Sent,
+) -> None:
+    integration = IntegrationFactory.create()
+    body = trigger(key(integration), "storm")
+    statuses: list[int] = []
+    _in_threads(50, lambda n: statuses.append(post_json(Client(), URL, body).status_code))
+
+    assert statuses == [202] * 50
+    assert InboundEvent.objects.count() == 50
+    assert not Incident.objects.exists()
+
+    # Every task at once, on 8 workers: each folds the key or finds it held and leaves it.
+    ids = [args[0] for _, args, _ in sent]
+    assert sorted(ids) == sorted(InboundEvent.objects.values_list("pk", flat=True))
+    _in_threads(8, lambda n: [ingest_process(i) for i in ids[n::8]])
+    sweep_later()  # whatever a busy task left (its re-check went to the broker)
+
+    assert Incident.objects.filter(dedup_key="storm").count() == 1
+    assert AlertGroup.objects.get().alert_count == 50
+    assert Alert.objects.count() == 50
+    assert not InboundEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+@pytest.mark.usefixtures("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_apply_one_keys_burst_in_order(sent: Sent) -> None:
+    integration = IntegrationFactory.create()
+    client = Client()
+    for _ in range(5):
+        post_json(client, URL, trigger(key(integration), "flap"))
+        post_json(client, URL, action(integration, "acknowledge", "flap"))
+        post_json(client, URL, action(integration, "resolve", "flap"))
+    ids = list(InboundEvent.objects.order_by("-id").values_list("pk", flat=True))
+
+    _in_threads(6, lambda n: [ingest_process(i) for i in ids[n::6]])
+    sweep_later()
+
+    actions = list(InboundEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["created", "acknowledged", "resolved"] * 5
+    assert list(Incident.objects.values_list("status", flat=True)) == [Status.RESOLVED] * 5
+    stamps = list(InboundEvent.objects.order_by("id").values_list("processed_at", flat=True))
+    assert stamps == sorted(stamps)  # type: ignore[type-var]
+
+
+# --- A real worker on Redis -------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_events_posted_are_folded_by_a_real_worker(celery_worker: Callable[[], str]) -> None:
+    worker = celery_worker
+    integration = IntegrationFactory.create()
+    client = Client()
+    for _ in range(3):
+        assert post_json(client, URL, trigger(key(integration), "real")).status_code == 202
+    assert post_json(client, URL, action(integration, "acknowledge", "real")).status_code == 202
+
+    deadline = time.monotonic() + 30
+    while InboundEvent.objects.filter(processed_at__isnull=True).exists():
+        assert time.monotonic() < deadline, f"not folded; worker log:\n{worker()}"
+        time.sleep(0.2)
+    incident = Incident.objects.get(dedup_key="real")
+    assert incident.status == Status.ACKNOWLEDGED
+    assert AlertGroup.objects.get().alert_count == 3
+    assert "incidents.ingest_process" in worker()
