@@ -194,7 +194,8 @@ CELERY_TASK_ROUTES = {
     # One delivery task per channel, each on its channel's queue.
     **{f"notifications.deliver.{c}": {"queue": f"notify-{c}"} for c in NOTIFY_CHANNELS},
     "notifications.sweep": {"queue": "default"},
-    # The escalation engine: one step per ETA task, the overdue sweeper, triage/cadence timers.
+    # The escalation engine: ETA wake-ups that drain due steps in batches, the overdue sweeper,
+    # triage/cadence timers.
     "incidents.escalation_step": {"queue": "escalation"},
     "incidents.escalation_sweep": {"queue": "escalation"},
     "incidents.timers_sweep": {"queue": "default"},
