@@ -6,7 +6,6 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,8 +13,8 @@ from incidents.engine import SUBJECT_TYPE, page_content
 from incidents.models import Incident, Severity, Status, StatusUpdate, TimelineKind, Via
 from incidents.services.common import TriageIncomplete, locked, severity_policy
 from incidents.timeline import timeline_write
-from notifications.models import Urgency
-from notifications.services import notifications_page
+from notifications.models import Channel, Urgency
+from notifications.services import notification_enqueue, notifications_page
 from oncall.models import User
 from oncall.roles import SUPPORT_MANAGER
 
@@ -36,7 +35,7 @@ def status_update_recipients(incident: Incident) -> list[str]:
 def incident_post_status_update(
     *, incident: Incident, message: str, actor: User | None, via: str = Via.DASHBOARD
 ) -> StatusUpdate:
-    """Record a status update and email it to the company on commit."""
+    """Record a status update and email it to the team and the company through the outbox."""
     if not message.strip():
         raise ValidationError({"message": "Write the update."})
     now = timezone.now()
@@ -65,16 +64,21 @@ def incident_post_status_update(
             data={"status_update_id": update.pk, "recipients": recipients},
             at=now,
         )
-        if recipients:
-            subject = (
-                f"[{incident.severity}] {incident.number} {incident.get_status_display()}: "
-                f"{incident.title}"
-            )
-            text = f"{update.message}\n\n— {actor or 'On-call portal'}, {now:%Y-%m-%d %H:%M} UTC"
-            transaction.on_commit(
-                lambda: send_mail(
-                    subject, text, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False
-                )
+        subject = (
+            f"[{incident.severity}] {incident.number} {incident.get_status_display()}: "
+            f"{incident.title}"
+        )
+        text = f"{update.message}\n\n— {actor or 'On-call portal'}, {now:%Y-%m-%d %H:%M} UTC"
+        # Through the outbox, like every page: retried, visible, never lost with a mail server.
+        for address in recipients:
+            notification_enqueue(
+                idempotency_key=f"status-update:{update.pk}:{address}",
+                channel=Channel.EMAIL,
+                address=address,
+                subject=subject,
+                body=text,
+                reason=f"status update on {incident.number}",
+                urgency=Urgency.LOW,
             )
     return update
 

@@ -1,5 +1,6 @@
 """Email through Django's mail (MAILERS): plain text and HTML, with the acknowledge link."""
 
+import re
 import smtplib
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from notifications.channels.base import (
     TransientError,
 )
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
 
 def email_subject(message: OutgoingMessage) -> str:
     """'[SEV1 #42] Title' when the message carries a severity and a number."""
@@ -27,6 +30,9 @@ def email_subject(message: OutgoingMessage) -> str:
     )
     first_line = message.body.strip().splitlines()[0][:120] if message.body.strip() else ""
     subject = message.subject or first_line or "Notification"
+    # A header holds one line of printable text: control characters in a title (from an
+    # alert, say) become spaces rather than refusing the mail.
+    subject = " ".join(CONTROL_CHARACTERS.sub(" ", subject).split())[:250] or "Notification"
     return f"[{tags}] {subject}" if tags else subject
 
 
