@@ -37,6 +37,8 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ("idempotency_key", "address", "provider_message_id")
     list_select_related = ("recipient", "bundled_into")
     date_hierarchy = "created_at"
+    # A webhook sender's key: whoever reads the outbox must not be able to forge its hooks.
+    exclude = ("signing_secret",)
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -226,6 +226,9 @@ class Notification(models.Model):
     subject_id = models.BigIntegerField(null=True, blank=True)
     # Extra facts for the channels (severity, number, title, url).
     data = models.JSONField(default=dict, blank=True)
+    # Signs a generic webhook from a sender with its own key (a webhook subscription's);
+    # wins over the contact method's. Never shown: not in the admin, not in any API.
+    signing_secret = models.CharField(max_length=64, blank=True, editable=False)
 
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True

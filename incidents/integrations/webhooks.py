@@ -76,8 +76,6 @@ def _enqueue(
     data = webhook_payload(event_type=event_type, incident=incident, event=event)
     rows = []
     for subscription in wanted:
-        # The outbox signs a row without a contact method with NOTIFY_WEBHOOK_SECRET: it has
-        # no place for a per-subscription secret yet.
         rows.append(
             notification_enqueue(
                 idempotency_key=f"webhook:s{subscription.pk}:t{event.pk}",
@@ -88,6 +86,7 @@ def _enqueue(
                 reason=f"webhook subscription {subscription.pk}: {event_type}",
                 urgency=Urgency.LOW,
                 data={**data, "subscription": subscription.pk},
+                signing_secret=subscription.secret,
             )
         )
     return rows

@@ -92,9 +92,9 @@ def outgoing_message(
         if has_subject
         else "",
         secret=(
-            notification.contact_method.secret
-            if notification.contact_method
-            else settings.NOTIFY_WEBHOOK_SECRET
+            notification.signing_secret
+            or (notification.contact_method.secret if notification.contact_method else "")
+            or settings.NOTIFY_WEBHOOK_SECRET
         ),
         data=data,
     )

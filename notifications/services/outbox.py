@@ -181,11 +181,13 @@ def notification_enqueue(
     subject_id: int | None = None,
     data: dict[str, Any] | None = None,
     not_before: datetime | None = None,
+    signing_secret: str = "",
 ) -> Notification:
     """Write the outbox row and queue its delivery on commit.
 
     The same key twice returns the first row (also when two callers race: the loser's
-    insert fails on the unique key and it reads the winner's row).
+    insert fails on the unique key and it reads the winner's row). `signing_secret` signs a
+    generic webhook in place of the contact method's secret or NOTIFY_WEBHOOK_SECRET.
     """
     existing = Notification.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -207,6 +209,7 @@ def notification_enqueue(
                 subject_id=subject_id,
                 data=data or {},
                 not_before=not_before,
+                signing_secret=signing_secret,
             )
             notification.full_clean(validate_unique=False, validate_constraints=False)
             schedule_rows([notification], now)

@@ -1,19 +1,29 @@
 """Outgoing webhooks: incident changes become signed outbox rows for each subscription."""
 
+import hmac
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from pytest_django import Settings
+from pytest_httpserver import HTTPServer
+from werkzeug import Request
 
 from incidents.integrations.models import WebhookSubscription
 from incidents.integrations.webhooks import webhooks_on_timeline_event
 from incidents.models import Incident, TimelineKind
 from incidents.services import incident_post_status_update
-from notifications.channels.webhook import webhook_payload, webhook_signature
+from notifications.channels import base
+from notifications.channels.webhook import webhook_signature
 from notifications.models import Channel, Notification
-from notifications.services.delivery import outgoing_message
-from tests.factories import IntegrationFactory, TeamFactory
+from notifications.services import notification_deliver as deliver
+from notifications.services import notification_enqueue
+from oncall.roles import ENGINEER
+from tests.factories import ApiKeyFactory, IntegrationFactory, TeamFactory, UserFactory
 from tests.integrations.support import post_json, trigger
+from tests.notifications.conftest import REAL_BACKENDS
 
 
 @pytest.fixture
@@ -54,18 +64,84 @@ def test_integration_changes_write_one_outbox_row_each(
     assert first.subject_type == ""  # never cancelled with the incident's pages
 
 
-def test_rows_are_signed_by_the_webhook_channel(
-    client: Client, subscription: WebhookSubscription, settings
+@pytest.fixture
+def receiver(settings: Settings, httpserver: HTTPServer) -> HTTPServer:
+    """The subscribers' end: a local HTTP server, reached through the real webhook backend."""
+    settings.NOTIFY_BACKENDS = {**settings.NOTIFY_BACKENDS, "webhook": REAL_BACKENDS["webhook"]}
+    settings.NOTIFY_MIN_INTERVAL = {**settings.NOTIFY_MIN_INTERVAL, "webhook": 0}
+    settings.NOTIFY_HTTP_TIMEOUT = 2.0
+    base._backend.cache_clear()
+    return httpserver
+
+
+def verifies(request: Request, secret: str) -> bool:
+    """What a receiver does: recompute the signature from the headers and body it got."""
+    expected = webhook_signature(
+        secret=secret, timestamp=request.headers["X-Signature-Timestamp"], body=request.get_data()
+    )
+    return hmac.compare_digest(expected, request.headers["X-Signature"])
+
+
+def test_each_subscription_verifies_its_deliveries_with_its_own_secret(
+    db: None, receiver: HTTPServer, settings: Settings
 ) -> None:
-    settings.NOTIFY_WEBHOOK_SECRET = "shared-secret"
-    post_json(client, "/v2/enqueue", trigger(IntegrationFactory.create().key))  # type: ignore[attr-defined]
+    from incidents.services import incident_declare
 
-    message = outgoing_message(rows()[0])
+    settings.NOTIFY_WEBHOOK_SECRET = "global-webhook-secret"
+    first = WebhookSubscription.objects.create(url=receiver.url_for("/a"))
+    second = WebhookSubscription.objects.create(url=receiver.url_for("/b"))
+    assert len({first.secret, second.secret, settings.NOTIFY_WEBHOOK_SECRET}) == 3
+    receiver.expect_request("/a", method="POST").respond_with_data("ok")
+    receiver.expect_request("/b", method="POST").respond_with_data("ok")
+    incident_declare(title="Checkout down", actor=None, team=TeamFactory.create())
 
-    body = json.dumps(webhook_payload(message), separators=(",", ":"), sort_keys=True).encode()
-    assert message.secret == "shared-secret"
-    assert webhook_signature(secret=message.secret, timestamp="1", body=body).startswith("sha256=")
-    assert message.data["event"] == "triggered"
+    for row in rows():
+        assert deliver(notification_id=row.pk) == "sent"
+
+    received = {request.path: request for request, _ in receiver.log}
+    assert set(received) == {"/a", "/b"}
+    to_first, to_second = received["/a"], received["/b"]
+    assert json.loads(to_first.get_data())["data"]["subscription"] == first.pk
+    assert verifies(to_first, first.secret)
+    assert not verifies(to_first, settings.NOTIFY_WEBHOOK_SECRET)
+    assert not verifies(to_first, second.secret)
+    assert verifies(to_second, second.secret)
+    assert not verifies(to_second, first.secret)
+
+
+def test_the_signing_secret_is_never_shown(
+    client: Client, subscription: WebhookSubscription
+) -> None:
+    from incidents.services import incident_declare
+
+    incident = incident_declare(title="Checkout down", actor=None, team=TeamFactory.create())
+    (row,) = rows()
+    # A page about the incident carrying a secret, so it is one the incidents API lists.
+    page = notification_enqueue(
+        idempotency_key="webhook:page",
+        channel=Channel.WEBHOOK,
+        address=subscription.url,
+        reason="signed page",
+        subject_type="incident",
+        subject_id=incident.pk,
+        signing_secret=subscription.secret,
+    )
+    assert row.signing_secret == page.signing_secret == subscription.secret
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+
+    change = client.get(f"/admin/notifications/notification/{row.pk}/change/")
+    changelist = client.get("/admin/notifications/notification/")
+    key: Any = ApiKeyFactory.create(user=UserFactory.create(roles=[ENGINEER]))
+    listed = Client(HTTP_AUTHORIZATION=f"Bearer {key.secret}").get(
+        reverse("api:incident-notifications", args=[incident.pk])
+    )
+
+    assert change.status_code == changelist.status_code == listed.status_code == 200
+    assert row.idempotency_key in change.content.decode()  # the row's page, rendered
+    assert subscription.secret not in change.content.decode()
+    assert subscription.secret not in changelist.content.decode()
+    assert [r["id"] for r in listed.json()] == [page.pk]
+    assert subscription.secret not in listed.content.decode()
 
 
 def test_the_same_change_twice_sends_once(subscription: WebhookSubscription) -> None:

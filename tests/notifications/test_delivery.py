@@ -12,8 +12,10 @@ from pytest_httpserver import HTTPServer
 
 from notifications import services
 from notifications.channels.base import Backend, OutgoingMessage, SendResult
+from notifications.channels.webhook import webhook_signature
 from notifications.models import Channel, Notification, Status
 from notifications.services import delivery
+from tests.factories import UserFactory
 from tests.notifications.conftest import TWILIO_SID, SentTasks, SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -218,6 +220,48 @@ def test_the_body_sent_is_the_rows_message(
     assert payload["subject"] == "SEV2 #7 Search slow"
     assert payload["subject_type"] == "incident"
     assert payload["subject_id"] == 7
+
+
+@pytest.mark.parametrize(
+    ("with_method", "signing_secret", "signer"),
+    [(True, "row-secret", "row"), (True, "", "method"), (False, "", "global")],
+)
+def test_a_webhook_is_signed_with_the_rows_secret_else_the_methods_else_the_global_one(
+    real_channels: HTTPServer,
+    sent_tasks: SentTasks,
+    settings: Settings,
+    with_method: bool,
+    signing_secret: str,
+    signer: str,
+) -> None:
+    settings.NOTIFY_WEBHOOK_SECRET = "global-secret"
+    real_channels.expect_request("/hook", method="POST").respond_with_data("ok")
+    method = services.contact_method_create(
+        user=UserFactory.create(),
+        channel=Channel.WEBHOOK,
+        address=real_channels.url_for("/hook"),
+        send_code=False,
+    )
+    notification = services.notification_enqueue(
+        idempotency_key="signed",
+        channel=Channel.WEBHOOK,
+        address=method.address,
+        contact_method=method if with_method else None,
+        body="x",
+        signing_secret=signing_secret,
+    )
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+
+    request, _ = real_channels.log[0]
+    timestamp, body = request.headers["X-Signature-Timestamp"], request.get_data()
+    candidates = {"row": "row-secret", "method": method.secret, "global": "global-secret"}
+    verified_by = {
+        name
+        for name, secret in candidates.items()
+        if webhook_signature(secret=secret, timestamp=timestamp, body=body)
+        == request.headers["X-Signature"]
+    }
+    assert verified_by == {signer}
 
 
 # --- storm control: several pages to one person travel in one message ----------------------
