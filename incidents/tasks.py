@@ -40,6 +40,12 @@ def ingest_process(event_id: int, retries: int = 0, **kwargs: object) -> str:
     return ingest.ingest_process(event_id=event_id, retries=retries)
 
 
+@shared_task(name=ingest.DRAIN_TASK, ignore_result=True, time_limit=60, soft_time_limit=50)
+def ingest_drain(**kwargs: object) -> str:
+    # Woken by a burst of accepted events (one task, not one per event): fold every due key.
+    return ingest.ingest_drain_pending()
+
+
 @shared_task(name="incidents.ingest_sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
 def ingest_sweep(**kwargs: object) -> int:
     return ingest.ingest_sweep()

@@ -1,8 +1,11 @@
 """Accepted events: stored as one `InboundEvent` row in the request, folded into incidents later.
 
 - `inbound_store` writes the validated, normalised event (no routing key) and, on commit,
-  sends `incidents.ingest_process(event_id)` to the `ingest` queue. A lost task is not a
-  lost event: `ingest_sweep` (beat) folds whatever is still pending after a short grace.
+  wakes the folders: with INGEST_REDIS_URL a burst of events sends ONE `incidents.ingest_drain`
+  (a Redis `SET NX` flag stands for "a drain is on its way"; the drain clears it before it
+  reads, so an event committed later raises it again and sends the next). Without Redis
+  each event sends its own `incidents.ingest_process(event_id)`. A lost task is not a lost
+  event: `ingest_sweep` (beat) folds whatever is still pending after a short grace.
 - Events of one (integration, dedup key) are applied one at a time in id order. Whoever
   folds an event first locks the key's *oldest pending* event row (`SKIP LOCKED` for the
   task and the sweeper): every other worker computes the same oldest event, finds it locked
@@ -25,12 +28,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from incidents.integrations.models import InboundEvent, Integration, IntegrationType
 from incidents.integrations.parsing import AmAlert, AmMessage, EventV2
+from incidents.integrations.ratelimit import ingest_redis
 from incidents.integrations.services import (
     IngestResult,
     alertmanager_process,
@@ -41,7 +45,17 @@ from oncall.celery import app as celery_app
 logger = logging.getLogger(__name__)
 
 PROCESS_TASK = "incidents.ingest_process"
+DRAIN_TASK = "incidents.ingest_drain"
 QUEUE = "ingest"
+# The wake-up flag: set (NX) by the event that sends a drain, cleared by the drain as it
+# starts. It expires, so a lost drain task costs at most this long (then the next event
+# sends another; the sweeper covers a quiet key).
+WAKE_FLAG = "ingest:wake"
+WAKE_FLAG_MS = 2000
+# A drain folds for this long, then hands the rest to a fresh task (other queues' work and
+# the time limit).
+DRAIN_BUDGET_SECONDS = 20.0
+DRAIN_BATCH = 50  # events folded per transaction
 # A task that finds its key busy looks again this much later (the holder usually folds its
 # event meanwhile); the sweeper covers the rest.
 BUSY_RETRY_SECONDS = 1.0
@@ -139,15 +153,49 @@ def ingest_send(event_id: int, *, countdown: float | None = None) -> None:
         logger.exception("could not queue %s(%s); the sweeper will fold it", PROCESS_TASK, event_id)
 
 
+def _drain_send(*, countdown: float | None = None) -> None:
+    try:
+        celery_app.send_task(DRAIN_TASK, queue=QUEUE, countdown=countdown)
+    except Exception:  # the rows are stored: the sweeper folds them
+        logger.exception("could not queue %s; the sweeper will fold", DRAIN_TASK)
+
+
+def ingest_wake(event_id: int) -> None:
+    """After an event commits: make sure a drain will read it.
+
+    Redis `SET NX` succeeds for the first event of a burst, which sends the drain; the rest
+    find the flag raised, so a drain that has not cleared it yet (and therefore not read
+    yet) is still to come. Without Redis, or when it does not answer, the event's own task.
+    """
+    url = settings.INGEST_REDIS_URL
+    if url:
+        try:
+            if ingest_redis(url).set(WAKE_FLAG, event_id, nx=True, px=WAKE_FLAG_MS):
+                _drain_send()
+            return
+        except Exception as error:
+            logger.warning("ingest wake-up: Redis does not answer (%s); one task", error)
+    ingest_send(event_id)
+
+
+def _wake_clear() -> None:
+    url = settings.INGEST_REDIS_URL
+    if url:
+        try:
+            ingest_redis(url).delete(WAKE_FLAG)
+        except Exception as error:  # events meanwhile wait for the flag's expiry or a sweep
+            logger.warning("ingest drain: could not clear the wake-up flag (%s)", error)
+
+
 def inbound_store(
     *, integration: Integration, kind: str, payload: dict[str, Any], dedup_key: str
 ) -> InboundEvent:
-    """Store one accepted event (one INSERT) and queue its fold on commit."""
+    """Store one accepted event (one INSERT) and wake a folder on commit."""
     event = InboundEvent.objects.create(
         integration=integration, kind=kind, payload=payload, dedup_key=dedup_key
     )
     if not settings.INGEST_INLINE:
-        transaction.on_commit(lambda: ingest_send(event.pk))
+        transaction.on_commit(lambda: ingest_wake(event.pk))
     return event
 
 
@@ -315,6 +363,109 @@ def ingest_process(*, event_id: int, retries: int = 0) -> str:
     return f"folded {drained.processed}, failed {drained.failed}" + (
         ", key busy" if drained.busy else ""
     )
+
+
+def _due(now: datetime) -> QuerySet[InboundEvent]:
+    """Pending events that may be folded now (not waiting for a retry)."""
+    return _pending().filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+@dataclass(frozen=True)
+class _Blocker:
+    """A key's oldest pending event outside the batch: the key's later events wait."""
+
+    event_id: int
+    retrying: bool  # it waits for its retry time (its own task folds the key then)
+
+
+def _blockers(claimed: list[InboundEvent], now: datetime) -> dict[tuple[int, str], _Blocker]:
+    """Per claimed key, the oldest pending event this batch did not claim: held by another
+    worker, waiting for a retry, or committed after the claim read."""
+    keys = {(e.integration_id, e.dedup_key) for e in claimed}
+    rows = (
+        _pending()
+        .filter(integration_id__in={k[0] for k in keys}, dedup_key__in={k[1] for k in keys})
+        .exclude(pk__in=[e.pk for e in claimed])
+        .order_by()
+        .values_list("integration_id", "dedup_key")
+        .annotate(first=Min("id"), retrying=Min("id", filter=Q(next_attempt_at__gt=now)))
+    )
+    return {
+        (i, d): _Blocker(first, retrying == first)
+        for i, d, first, retrying in rows
+        if (i, d) in keys
+    }
+
+
+def _fold_batch(out: Drained, *, now: datetime, size: int, after: int) -> int | None:
+    """Claim up to `size` due events past id `after` (SKIP LOCKED); fold them in ONE
+    transaction. Returns the last id claimed, None when there was none.
+
+    Each event is folded in its own savepoint, in id order, and only when no older pending
+    event of its key is outside the batch; a failure stops its key for the rest of the
+    batch. So per key, order holds across workers.
+    """
+    with transaction.atomic():
+        claimed = list(
+            _due(now)
+            .filter(pk__gt=after)
+            .order_by("id")
+            .select_for_update(of=("self",), skip_locked=True)
+            .select_related("integration__team", "integration__escalation_policy")[:size]
+        )
+        if not claimed:
+            return None
+        blockers = _blockers(claimed, now)
+        stopped: set[tuple[int, str]] = set()
+        done: dict[str, list[int]] = {}
+        for event in claimed:
+            key = (event.integration_id, event.dedup_key)
+            blocker = blockers.get(key)
+            if blocker is not None and blocker.event_id < event.pk:
+                # Its key's retry task folds it in order; a key held elsewhere, look again.
+                out.busy = out.busy or not blocker.retrying
+                continue
+            if key in stopped:
+                continue
+            try:
+                with transaction.atomic():
+                    result = _fold(event)
+            except Exception as error:
+                out.failed += 1
+                if not _record_failure(event, error, now):
+                    stopped.add(key)  # it retries later (its task); its key waits behind it
+                continue
+            done.setdefault(result.action, []).append(event.pk)
+            out.processed += 1
+            out.results[event.pk] = result
+        stamp = timezone.now()
+        for action, ids in done.items():
+            InboundEvent.objects.filter(pk__in=ids).update(
+                processed_at=stamp, action=action, attempts=F("attempts") + 1, next_attempt_at=None
+            )
+    return claimed[-1].pk
+
+
+def ingest_drain_pending(*, budget: float = DRAIN_BUDGET_SECONDS, size: int = DRAIN_BATCH) -> str:
+    """The drain task: fold every due event in id order, in batches, one pass.
+
+    Clears the wake-up flag before reading, so any event committed after that sends the
+    next drain. Events of a key another worker holds are left to it and looked at again
+    shortly (the holder has usually finished by then); a key behind a retrying event is
+    left to that event's task. Past the budget, a fresh drain goes on.
+    """
+    _wake_clear()
+    started = time.monotonic()
+    out = Drained()
+    after = 0
+    while (last := _fold_batch(out, now=timezone.now(), size=size, after=after)) is not None:
+        after = last
+        if time.monotonic() - started > budget:
+            _drain_send()
+            return f"folded {out.processed}, failed {out.failed}, budget spent"
+    if out.busy:
+        _drain_send(countdown=BUSY_RETRY_SECONDS)
+    return f"folded {out.processed}, failed {out.failed}" + (", keys busy" if out.busy else "")
 
 
 def ingest_sweep(*, now: datetime | None = None, keys: int = SWEEP_KEYS) -> int:

@@ -5,9 +5,9 @@ The default cache is per process, so the count lives in `IngestWindow` rows: a c
 first event of a minute inserts the row (a racing insert falls back to the update).
 Refused events are counted on the integration, never silently dropped.
 
-With INGEST_RATE_LIMIT_REDIS_URL (default: REDIS_URL) the count is a Redis INCR + EXPIRE
-instead (no hot database row, no commit per event); the key names the window and the
-integration's key digest. When Redis does not answer, the database counter decides.
+With INGEST_REDIS_URL (default: REDIS_URL) the count is a Redis INCR + EXPIRE instead (no
+hot database row, no commit per event); the key names the window and the integration's key
+digest. When Redis does not answer, the database counter decides.
 """
 
 import logging
@@ -46,7 +46,8 @@ def _take(integration: Integration, window: datetime, limit: int) -> bool:
     )
 
 
-def _redis_client(url: str) -> "redis.Redis":
+def ingest_redis(url: str) -> "redis.Redis":
+    """One client per URL and process, with short timeouts (the ingest doors' Redis)."""
     client = _redis.get(url)
     if client is None:
         client = _redis[url] = redis.Redis.from_url(
@@ -58,7 +59,7 @@ def _redis_client(url: str) -> "redis.Redis":
 def _redis_take(url: str, integration: Integration, window: datetime, limit: int) -> bool:
     """INCR the window's counter (it expires after the window); allowed while ≤ limit."""
     name = f"{REDIS_PREFIX}{integration.key_digest[:24]}:{int(window.timestamp())}"
-    pipe = _redis_client(url).pipeline(transaction=False)
+    pipe = ingest_redis(url).pipeline(transaction=False)
     pipe.incr(name)
     pipe.expire(name, 120, nx=True)
     count, _ = pipe.execute()
@@ -71,7 +72,7 @@ def ingest_rate_take(*, integration: Integration, now: datetime | None = None) -
     window = now.replace(second=0, microsecond=0)
     limit = integration.rate_limit
     retry_after = max(1, math.ceil(60 - (now - window).total_seconds()))
-    url = settings.INGEST_RATE_LIMIT_REDIS_URL
+    url = settings.INGEST_REDIS_URL
     allowed = None
     if url and limit > 0:
         try:

@@ -201,6 +201,7 @@ CELERY_TASK_ROUTES = {
     "incidents.timers_sweep": {"queue": "default"},
     # Accepted monitoring events folded into incidents, and the sweeper for lost ones.
     "incidents.ingest_process": {"queue": "ingest"},
+    "incidents.ingest_drain": {"queue": "ingest"},
     "incidents.ingest_sweep": {"queue": "ingest"},
 }
 
@@ -265,7 +266,8 @@ TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
-# Signs generic webhooks sent without a contact method (each method has its own secret).
+# Signs generic webhooks sent with neither a row secret (a webhook subscription's) nor a
+# contact method (each has its own secret).
 NOTIFY_WEBHOOK_SECRET = env.str("NOTIFY_WEBHOOK_SECRET", default="")
 NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
 ACK_LINK_MAX_AGE = timedelta(hours=env.int("ACK_LINK_MAX_AGE_HOURS", default=24))
@@ -313,8 +315,10 @@ COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 # Events accepted per integration key per minute (an integration may override it); more
 # are answered 429 with Retry-After and counted on the integration.
 INGEST_RATE_LIMIT_PER_MINUTE = env.int("INGEST_RATE_LIMIT_PER_MINUTE", default=600)
-# Counted in Redis (INCR + EXPIRE) when set, else in the database (IngestWindow rows).
-INGEST_RATE_LIMIT_REDIS_URL = env.str("INGEST_RATE_LIMIT_REDIS_URL", default=REDIS_URL)
+# The ingest doors' Redis: rate counts (INCR + EXPIRE) and the fold wake-up flag (one drain
+# task for a burst of events). Unset: counts in the database (IngestWindow rows), and every
+# accepted event sends its own fold task.
+INGEST_REDIS_URL = env.str("INGEST_REDIS_URL", default=REDIS_URL)
 # PagerDuty refuses events over 512 KB; so does /v2/enqueue (and the Alertmanager receiver).
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=512 * 1024)
 # Accepted events are stored (InboundEvent) and answered 202; `incidents.ingest_process` on

@@ -6,13 +6,14 @@ wire-format tests see incidents at once).
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
@@ -32,16 +33,18 @@ Sent = list[tuple[str, list[Any], dict[str, Any]]]
 
 @pytest.fixture(autouse=True)
 def asynchronous(settings: Settings) -> None:
+    """Fold later; without the ingest Redis (one task per event) unless a test sets it."""
     settings.INGEST_INLINE = False
+    settings.INGEST_REDIS_URL = ""
 
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
-    """Fold tasks sent (not run); other tasks (escalation) are dropped."""
+    """Fold and drain tasks sent (not run); other tasks (escalation) are dropped."""
     calls: Sent = []
 
     def send_task(name: str, args: list[Any] | None = None, **options: Any) -> None:
-        if name == ingest.PROCESS_TASK:
+        if name in (ingest.PROCESS_TASK, ingest.DRAIN_TASK):
             calls.append((name, list(args or []), options))
 
     monkeypatch.setattr(celery_app, "send_task", send_task)
@@ -449,11 +452,202 @@ def test_concurrent_workers_apply_one_keys_burst_in_order(sent: Sent) -> None:
     assert stamps == sorted(stamps)  # type: ignore[type-var]
 
 
+# --- Coalesced wake-ups (Redis) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def wake_redis(settings: Settings, redis_url: str) -> Iterator[redis.Redis]:
+    """The ingest Redis on, its wake-up flag down."""
+    settings.INGEST_REDIS_URL = redis_url
+    client = redis.Redis.from_url(redis_url)
+    client.delete(ingest.WAKE_FLAG)
+    yield client
+    client.delete(ingest.WAKE_FLAG)
+
+
+@pytest.fixture
+def post_committed(
+    client: Client, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> Callable[[dict[str, Any]], int]:
+    """POST one event to /v2/enqueue and run its on-commit hooks (the wake-up); the status."""
+
+    def post(body: dict[str, Any]) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return post_json(client, URL, body).status_code
+
+    return post
+
+
+@pytest.mark.redis
+def test_a_burst_of_events_sends_one_drain_that_folds_them_all(
+    integration: Integration,
+    sent: Sent,
+    wake_redis: redis.Redis,
+    post_committed: Callable[[dict[str, Any]], int],
+) -> None:
+    for n in range(20):
+        body = trigger(key(integration), f"burst-{n % 4}")
+        assert post_committed(body) == 202
+
+    assert sent == [(ingest.DRAIN_TASK, [], {"queue": "ingest", "countdown": None})]
+    assert wake_redis.get(ingest.WAKE_FLAG) is not None  # a drain is on its way
+    assert wake_redis.pttl(ingest.WAKE_FLAG) <= ingest.WAKE_FLAG_MS  # and it expires
+
+    assert ingest.ingest_drain_pending() == "folded 20, failed 0"
+    assert wake_redis.get(ingest.WAKE_FLAG) is None
+    assert Incident.objects.count() == 4
+    assert sorted(AlertGroup.objects.values_list("alert_count", flat=True)) == [5, 5, 5, 5]
+    assert not InboundEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+@pytest.mark.redis
+def test_an_event_committed_after_a_drain_began_sends_the_next_drain(
+    integration: Integration,
+    sent: Sent,
+    wake_redis: redis.Redis,
+    post_committed: Callable[[dict[str, Any]], int],
+) -> None:
+    first = trigger(key(integration), "first")
+    assert post_committed(first) == 202
+    assert ingest.ingest_drain_pending() == "folded 1, failed 0"  # clears the flag, reads
+
+    second = trigger(key(integration), "second")
+    assert post_committed(second) == 202
+
+    assert [name for name, _, _ in sent] == [ingest.DRAIN_TASK, ingest.DRAIN_TASK]
+    assert ingest.ingest_drain_pending() == "folded 1, failed 0"
+    assert set(Incident.objects.values_list("dedup_key", flat=True)) == {"first", "second"}
+
+
+@pytest.mark.redis
+def test_a_drain_keeps_each_keys_order_and_leaves_waiting_retries_alone(
+    integration: Integration,
+    sent: Sent,
+    wake_redis: redis.Redis,
+    post_committed: Callable[[dict[str, Any]], int],
+) -> None:
+    for dedup in ("a", "b"):
+        assert post_committed(trigger(key(integration), dedup)) == 202
+        body = action(integration, "resolve", dedup)
+        assert post_committed(body) == 202
+    b_trigger = InboundEvent.objects.filter(dedup_key="b").earliest("id")
+    InboundEvent.objects.filter(pk=b_trigger.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5), attempts=1
+    )
+
+    # b's resolve is due but waits behind b's trigger, which waits for its retry (its own
+    # task folds the key then): the drain folds a's two and does not come back for b.
+    assert ingest.ingest_drain_pending() == "folded 2, failed 0"
+    assert sent == [(ingest.DRAIN_TASK, [], {"queue": "ingest", "countdown": None})]  # the wake
+
+    assert list(
+        InboundEvent.objects.filter(dedup_key="a").order_by("id").values_list("action", flat=True)
+    ) == ["created", "resolved"]
+    assert Incident.objects.get(dedup_key="a").status == Status.RESOLVED
+    assert InboundEvent.objects.filter(dedup_key="b", processed_at__isnull=True).count() == 2
+
+
+def test_when_the_ingest_redis_does_not_answer_each_event_sends_its_own_task(
+    integration: Integration,
+    sent: Sent,
+    settings: Settings,
+    post_committed: Callable[[dict[str, Any]], int],
+) -> None:
+    settings.INGEST_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens
+    for dedup in ("x", "y"):
+        body = trigger(key(integration), dedup)
+        assert post_committed(body) == 202
+
+    ids = list(InboundEvent.objects.order_by("id").values_list("pk", flat=True))
+    assert [(name, args) for name, args, _ in sent] == [(ingest.PROCESS_TASK, [i]) for i in ids]
+
+
+@pytest.mark.usefixtures("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_leaves_a_key_another_worker_holds_and_looks_again(sent: Sent) -> None:
+    integration = IntegrationFactory.create()
+    client = Client()
+    for dedup in ("held", "held", "free"):
+        post_json(client, URL, trigger(key(integration), dedup))
+    head = InboundEvent.objects.filter(dedup_key="held").earliest("id")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another worker in the middle of folding the key's head
+        with transaction.atomic():
+            InboundEvent.objects.select_for_update().get(pk=head.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        sent.clear()
+        assert ingest.ingest_drain_pending() == "folded 1, failed 0, keys busy"
+    finally:
+        release.set()
+        holder.join()
+
+    # The held key's second event was not folded ahead of its head; a drain comes back.
+    assert set(
+        InboundEvent.objects.filter(processed_at__isnull=True).values_list("pk", flat=True)
+    ) == set(InboundEvent.objects.filter(dedup_key="held").values_list("pk", flat=True))
+    assert sent == [
+        (ingest.DRAIN_TASK, [], {"queue": "ingest", "countdown": ingest.BUSY_RETRY_SECONDS})
+    ]
+    assert ingest.ingest_drain_pending() == "folded 2, failed 0"
+    assert AlertGroup.objects.get(dedup_key="held").alert_count == 2
+
+
+@pytest.mark.usefixtures("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_drains_fold_a_storm_once_each_and_every_key_in_order(sent: Sent) -> None:
+    integration = IntegrationFactory.create()
+    client = Client()
+    for n in range(5):
+        post_json(client, URL, trigger(key(integration), "flap"))
+        post_json(client, URL, trigger(key(integration), f"other-{n}"))
+        post_json(client, URL, action(integration, "acknowledge", "flap"))
+        post_json(client, URL, trigger(key(integration), f"other-{n}"))
+        post_json(client, URL, action(integration, "resolve", "flap"))
+
+    # Four workers drain at once in batches of three: each event is claimed by one of them,
+    # and a key's later events are never folded before an older one another worker holds.
+    _in_threads(4, lambda n: [ingest.ingest_drain_pending(size=3) for _ in range(3)])
+    sweep_later()
+
+    flap = InboundEvent.objects.filter(dedup_key="flap").order_by("id")
+    assert (
+        list(flap.values_list("action", flat=True))
+        == [
+            "created",
+            "acknowledged",
+            "resolved",
+        ]
+        * 5
+    )
+    stamps = list(flap.values_list("processed_at", flat=True))
+    assert stamps == sorted(stamps)  # type: ignore[type-var]
+    assert list(InboundEvent.objects.values_list("attempts", flat=True)) == [1] * 25
+    assert Incident.objects.filter(dedup_key__startswith="other-").count() == 5
+    assert (
+        sorted(
+            AlertGroup.objects.filter(dedup_key__startswith="other-").values_list(
+                "alert_count", flat=True
+            )
+        )
+        == [2] * 5
+    )
+
+
 # --- A real worker on Redis -------------------------------------------------------------------
 
 
 @pytest.mark.redis
-def test_events_posted_are_folded_by_a_real_worker(celery_worker: Callable[[], str]) -> None:
+def test_events_posted_are_folded_by_a_real_worker(
+    celery_worker: Callable[[], str], wake_redis: redis.Redis
+) -> None:
     worker = celery_worker
     integration = IntegrationFactory.create()
     client = Client()
@@ -468,4 +662,4 @@ def test_events_posted_are_folded_by_a_real_worker(celery_worker: Callable[[], s
     incident = Incident.objects.get(dedup_key="real")
     assert incident.status == Status.ACKNOWLEDGED
     assert AlertGroup.objects.get().alert_count == 3
-    assert "incidents.ingest_process" in worker()
+    assert "incidents.ingest_drain" in worker()  # one wake-up for the burst

@@ -77,7 +77,7 @@ def _three_takes(integration: Integration) -> list[bool]:
 
 
 def test_the_database_counts_when_no_redis_is_set(db: None, settings: Settings) -> None:
-    settings.INGEST_RATE_LIMIT_REDIS_URL = ""
+    settings.INGEST_REDIS_URL = ""
     integration = IntegrationFactory.create(rate_limit_per_minute=2)
 
     assert _three_takes(integration) == [True, True, False]
@@ -86,7 +86,7 @@ def test_the_database_counts_when_no_redis_is_set(db: None, settings: Settings) 
 
 @pytest.mark.redis
 def test_redis_counts_instead_of_the_database(db: None, settings: Settings, redis_url: str) -> None:
-    settings.INGEST_RATE_LIMIT_REDIS_URL = redis_url
+    settings.INGEST_REDIS_URL = redis_url
     integration = IntegrationFactory.create(rate_limit_per_minute=2)
 
     assert _three_takes(integration) == [True, True, False]
@@ -102,7 +102,7 @@ def test_redis_counts_instead_of_the_database(db: None, settings: Settings, redi
 
 
 def test_redis_not_answering_falls_back_to_the_database(db: None, settings: Settings) -> None:
-    settings.INGEST_RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens
+    settings.INGEST_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens
     integration = IntegrationFactory.create(rate_limit_per_minute=2)
 
     assert _three_takes(integration) == [True, True, False]
