@@ -183,6 +183,19 @@ class Incident(models.Model):
     class Meta:
         ordering = ("-triggered_at", "-id")
         indexes = [models.Index(fields=("status", "triggered_at"), name="incident_open")]
+        constraints = [
+            # One open incident per team and dedup key (the API's dedup). Integrations key
+            # theirs per integration instead (AlertGroup), so their incidents are left out.
+            models.UniqueConstraint(
+                fields=("team", "dedup_key"),
+                condition=models.Q(status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED))
+                & ~models.Q(dedup_key="")
+                & ~models.Q(source=Source.INTEGRATION),
+                name="one_open_incident_per_dedup_key",
+                violation_error_code="dedup_key_in_use",
+                violation_error_message="An open incident of this team already has this dedup key.",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"

@@ -32,6 +32,16 @@ def override_permitted(
     )
 
 
+def _override_check(*, rotation: Rotation, user: User, replaces: User | None, actor: User) -> None:
+    """What an override must satisfy beyond the model's own checks (overlaps, end > start)."""
+    if not override_permitted(actor=actor, rotation=rotation, user=user, replaces=replaces):
+        raise PermissionDenied(
+            "You may only cover or hand over your own shifts; a manager may change anyone's."
+        )
+    if not rotation.team.members.filter(pk=user.pk).exists():
+        raise ValidationError({"user": f"{user} is not a member of the team {rotation.team.name}."})
+
+
 def _override_build(
     *,
     rotation: Rotation,
@@ -42,12 +52,7 @@ def _override_build(
     reason: str,
     actor: User,
 ) -> Override:
-    if not override_permitted(actor=actor, rotation=rotation, user=user, replaces=replaces):
-        raise PermissionDenied(
-            "You may only cover or hand over your own shifts; a manager may change anyone's."
-        )
-    if not rotation.team.members.filter(pk=user.pk).exists():
-        raise ValidationError({"user": f"{user} is not a member of the team {rotation.team.name}."})
+    _override_check(rotation=rotation, user=user, replaces=replaces, actor=actor)
     override = Override(
         rotation=rotation,
         user=user,
@@ -85,6 +90,37 @@ def override_create(
             reason=reason,
             actor=actor,
         )
+
+
+def override_update(
+    *,
+    override: Override,
+    actor: User,
+    rotation: Rotation,
+    user: User,
+    start: datetime,
+    end: datetime,
+    replaces: User | None,
+    reason: str,
+) -> Override:
+    """Change an override to these values, checked as `override_create` checks a new one.
+
+    Only someone who may remove the override may change it (its creator stays recorded).
+    """
+    if not override_permitted(
+        actor=actor, rotation=override.rotation, user=override.user, replaces=override.replaces
+    ):
+        raise PermissionDenied("You may only change overrides of your own shifts.")
+    with transaction.atomic():
+        # create's lock, on each rotation involved (in id order, so two updates cannot deadlock).
+        rotation_ids = {override.rotation_id, rotation.pk}
+        list(Rotation.objects.select_for_update().filter(pk__in=rotation_ids).order_by("pk"))
+        _override_check(rotation=rotation, user=user, replaces=replaces, actor=actor)
+        override.rotation, override.user, override.replaces = rotation, user, replaces
+        override.start, override.end, override.reason = start, end, reason
+        override.full_clean()
+        override.save(update_fields=["rotation", "user", "replaces", "start", "end", "reason"])
+    return override
 
 
 def override_swap(

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import Cursor, CursorPagination
@@ -20,6 +20,7 @@ from incidents import selectors, services
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
 from incidents.models import Incident, SeverityPolicy, Source, TimelineKind, Via
+from incidents.services.lifecycle import incident_declare_or_repeat
 from oncall.api.errors import Conflict, error_responses
 from oncall.api.permissions import signed_in
 from oncall.models import User
@@ -119,22 +120,35 @@ class IncidentListApi(GenericAPIView, IncidentApiView):
         operation_id="incidents_create",
         summary="Declare an incident",
         description="Opens the incident and starts paging the team (or records "
-        "'call directly' for such teams). Severity P0–P3 is read as SEV0–SEV3.",
+        "'call directly' for such teams). Severity P0–P3 is read as SEV0–SEV3.\n\n"
+        "With a `dedup_key` that an open (triggered or acknowledged) incident of the team "
+        "already has, nothing new is opened and nobody is paged again: the answer is 200 with "
+        "that incident, the repeat recorded on its timeline. Otherwise 201 with the new one.",
         request=s.IncidentCreateSerializer,
-        responses={201: s.IncidentDetailSerializer, **error_responses(400, 401, 403, 413, 415)},
+        responses={
+            201: OpenApiResponse(s.IncidentDetailSerializer, description="Declared."),
+            200: OpenApiResponse(
+                s.IncidentDetailSerializer,
+                description="An open incident of the team has the dedup key: that incident, "
+                "triggered again (on its timeline).",
+            ),
+            **error_responses(400, 401, 403, 409, 413, 415),
+        },
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
         data = _body(s.IncidentCreateSerializer, request)
         commander = _user(data.pop("commander", None), "commander")
-        incident = services.incident_declare(
+        incident, created = incident_declare_or_repeat(
             actor=signed_in(request),
             source=Source.API,
             via=Via.API,
             commander=commander,
+            dedup_key=data.pop("dedup_key", ""),
             **data,
         )
-        return Response(_detail(incident.pk), status=status.HTTP_201_CREATED)
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(_detail(incident.pk), status=answer)
 
 
 class IncidentDetailApi(IncidentApiView):

@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents import engine
@@ -137,6 +138,96 @@ def incident_declare(
     return incident
 
 
+# A create that loses the race for a new key re-reads and records its repeat on the winner.
+DEDUP_ATTEMPTS = 5
+# The violation code of Incident's one_open_incident_per_dedup_key constraint.
+DEDUP_CLASH = "dedup_key_in_use"
+
+
+class DedupKeyInUse(IncidentError):
+    code = DEDUP_CLASH
+
+
+def _open_with_key(*, team_id: int, dedup_key: str) -> QuerySet[Incident]:
+    return Incident.objects.filter(
+        team_id=team_id, dedup_key=dedup_key, status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED)
+    )
+
+
+def _is_key_clash(error: ValidationError) -> bool:
+    errors = error.error_dict.get(NON_FIELD_ERRORS, []) if hasattr(error, "error_dict") else []
+    return any(e.code == DEDUP_CLASH for e in errors)
+
+
+def incident_declare_or_repeat(
+    *,
+    title: str,
+    team: Team,
+    dedup_key: str,
+    actor: User | None,
+    severity: str = Severity.SEV2,
+    source: str = Source.API,
+    via: str = Via.API,
+    **declare: Any,
+) -> tuple[Incident, bool]:
+    """Declare, unless an open incident of the team already has `dedup_key`: then the
+    trigger is recorded on that incident's timeline and nobody is paged again.
+
+    Returns (incident, created). Race-safe: the one_open_incident_per_dedup_key constraint
+    lets one of several simultaneous declares win; the others record their repeat on it.
+    """
+
+    def declare_now() -> Incident:
+        return incident_declare(
+            title=title,
+            team=team,
+            dedup_key=dedup_key,
+            actor=actor,
+            severity=severity,
+            source=source,
+            via=via,
+            **declare,
+        )
+
+    if not dedup_key:
+        return declare_now(), True
+    for _ in range(DEDUP_ATTEMPTS):
+        with transaction.atomic():
+            incident = (
+                _open_with_key(team_id=team.pk, dedup_key=dedup_key)
+                .select_for_update(of=("self",))
+                .order_by("pk")
+                .first()
+            )
+            if incident is not None:
+                timeline_write(
+                    incident=incident,
+                    kind=TimelineKind.ALERT,
+                    message=f"Triggered again via {Via(via).label} by {actor or 'the system'}: "
+                    f"{title}",
+                    actor=actor,
+                    via=via,
+                    data={
+                        "event_action": "trigger",
+                        "dedup_key": dedup_key,
+                        "title": title,
+                        "severity": severity,
+                    },
+                )
+                return incident, False
+        try:
+            incident = declare_now()
+        except ValidationError as error:  # the winner committed before our full_clean
+            if not _is_key_clash(error):
+                raise
+        except IntegrityError:  # the winner's insert raced ours (and has committed since)
+            if not _open_with_key(team_id=team.pk, dedup_key=dedup_key).exists():
+                raise
+        else:
+            return incident, True
+    raise DedupKeyInUse(f"The dedup key {dedup_key!r} is being claimed right now; try again.")
+
+
 def engage_description(*, ticket: str, requester_name: str, requester_phone: str) -> str:
     """Handbook 000's format: 'Need immediate help with CSD-123 - Call John at 555-123-4567'."""
     return f"Need immediate help with {ticket} - Call {requester_name} at {requester_phone}"
@@ -257,6 +348,26 @@ def incident_resolve(
     return incident
 
 
+def _refuse_second_open_key(incident: Incident) -> None:
+    """An incident the API dedups on (keyed, not an integration's) may not reopen while
+    another open incident of its team has its key: declares would not know which to use."""
+    if not incident.dedup_key or incident.team_id is None:
+        return
+    if incident.source == Source.INTEGRATION:
+        return
+    holder = (
+        _open_with_key(team_id=incident.team_id, dedup_key=incident.dedup_key)
+        .exclude(pk=incident.pk)
+        .order_by("pk")
+        .first()
+    )
+    if holder is not None:
+        raise DedupKeyInUse(
+            f"{incident.number} cannot be reopened: {holder.number} is open with its dedup key "
+            f"{incident.dedup_key!r}. Work on {holder.number}, or resolve it first."
+        )
+
+
 def incident_reopen(
     *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD, reason: str = ""
 ) -> Incident:
@@ -264,12 +375,18 @@ def incident_reopen(
     with transaction.atomic():
         incident = locked(incident)
         incident_transition(incident=incident, to=Status.TRIGGERED)
+        _refuse_second_open_key(incident)
         now = timezone.now()
         incident.triggered_at = now
         incident.acknowledged_at = incident.resolved_at = None
         incident.acknowledged_by = incident.resolved_by = None
         incident.acknowledged_via = incident.resolved_via = ""
-        incident.save()
+        try:
+            with transaction.atomic():
+                incident.save()
+        except IntegrityError:  # another incident took the key since the check above
+            _refuse_second_open_key(incident)
+            raise
         timeline_write(
             incident=incident,
             kind=TimelineKind.REOPENED,

@@ -92,6 +92,16 @@ def _override_or_404(override_id: int) -> Override:
     return override
 
 
+def _input_rotation(rotation_id: int) -> Rotation:
+    """The rotation an input names; a 400 on `rotation` when there is none."""
+    rotation = Rotation.objects.select_related("team").filter(pk=rotation_id).first()
+    if rotation is None:
+        raise serializers.ValidationError(
+            {"rotation": f"There is no rotation with the id {rotation_id}."}
+        )
+    return rotation
+
+
 def _body(
     serializer_class: type[serializers.Serializer], request: Request, *, partial: bool = False
 ) -> dict[str, Any]:
@@ -306,11 +316,7 @@ class OverrideListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = _body(OverrideInputSerializer, request)
-        rotation = Rotation.objects.select_related("team").filter(pk=data["rotation"]).first()
-        if rotation is None:
-            raise serializers.ValidationError(
-                {"rotation": f"There is no rotation with the id {data['rotation']}."}
-            )
+        rotation = _input_rotation(data["rotation"])
         user = services.active_user(data["user"], "user")
         assert user is not None
         override = services.override_create(
@@ -335,6 +341,41 @@ class OverrideDetailApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request, override_id: int) -> Response:
+        return Response(OverrideSerializer(_override_or_404(override_id)).data)
+
+    @extend_schema(
+        operation_id="overrides_partial_update",
+        summary="Change an override (managers)",
+        description="Any of `rotation`, `user`, `start`, `end`, `replaces` (null clears it) "
+        "and `reason`; the result is checked as a new override is (team membership, end "
+        "after start, no overlap with another override of the rotation).",
+        request=OverrideInputSerializer(partial=True),
+        responses={200: OverrideSerializer, **error_responses(*WRITE_ERRORS, 404)},
+        tags=TAGS,
+    )
+    def patch(self, request: Request, override_id: int) -> Response:
+        override = _override_or_404(override_id)
+        data = _body(OverrideInputSerializer, request, partial=True)
+        rotation = override.rotation
+        if data.get("rotation", rotation.pk) != rotation.pk:
+            rotation = _input_rotation(data["rotation"])
+        user = services.active_user(data["user"], "user") if "user" in data else override.user
+        assert user is not None
+        replaces = (
+            services.active_user(data["replaces"], "replaces")
+            if "replaces" in data
+            else override.replaces
+        )
+        services.override_update(
+            override=override,
+            actor=signed_in(request),
+            rotation=rotation,
+            user=user,
+            start=data.get("start", override.start),
+            end=data.get("end", override.end),
+            replaces=replaces,
+            reason=data.get("reason", override.reason),
+        )
         return Response(OverrideSerializer(_override_or_404(override_id)).data)
 
     @extend_schema(

@@ -3,6 +3,7 @@ escalation policies; every other role reads and gets 403 on every write."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -80,6 +81,12 @@ WRITES = {
         },
         201,
     ),
+    "override update": Write(
+        "patch",
+        lambda o: reverse("api:override-detail", args=[o["override"].pk]),
+        lambda o: {"end": "2026-01-10T12:00:00Z", "reason": "half a day"},
+        200,
+    ),
     "override delete": Write(
         "delete",
         lambda o: reverse("api:override-detail", args=[o["override"].pk]),
@@ -124,6 +131,14 @@ def counts() -> tuple[int, ...]:
     )
 
 
+def overrides() -> list[tuple[Any, ...]]:
+    return list(
+        Override.objects.order_by("pk").values_list(
+            "rotation", "user", "replaces", "start", "end", "reason"
+        )
+    )
+
+
 def send(api: Client, write: Write, objects: dict[str, Any]) -> Any:
     return getattr(api, write.method)(
         write.path(objects), write.body(objects), content_type="application/json"
@@ -137,12 +152,14 @@ def test_only_managers_write(
 ) -> None:
     before = counts()
     names = list(Team.objects.values_list("name", flat=True))
+    covers = overrides()
 
     response = send(as_role(role), WRITES[name], objects)
 
     assert_error(response, 403, "permission_denied")
     assert counts() == before
     assert list(Team.objects.values_list("name", flat=True)) == names
+    assert overrides() == covers
 
 
 @pytest.mark.parametrize("name", WRITES)
@@ -422,3 +439,93 @@ def test_patching_working_hours_replaces_them_whole(manager_api: Client, core: C
     assert_error(partial, 400, field="working_hours.start")
     assert whole.json()["working_hours"]["end"] == "16:30"
     assert cleared.json()["working_hours"] is None
+
+
+def test_override_patch_round_trip(
+    manager_api: Client, core: Core, people: dict[str, User]
+) -> None:
+    override = OverrideFactory.create(
+        rotation=core.veteran, user=core.alice, replaces=core.bob, created_by=people["engineer"]
+    )
+    path = reverse("api:override-detail", args=[override.pk])
+
+    response = manager_api.patch(
+        path,
+        {"user": core.bob.pk, "replaces": None, "end": "2026-01-12T00:00:00Z", "reason": "ill"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert {k: body[k] for k in ("rotation", "user", "replaces", "start", "end", "reason")} == {
+        "rotation": core.veteran.pk,
+        "user": core.bob.pk,
+        "replaces": None,
+        "start": "2026-01-10T00:00:00Z",
+        "end": "2026-01-12T00:00:00Z",
+        "reason": "ill",
+    }
+    assert body["created_by"] == people["engineer"].pk
+    assert manager_api.get(path).json() == body
+    moved = manager_api.patch(
+        path, {"rotation": core.new.pk}, content_type="application/json"
+    )  # bob is on the new tier too
+    assert moved.json()["rotation"] == core.new.pk
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"end": "2026-01-09T00:00:00Z"}, "end"),  # before the start it keeps
+        ({"start": "yesterday"}, "start"),
+        ({"user": 999999}, "user"),
+        ({"replaces": 999999}, "replaces"),
+        ({"rotation": 999999}, "rotation"),
+        ({"reason": "x" * 201}, "reason"),
+        ({"rotation": "new-tier"}, "rotation"),
+    ],
+)
+def test_bad_override_patch_is_400_and_changes_nothing(
+    manager_api: Client, core: Core, body: dict[str, Any], field: str
+) -> None:
+    override = OverrideFactory.create(rotation=core.veteran, user=core.alice)
+    before = overrides()
+
+    response = manager_api.patch(
+        reverse("api:override-detail", args=[override.pk]), body, content_type="application/json"
+    )
+
+    assert_error(response, 400, field=field)
+    assert overrides() == before
+
+
+def test_override_patch_is_refused_for_a_non_member_or_an_overlap(
+    manager_api: Client, core: Core, people: dict[str, User]
+) -> None:
+    override = OverrideFactory.create(rotation=core.veteran, user=core.alice)
+    OverrideFactory.create(
+        rotation=core.veteran, user=core.bob, start=datetime(2026, 1, 12, tzinfo=UTC)
+    )
+    path = reverse("api:override-detail", args=[override.pk])
+    before = overrides()
+
+    stranger = manager_api.patch(
+        path, {"user": people["support"].pk}, content_type="application/json"
+    )
+    overlap = manager_api.patch(
+        path, {"end": "2026-01-12T06:00:00Z"}, content_type="application/json"
+    )
+
+    assert_error(stranger, 400, field="user")
+    assert "overlaps" in assert_error(overlap, 400)["message"]
+    assert overrides() == before
+
+
+def test_patching_an_unknown_override_is_404(manager_api: Client) -> None:
+    response = manager_api.patch(
+        reverse("api:override-detail", args=[424242]),
+        {"reason": "x"},
+        content_type="application/json",
+    )
+
+    assert_error(response, 404)

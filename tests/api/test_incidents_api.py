@@ -1,19 +1,24 @@
 """The incidents API: declare, list with filters and cursors, read, change, act, engage."""
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
 from pytest_django import DjangoAssertNumQueries
 
-from incidents.models import Incident, Severity, Source, Status, TimelineKind
+from incidents.engine import escalation_sweep
+from incidents.models import EscalationState, Incident, Severity, Source, Status, TimelineKind
 from notifications.models import Notification
 from oncall.models import User
-from tests.api.conftest import Core, assert_error
-from tests.factories import IncidentFactory, TeamFactory
+from tests.api.conftest import Core, assert_error, bearer_client
+from tests.factories import IncidentFactory, IntegrationFactory, TeamFactory
+from tests.integrations.support import post_json, trigger
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("api:incident-list")
@@ -348,3 +353,182 @@ def test_severity_policies_are_listed(engineer_api: Client) -> None:
 
     assert response.status_code == 200
     assert isinstance(response.json(), list)
+
+
+# --- dedup_key: one open incident per team and key ------------------------------------------
+
+# A Tuesday when alice tops the core veteran list (rotations from Monday 2026-01-05).
+PAGING_TIME = datetime(2026, 1, 6, 15, 0, tzinfo=UTC)
+
+
+def pages() -> int:
+    return Notification.objects.filter(subject_type="incident").count()
+
+
+def test_a_repeated_dedup_key_answers_200_with_the_open_incident_and_pages_nobody_again(
+    engineer_api: Client, as_role: Any, core: Core, people: dict[str, User]
+) -> None:
+    with time_machine.travel(PAGING_TIME, tick=False):
+        first = declare(engineer_api, dedup_key="checkout-5xx")
+        escalation_sweep()
+        paged, tracks = pages(), EscalationState.objects.count()
+
+        again = post(
+            as_role("support"),
+            LIST,
+            {
+                "title": "Checkout still down",
+                "severity": "P3",
+                "team": "core",
+                "dedup_key": "checkout-5xx",
+            },
+        )
+        escalation_sweep()
+
+    assert paged > 0
+    assert again.status_code == 200, again.content
+    body = again.json()
+    assert body["id"] == first["id"]
+    assert set(body) == set(first)  # the detail representation, as a create answers
+    assert (body["title"], body["severity"], body["status"]) == (
+        "Checkout down",
+        "SEV1",
+        "triggered",
+    )
+    repeat = body["timeline"][-1]
+    assert repeat["kind"] == TimelineKind.ALERT
+    assert repeat["actor"] == {"id": people["support"].pk, "username": "support"}
+    assert repeat["via"] == "api"
+    assert (
+        repeat["message"] == f"Triggered again via API by {people['support']}: Checkout still down"
+    )
+    assert repeat["data"]["dedup_key"] == "checkout-5xx"
+    assert Incident.objects.count() == 1
+    assert (pages(), EscalationState.objects.count()) == (paged, tracks)
+
+
+def test_an_acknowledged_incident_keeps_its_key_and_stays_acknowledged(
+    engineer_api: Client, core: Core
+) -> None:
+    first = declare(engineer_api, dedup_key="disk")
+    post(engineer_api, url("acknowledge", first["id"]))
+
+    again = post(
+        engineer_api,
+        LIST,
+        {"title": "Disk", "severity": "SEV2", "team": "core", "dedup_key": "disk"},
+    )
+
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
+    assert again.json()["status"] == "acknowledged"
+
+
+def test_a_key_opens_a_new_incident_after_resolve_in_another_team_and_without_a_key(
+    engineer_api: Client, core: Core
+) -> None:
+    TeamFactory.create(slug="vro")
+    first = declare(engineer_api, dedup_key="disk")
+    other_team = declare(engineer_api, dedup_key="disk", team="vro")
+    no_key = [declare(engineer_api)["id"], declare(engineer_api, dedup_key="")["id"]]
+    post(engineer_api, url("resolve", first["id"]))
+    after_resolve = declare(engineer_api, dedup_key="disk")  # declare() asserts the 201
+
+    assert len({first["id"], other_team["id"], after_resolve["id"], *no_key}) == 5
+    assert after_resolve["dedup_key"] == "disk"
+
+
+def test_reopening_while_another_open_incident_has_the_key_is_409(
+    engineer_api: Client, core: Core
+) -> None:
+    old = declare(engineer_api, dedup_key="disk")["id"]
+    post(engineer_api, url("resolve", old))
+    new = declare(engineer_api, dedup_key="disk")["id"]
+
+    refused = post(engineer_api, url("reopen", old), {"reason": "back"})
+
+    error = assert_error(refused, 409, "dedup_key_in_use")
+    assert f"INC-{new}" in error["message"]
+    assert Incident.objects.get(pk=old).status == Status.RESOLVED
+    post(engineer_api, url("resolve", new))
+    reopened = post(engineer_api, url("reopen", old), {"reason": "back"})
+    assert reopened.status_code == 200
+    assert reopened.json()["status"] == "triggered"
+
+
+def test_the_api_adds_to_an_open_integration_incident_and_ingestion_keeps_its_own_keys(
+    engineer_api: Client, core: Core
+) -> None:
+    monitoring = IntegrationFactory.create(team=core.team)
+    other_tool = IntegrationFactory.create(team=core.team)
+    sent = post_json(Client(), "/v2/enqueue", trigger(monitoring.key, "disk"))  # type: ignore[attr-defined]
+    ingested = Incident.objects.get(dedup_key="disk")
+
+    repeat = post(
+        engineer_api,
+        LIST,
+        {"title": "Disk", "severity": "SEV2", "team": "core", "dedup_key": "disk"},
+    )
+    # Integrations key per integration: another tool's "disk" opens its own incident.
+    other = post_json(Client(), "/v2/enqueue", trigger(other_tool.key, "disk"))  # type: ignore[attr-defined]
+
+    assert (sent.status_code, other.status_code) == (202, 202)
+    assert repeat.status_code == 200
+    assert repeat.json()["id"] == ingested.pk
+    assert Incident.objects.filter(dedup_key="disk", status=Status.TRIGGERED).count() == 2
+
+
+def test_ingestion_with_the_key_of_an_open_api_incident_opens_its_own(
+    engineer_api: Client, core: Core
+) -> None:
+    declared = declare(engineer_api, dedup_key="disk")
+    monitoring = IntegrationFactory.create(team=core.team)
+
+    sent = post_json(Client(), "/v2/enqueue", trigger(monitoring.key, "disk"))  # type: ignore[attr-defined]
+
+    assert sent.status_code == 202
+    ingested = Incident.objects.get(source=Source.INTEGRATION)
+    assert ingested.pk != declared["id"]
+    assert ingested.dedup_key == "disk"
+
+
+def test_the_schema_documents_201_for_a_new_incident_and_200_for_a_repeat() -> None:
+    schema: Any = SchemaGenerator().get_schema(request=None, public=True)
+    responses = schema["paths"]["/api/v1/incidents/"]["post"]["responses"]
+
+    for code in ("200", "201"):
+        assert responses[code]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/IncidentDetail"
+        }
+    assert "409" in schema["paths"]["/api/v1/incidents/{incident_id}/reopen/"]["post"]["responses"]
+
+
+@pytest.mark.usefixtures("postgres")
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_declares_with_one_new_key_open_exactly_one_incident(
+    people: dict[str, User], core: Core
+) -> None:
+    api = bearer_client(people["engineer"])
+    body = {"title": "Checkout down", "severity": "SEV1", "team": "core", "dedup_key": "storm"}
+    barrier = threading.Barrier(20)
+    answers: list[tuple[int, int]] = []
+
+    def fire() -> None:
+        try:
+            barrier.wait()
+            response = post(api, LIST, body)
+            answers.append((response.status_code, response.json().get("id", 0)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=fire) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    incident = Incident.objects.get(dedup_key="storm")
+    assert sorted(status for status, _ in answers) == [200] * 19 + [201]
+    assert {incident_id for _, incident_id in answers} == {incident.pk}
+    assert incident.timeline.filter(kind=TimelineKind.ALERT).count() == 19
+    assert incident.timeline.filter(kind=TimelineKind.DECLARED).count() == 1

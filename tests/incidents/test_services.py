@@ -7,10 +7,19 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.core import mail
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from incidents.engine import escalation_sweep
-from incidents.models import EscalationState, Incident, SeverityPolicy, Status, TimelineKind
+from incidents.models import (
+    EscalationState,
+    Incident,
+    SeverityPolicy,
+    Source,
+    Status,
+    TimelineKind,
+)
 from incidents.services import (
     IllegalTransition,
     TriageIncomplete,
@@ -28,6 +37,7 @@ from incidents.services import (
     incident_timers_sweep,
     incident_triage_confirm,
 )
+from incidents.services.lifecycle import DedupKeyInUse, incident_declare_or_repeat
 from notifications.models import Channel, ContactMethod, Notification, NotificationRule
 from notifications.models import Status as NotificationStatus
 from notifications.services import (
@@ -36,7 +46,7 @@ from notifications.services import (
     notifications_page,
 )
 from oncall.roles import SUPPORT_MANAGER
-from tests.factories import UserFactory
+from tests.factories import IncidentFactory, TeamFactory, UserFactory
 from tests.incidents.conftest import T0, Core, paged
 
 FIVE_WS = {
@@ -315,3 +325,121 @@ def test_pages_follow_the_persons_rules_or_fall_back_to_email_or_fail_visibly(
     assert "no verified contact method and no email address" in failed.last_error
     event = incident.timeline.get(kind=TimelineKind.PAGE_FAILED)
     assert "no verified contact method" in event.message
+
+
+# --- One open incident per team and dedup key ---------------------------------------------
+
+
+def declare_keyed(core: Core, actor: str = "john", **kwargs: Any) -> tuple[Incident, bool]:
+    fields = {"title": "Checkout down", "severity": "SEV1", "dedup_key": "checkout-5xx", **kwargs}
+    return incident_declare_or_repeat(team=core.team, actor=core.people[actor], **fields)
+
+
+@pytest.mark.django_db
+def test_a_repeated_key_goes_on_the_open_incident_and_pages_nobody_again(core: Core) -> None:
+    with time_machine.travel(T0, tick=False):
+        incident, created = declare_keyed(core)
+        escalation_sweep()
+        states, first_pages = EscalationState.objects.count(), paged(incident)
+        again, created_again = declare_keyed(core, "dave", title="Still down", severity="SEV3")
+        escalation_sweep()
+
+    assert (created, created_again) == (True, False)
+    assert again.pk == incident.pk
+    assert first_pages == ["bob", "erin"]  # SEV1 pages both tiers, once
+    assert paged(incident) == first_pages
+    assert EscalationState.objects.count() == states
+    repeat = incident.timeline.order_by("at", "id").last()
+    assert repeat is not None
+    assert (repeat.kind, repeat.actor, repeat.via) == (
+        TimelineKind.ALERT,
+        core.people["dave"],
+        "api",
+    )
+    assert repeat.message == f"Triggered again via API by {core.people['dave']}: Still down"
+    assert repeat.data == {
+        "event_action": "trigger",
+        "dedup_key": "checkout-5xx",
+        "title": "Still down",
+        "severity": "SEV3",
+    }
+    incident.refresh_from_db()
+    assert (incident.title, incident.severity, incident.source) == ("Checkout down", "SEV1", "api")
+
+
+@pytest.mark.django_db
+def test_a_key_is_free_again_once_its_incident_is_resolved(core: Core) -> None:
+    first, _ = declare_keyed(core)
+    incident_resolve(incident=first, actor=None)
+
+    second, created = declare_keyed(core)
+
+    assert created
+    assert second.pk != first.pk
+
+
+@pytest.mark.django_db
+def test_the_constraint_refuses_a_second_open_incident_with_the_key(core: Core) -> None:
+    declare_keyed(core)
+
+    with pytest.raises(ValidationError) as refused:
+        declare(core, dedup_key="checkout-5xx", source=Source.API)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        IncidentFactory.create(team=core.team, dedup_key="checkout-5xx", source=Source.MANUAL)
+
+    assert refused.value.messages == ["An open incident of this team already has this dedup key."]
+    assert Incident.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_integrations_keep_keying_per_integration(core: Core) -> None:
+    """Two tools of one team may send the same key: each opens its own incident."""
+    first, _second = (
+        IncidentFactory.create(team=core.team, dedup_key="disk", source=Source.INTEGRATION)
+        for _ in range(2)
+    )
+    IncidentFactory.create(team=TeamFactory.create(), dedup_key="disk", source=Source.API)
+    IncidentFactory.create(team=core.team, dedup_key="disk", status=Status.RESOLVED)
+
+    repeat, created = declare_keyed(core, dedup_key="disk")
+
+    assert not created
+    assert repeat.pk == first.pk  # the oldest open incident of the team with the key
+    assert Incident.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_reopen_is_refused_while_another_open_incident_has_the_key(core: Core) -> None:
+    old, _ = declare_keyed(core)
+    incident_resolve(incident=old, actor=None)
+    new, _ = declare_keyed(core)
+
+    with pytest.raises(DedupKeyInUse, match=f"{new.number} is open with its dedup key"):
+        incident_reopen(incident=old, actor=None)
+    old.refresh_from_db()
+    assert old.status == Status.RESOLVED
+
+    incident_resolve(incident=new, actor=None)
+    assert incident_reopen(incident=old, actor=None).status == Status.TRIGGERED
+
+
+@pytest.mark.django_db
+def test_reopen_of_an_api_incident_is_refused_while_an_integration_incident_has_the_key(
+    core: Core,
+) -> None:
+    old, _ = declare_keyed(core)
+    incident_resolve(incident=old, actor=None)
+    IncidentFactory.create(team=core.team, dedup_key="checkout-5xx", source=Source.INTEGRATION)
+
+    with pytest.raises(DedupKeyInUse):
+        incident_reopen(incident=old, actor=None)
+
+
+@pytest.mark.django_db
+def test_an_integration_incident_still_reopens_beside_its_successor(core: Core) -> None:
+    """Events v2: after a resolve the same key opens a new incident; the old may reopen."""
+    old = declare(core, dedup_key="disk", source=Source.INTEGRATION)
+    incident_resolve(incident=old, actor=None)
+    declare(core, dedup_key="disk", source=Source.INTEGRATION)
+
+    assert incident_reopen(incident=old, actor=None).status == Status.TRIGGERED

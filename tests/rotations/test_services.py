@@ -1,6 +1,7 @@
 """Override services: who may change whose shifts, overlaps, swaps; feed tokens."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +13,7 @@ from rotations.services import (
     override_create,
     override_delete,
     override_swap,
+    override_update,
     personal_feed_get,
     personal_feed_rotate,
     rotation_feed_rotate,
@@ -170,6 +172,93 @@ def test_override_delete_follows_the_same_rule(rotation: Rotation, people: dict[
     other = cover(rotation, people["alice"], people["alice"], people["bob"])
     override_delete(override=other, actor=people["morgan"])
     assert not Override.objects.exists()
+
+
+def change(override: Override, actor: User, **values: Any) -> Override:
+    """override_update with the override's current values, except those given."""
+    current: dict[str, Any] = {
+        "rotation": override.rotation,
+        "user": override.user,
+        "start": override.start,
+        "end": override.end,
+        "replaces": override.replaces,
+        "reason": override.reason,
+    }
+    return override_update(override=override, actor=actor, **{**current, **values})
+
+
+def stored(override: Override) -> tuple[object, ...]:
+    row = Override.objects.get(pk=override.pk)
+    return (row.rotation_id, row.user_id, row.replaces_id, row.start, row.end, row.reason)
+
+
+def test_override_update_changes_the_window_and_keeps_its_creator(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    alice, bob, morgan = people["alice"], people["bob"], people["morgan"]
+    override = cover(rotation, alice, alice, bob)
+
+    change(override, morgan, user=people["carol"], start=MAR_10 + DAY, end=MAR_10 + 2 * DAY)
+
+    assert stored(override) == (
+        rotation.pk,
+        people["carol"].pk,
+        bob.pk,
+        MAR_10 + DAY,
+        MAR_10 + 2 * DAY,
+        "",
+    )
+    assert Override.objects.get(pk=override.pk).created_by == alice
+
+
+def test_override_update_may_move_to_another_rotation_of_the_team(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    override = cover(rotation, people["morgan"], people["alice"], None)
+    other = RotationFactory.create(team=rotation.team, members=[people["alice"]], tier="new")
+
+    change(override, people["morgan"], rotation=other, reason="covering the new tier")
+
+    assert stored(override)[0] == other.pk
+    assert stored(override)[5] == "covering the new tier"
+
+
+def test_override_update_is_checked_like_a_new_override(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    alice, bob, carol, morgan = (people[n] for n in ("alice", "bob", "carol", "morgan"))
+    override = cover(rotation, morgan, alice, bob)
+    cover(rotation, morgan, carol, None, start=MAR_10 + 2 * DAY)
+    before = stored(override)
+
+    with pytest.raises(ValidationError, match="overlaps"):
+        change(override, morgan, end=MAR_10 + 3 * DAY)
+    with pytest.raises(ValidationError) as not_member:
+        change(override, morgan, user=people["outsider"])
+    with pytest.raises(ValidationError) as backwards:
+        change(override, morgan, end=MAR_10 - DAY)
+
+    assert "user" in not_member.value.message_dict
+    assert "end" in backwards.value.message_dict
+    assert stored(override) == before
+
+
+def test_override_update_follows_the_create_and_delete_rule(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    override = cover(rotation, alice, alice, bob)
+    before = stored(override)
+
+    with pytest.raises(PermissionDenied):  # neither covering nor covered: not carol's to change
+        change(override, carol, reason="mine now")
+    with pytest.raises(PermissionDenied):  # alice may not make it a cover between two others
+        change(override, alice, user=bob, replaces=carol)
+    assert stored(override) == before
+
+    change(override, bob, reason="alice covers my Tuesday")  # it is bob's shift
+
+    assert stored(override)[5] == "alice covers my Tuesday"
 
 
 def test_personal_feed_rotate_changes_the_token(people: dict[str, User]) -> None:
