@@ -8,8 +8,8 @@ inserts one row; prints both and their ratio (what a monitoring client experienc
     REDIS_URL=redis://127.0.0.1:6379/4 \\
         .venv/bin/python bench/ingest.py [requests] [clients] [workers] [during|after]
 
-/v2/enqueue stores each accepted event and queues its fold on Redis; a `celery worker -Q
-ingest` started here folds them into incidents, running during the /v2/enqueue load
+/v2/enqueue stores each accepted event and wakes a drain (one Redis SET NX per event, one
+task per burst); a `celery worker -Q ingest` started here folds them into incidents, running during the /v2/enqueue load
 (`during`, the default: it shares the machine with gunicorn, as in production on one host)
 or started when the load ends (`after`). The bench prints how long the fold took after the
 load ended, then checks that nothing was lost: one incident per distinct dedup key and
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/oncall_bench_ingest"
 BASELINE_TABLE = "bench_ingest_baseline"
 TIME_LIMIT = 120.0  # seconds per target, whatever the request count
-FOLD_QUEUE = "ingest"  # CELERY_TASK_ROUTES["incidents.ingest_process"]
+FOLD_QUEUE = "ingest"  # CELERY_TASK_ROUTES["incidents.ingest_drain"]
 FOLD_LIMIT = 600.0  # seconds the bench waits for the worker to fold the backlog
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

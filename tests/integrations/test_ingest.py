@@ -19,6 +19,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from incidents.integrations import ingest
+from incidents.integrations.ingest import common, keyfold
 from incidents.integrations.models import Alert, AlertGroup, InboundEvent, Integration
 from incidents.integrations.services import integration_issue_key
 from incidents.models import Incident, Status
@@ -28,6 +29,7 @@ from tests.factories import IntegrationFactory, UserFactory
 from tests.integrations.support import am_alert, am_message, post_json, trigger
 
 URL = "/v2/enqueue"
+REAL_FOLD = common.fold_event
 Sent = list[tuple[str, list[Any], dict[str, Any]]]
 
 
@@ -198,7 +200,7 @@ def test_a_key_held_by_another_worker_is_left_to_it_and_looked_at_again(
     post_json(client, URL, trigger(key(integration), "db"))
     event = InboundEvent.objects.get()
     drained = ingest.Drained(busy=True)
-    monkeypatch.setattr(ingest, "ingest_drain", lambda **kwargs: drained)
+    monkeypatch.setattr(keyfold, "ingest_drain", lambda **kwargs: drained)
     sent.clear()
 
     assert ingest_process(event.pk) == "folded 0, failed 0, key busy"
@@ -230,26 +232,34 @@ def test_the_sweeper_folds_an_event_whose_task_was_lost_after_the_grace(
     assert ingest_sweep() == 0  # the task: nothing left
 
 
-def test_a_failing_event_records_its_error_holds_its_key_and_is_retried(
-    client: Client,
-    integration: Integration,
-    sent: Sent,
-    monkeypatch: pytest.MonkeyPatch,
-    django_capture_on_commit_callbacks: Callable[..., Any],
-) -> None:
+@pytest.fixture
+def hiccup(
+    client: Client, integration: Integration, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> tuple[InboundEvent, InboundEvent, InboundEvent]:
+    """A trigger and a resolve of "db", a trigger of "other"; folding the first one fails
+    (until the test puts `common.fold_event` back)."""
     post_json(client, URL, trigger(key(integration), "db"))
     post_json(client, URL, action(integration, "resolve", "db"))
     post_json(client, URL, trigger(key(integration), "other"))
     trig, resolve, other = InboundEvent.objects.order_by("id")
-    real_fold = ingest._fold
 
     def broken(event: InboundEvent) -> Any:
         if event.pk == trig.pk:
             raise RuntimeError("database hiccup")
-        return real_fold(event)
+        return REAL_FOLD(event)
 
-    monkeypatch.setattr(ingest, "_fold", broken)
+    monkeypatch.setattr(common, "fold_event", broken)
     sent.clear()
+    return trig, resolve, other
+
+
+def test_a_failing_event_records_its_error_holds_its_key_and_is_retried(
+    hiccup: tuple[InboundEvent, InboundEvent, InboundEvent],
+    sent: Sent,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    trig, resolve, other = hiccup
 
     with django_capture_on_commit_callbacks(execute=True):
         assert ingest_process(trig.pk) == "folded 0, failed 1"
@@ -267,7 +277,7 @@ def test_a_failing_event_records_its_error_holds_its_key_and_is_retried(
     assert retry[2]["countdown"] == pytest.approx(5)  # INGEST_RETRY_BASE_DELAY
     assert ingest.ingest_sweep(now=trig.next_attempt_at - timedelta(seconds=1)) == 0
 
-    monkeypatch.setattr(ingest, "_fold", real_fold)
+    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
     assert ingest.ingest_sweep(now=trig.next_attempt_at) == 2
 
     trig.refresh_from_db()
@@ -293,14 +303,13 @@ def test_an_event_failing_every_attempt_is_given_up_and_its_key_goes_on(
     post_json(client, URL, trigger(key(integration), "db"))
     post_json(client, URL, trigger(key(integration), "db", summary="second"))
     bad, _good = InboundEvent.objects.order_by("id")
-    real_fold = ingest._fold
 
     def broken(event: InboundEvent) -> Any:
         if event.pk == bad.pk:
             raise ValueError("cannot fold")
-        return real_fold(event)
+        return REAL_FOLD(event)
 
-    monkeypatch.setattr(ingest, "_fold", broken)
+    monkeypatch.setattr(common, "fold_event", broken)
 
     ingest_process(bad.pk)
     assert sweep_later() == 1  # second attempt gives up, then the next event folds
@@ -310,7 +319,7 @@ def test_an_event_failing_every_attempt_is_given_up_and_its_key_goes_on(
     assert (bad.attempts, bad.processed_at) == (2, None)
     assert Incident.objects.get().title == "second"
 
-    monkeypatch.setattr(ingest, "_fold", real_fold)
+    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
     sent.clear()
     assert ingest.inbound_retry(events=InboundEvent.objects.all()) == 1
     assert sweep_later() == 1
@@ -545,6 +554,28 @@ def test_a_drain_keeps_each_keys_order_and_leaves_waiting_retries_alone(
     ) == ["created", "resolved"]
     assert Incident.objects.get(dedup_key="a").status == Status.RESOLVED
     assert InboundEvent.objects.filter(dedup_key="b", processed_at__isnull=True).count() == 2
+
+
+def test_a_failure_in_a_drain_batch_stops_only_its_key_and_queues_its_retry(
+    hiccup: tuple[InboundEvent, InboundEvent, InboundEvent],
+    sent: Sent,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    trig, resolve, web = hiccup
+    with django_capture_on_commit_callbacks(execute=True):
+        assert ingest.ingest_drain_pending() == "folded 1, failed 1"
+
+    trig.refresh_from_db()
+    assert (trig.attempts, trig.last_error) == (1, "RuntimeError: database hiccup")
+    assert InboundEvent.objects.get(pk=resolve.pk).processed_at is None  # waits: order
+    assert InboundEvent.objects.get(pk=web.pk).action == "created"  # another key goes on
+    assert [(name, args) for name, args, _ in sent] == [(ingest.PROCESS_TASK, [trig.pk])]
+
+    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
+    InboundEvent.objects.filter(pk=trig.pk).update(next_attempt_at=timezone.now())  # its time
+    assert ingest_process(trig.pk) == "folded 2, failed 0"  # the retry folds its key in order
+    assert Incident.objects.get(dedup_key="db").status == Status.RESOLVED
 
 
 def test_when_the_ingest_redis_does_not_answer_each_event_sends_its_own_task(
