@@ -1,17 +1,18 @@
-"""The rotations API (the views; urls in rotations/api_urls.py)."""
+"""REST API: who is on call, teams, rotations and their shifts, overrides, escalation policies.
 
-from rotations.api.views import (
-    EscalationPolicyDetailApi,
-    EscalationPolicyListApi,
-    OnCallApi,
-    OverrideDetailApi,
-    OverrideListApi,
-    RotationDetailApi,
-    RotationListApi,
-    RotationShiftsApi,
-    TeamDetailApi,
-    TeamListApi,
-)
+Each view validates its query or body with an input serializer, makes one selector or write
+call and answers with an output serializer; errors come out in the portal's shape
+(oncall.api.errors). Everyone signed in reads; only managers write (IsManagerOrReadOnly).
+
+One module per resource (`oncall`, `teams`, `rotations`, `overrides`, `policies`), the
+shared input parsing in `inputs`, serializers in `serializers`; urls in rotations/api_urls.py.
+"""
+
+from rotations.api.oncall import OnCallApi
+from rotations.api.overrides import OverrideDetailApi, OverrideListApi
+from rotations.api.policies import EscalationPolicyDetailApi, EscalationPolicyListApi
+from rotations.api.rotations import RotationDetailApi, RotationListApi, RotationShiftsApi
+from rotations.api.teams import TeamDetailApi, TeamListApi
 
 __all__ = [
     "EscalationPolicyDetailApi",
