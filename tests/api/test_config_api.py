@@ -1,5 +1,6 @@
-"""Configuration through the API: managers write teams, rotations, members, overrides and
-escalation policies; every other role reads and gets 403 on every write."""
+"""Configuration through the API: managers write teams, rotations, members, overrides,
+escalation policies, integrations and webhook subscriptions; every other role reads the
+rotations side and gets 403 on every write."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from incidents.integrations.models import Integration, WebhookSubscription
 from incidents.models import Incident
 from oncall.models import User
 from rotations.models import EscalationPolicy, Override, Rotation, RotationMember, Team
@@ -18,6 +20,7 @@ from tests.factories import (
     EscalationPolicyFactory,
     EscalationStepFactory,
     IncidentFactory,
+    IntegrationFactory,
     OverrideFactory,
     TeamFactory,
 )
@@ -108,6 +111,48 @@ WRITES = {
         lambda o: {},
         204,
     ),
+    "integration create": Write(
+        "post",
+        lambda o: reverse("api:integration-list"),
+        lambda o: {"team": "core", "name": "Checks", "type": "events_v2"},
+        201,
+    ),
+    "integration update": Write(
+        "patch",
+        lambda o: reverse("api:integration-detail", args=[o["integration"].pk]),
+        lambda o: {"name": "Renamed", "severity_map": {"critical": "SEV0"}},
+        200,
+    ),
+    "integration rotate key": Write(
+        "post",
+        lambda o: reverse("api:integration-rotate-key", args=[o["integration"].pk]),
+        lambda o: {},
+        200,
+    ),
+    "integration delete": Write(
+        "delete",
+        lambda o: reverse("api:integration-detail", args=[o["integration"].pk]),
+        lambda o: {},
+        204,
+    ),
+    "webhook create": Write(
+        "post",
+        lambda o: reverse("api:webhook-list"),
+        lambda o: {"url": "https://hooks.example.com/new"},
+        201,
+    ),
+    "webhook update": Write(
+        "patch",
+        lambda o: reverse("api:webhook-detail", args=[o["webhook"].pk]),
+        lambda o: {"is_active": False, "event_types": ["resolved"], "team": None},
+        200,
+    ),
+    "webhook delete": Write(
+        "delete",
+        lambda o: reverse("api:webhook-detail", args=[o["webhook"].pk]),
+        lambda o: {},
+        204,
+    ),
 }
 
 
@@ -118,6 +163,10 @@ def objects(core: Core) -> dict[str, Any]:
         "core": core,
         "override": OverrideFactory.create(rotation=core.veteran, user=core.alice),
         "policy": EscalationPolicyFactory.create(team=core.team, name="Old"),
+        "integration": IntegrationFactory.create(team=core.team, name="Prometheus"),
+        "webhook": WebhookSubscription.objects.create(
+            url="https://hooks.example.com/old", team=core.team
+        ),
     }
 
 
@@ -128,6 +177,21 @@ def counts() -> tuple[int, ...]:
         RotationMember.objects.count(),
         Override.objects.count(),
         EscalationPolicy.objects.count(),
+        Integration.objects.count(),
+        WebhookSubscription.objects.count(),
+    )
+
+
+def integrations_and_webhooks() -> list[tuple[Any, ...]]:
+    """What a write could change about them, the key digest and signing secret included."""
+    return list(
+        Integration.objects.order_by("pk").values_list(
+            "name", "severity_map", "key_digest", "rate_limit_per_minute"
+        )
+    ) + list(
+        WebhookSubscription.objects.order_by("pk").values_list(
+            "url", "team", "event_types", "is_active", "secret"
+        )
     )
 
 
@@ -153,6 +217,7 @@ def test_only_managers_write(
     before = counts()
     names = list(Team.objects.values_list("name", flat=True))
     covers = overrides()
+    ingestion = integrations_and_webhooks()
 
     response = send(as_role(role), WRITES[name], objects)
 
@@ -160,6 +225,7 @@ def test_only_managers_write(
     assert counts() == before
     assert list(Team.objects.values_list("name", flat=True)) == names
     assert overrides() == covers
+    assert integrations_and_webhooks() == ingestion
 
 
 @pytest.mark.parametrize("name", WRITES)
