@@ -1,4 +1,9 @@
-"""Writing the timeline: every change, page, delivery, note and update of an incident."""
+"""Writing the timeline: every change, page, delivery, note and update of an incident.
+
+One rule for the words: a row's `message` says what happened and never who did it or how;
+`actor` and `via` say that, and whatever shows the timeline adds them once, through
+`timeline_attribution` ("Acknowledged — Bob via dashboard").
+"""
 
 from datetime import datetime
 from typing import Any
@@ -48,3 +53,13 @@ def timeline_write_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
     for event in written:
         webhooks_on_timeline_event(event)
     return written
+
+
+def timeline_attribution(event: TimelineEvent) -> str:
+    """Who made the change and how, to show after the message: "Bob via dashboard", "Bob"
+    (the system acted on Bob's behalf), "via integration" (no person); empty for the
+    system's own steps."""
+    via = "" if event.via == Via.SYSTEM else f"via {event.get_via_display().lower()}"
+    if event.actor is None:
+        return via
+    return f"{event.actor.name} {via}".strip()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("engage/", views.engage, name="engage"),
     path("engage/preview/", views.engage_preview, name="engage-preview"),
     path("<int:pk>/", views.incident_page, name="detail"),
+    path("<int:pk>/live/", views.incident_live, name="live"),
     path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("<int:pk>/reopen/", views.reopen, name="reopen"),

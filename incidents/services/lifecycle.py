@@ -203,8 +203,7 @@ def incident_declare_or_repeat(
                 timeline_write(
                     incident=incident,
                     kind=TimelineKind.ALERT,
-                    message=f"Triggered again via {Via(via).label} by {actor or 'the system'}: "
-                    f"{title}",
+                    message=f"Triggered again: {title}",
                     actor=actor,
                     via=via,
                     data={
@@ -317,7 +316,7 @@ def incident_acknowledge(
         timeline_write(
             incident=incident,
             kind=TimelineKind.ACKNOWLEDGED,
-            message=f"Acknowledged by {actor or 'the system'} via {Via(via).label.lower()}",
+            message="Acknowledged",
             actor=actor,
             via=via,
             data=stopped,
@@ -339,7 +338,7 @@ def incident_resolve(
         timeline_write(
             incident=incident,
             kind=TimelineKind.RESOLVED,
-            message=f"Resolved by {actor or 'the system'}" + (f": {note}" if note else ""),
+            message="Resolved" + (f": {note}" if note else ""),
             actor=actor,
             via=via,
             data={**stopped, "note": note},
@@ -390,7 +389,7 @@ def incident_reopen(
         timeline_write(
             incident=incident,
             kind=TimelineKind.REOPENED,
-            message=f"Reopened by {actor or 'the system'}" + (f": {reason}" if reason else ""),
+            message="Reopened" + (f": {reason}" if reason else ""),
             actor=actor,
             via=via,
             data={"reason": reason},
@@ -424,7 +423,7 @@ def incident_escalate_now(
         timeline_write(
             incident=incident,
             kind=TimelineKind.ESCALATED_NOW,
-            message=f"{actor or 'The system'} escalated now",
+            message="Escalated now",
             actor=actor,
             via=via,
             data={"tracks": [s.track for s in states]},
@@ -465,7 +464,7 @@ def incident_reassign(
         timeline_write(
             incident=incident,
             kind=TimelineKind.REASSIGNED,
-            message=f"Reassigned to {target} by {actor or 'the system'}",
+            message=f"Reassigned to {target}",
             actor=actor,
             via=via,
             data={

@@ -25,7 +25,7 @@ from incidents.views.create import (
     engage,
     engage_preview,
 )
-from incidents.views.detail import incident_page
+from incidents.views.detail import incident_live, incident_page
 from incidents.views.lists import incident_list, my_incidents
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "engage_preview",
     "escalate_now",
     "incident_list",
+    "incident_live",
     "incident_page",
     "my_incidents",
     "post_status_update",

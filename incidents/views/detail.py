@@ -1,4 +1,9 @@
-"""The incident page: header, triage, escalation tracks, pages, updates, timeline."""
+"""The incident page: header, triage, escalation tracks, pages, updates, timeline.
+
+While the incident is open the page polls `live` (as the list does, every 15 s): it answers
+only what others change (the status header, the escalation tracks, the pages, the timeline),
+never a form, so nobody loses what they are typing.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,7 +12,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -33,9 +38,16 @@ from incidents.models import (
     TimelineKind,
 )
 from incidents.selectors import incident_detail, incident_pages
+from incidents.timeline import timeline_attribution
 from oncall.http import HtmxHttpRequest, in_viewer_timezone
 
 # --------------------------------------------------------------------------- one incident
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: TimelineEvent
+    attribution: str  # who and how, shown once after the message
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,25 @@ FORMS: dict[str, type[forms.Form]] = {
 }
 
 
+def _live_context(incident: Incident) -> dict[str, Any]:
+    """What the page's self-refreshing regions show: the status header, the escalation
+    tracks, the pages sent and the timeline (newest first)."""
+    timeline = list(incident.timeline.all())
+    newest_first = sorted(timeline, key=lambda e: (e.at, e.pk), reverse=True)
+    return {
+        "incident": incident,
+        "now": timezone.now(),
+        "timeline": [TimelineEntry(e, timeline_attribution(e)) for e in newest_first],
+        "tracks": _tracks(incident, timeline),
+        "pages": list(incident_pages(incident=incident)),
+        "call_directly": incident.contact_mode == ContactMode.CALL,
+        # Engage stores the bridge in the body too; the header shows it once.
+        "show_body": bool(incident.body) and incident.body != f"Bridge: {incident.bridge}",
+        "can_acknowledge": incident.status == Status.TRIGGERED,
+        "can_escalate": incident.status == Status.TRIGGERED,
+    }
+
+
 def _incident_context(
     request: HttpRequest,
     incident: Incident,
@@ -119,30 +150,20 @@ def _incident_context(
     notice: str = "",
     error: str = "",
 ) -> dict[str, Any]:
-    now = timezone.now()
-    timeline = list(incident.timeline.all())
+    context = _live_context(incident)
+    now = context["now"]
     policy = (
         SeverityPolicy.objects.filter(level=incident.severity)
         .select_related("escalation_policy")
         .first()
     )
-    context: dict[str, Any] = {
-        "incident": incident,
-        "now": now,
-        "timeline": sorted(timeline, key=lambda e: (e.at, e.pk), reverse=True),
-        "tracks": _tracks(incident, timeline),
-        "pages": list(incident_pages(incident=incident)),
+    context |= {
         "status_updates": list(incident.status_updates.all()),
         "triage": _triage(incident, policy, now),
         "update_due": _update_due(incident, policy, now),
         "severity_policy": policy,
-        "call_directly": incident.contact_mode == ContactMode.CALL,
-        # Engage stores the bridge in the body too; the header shows it once.
-        "show_body": bool(incident.body) and incident.body != f"Bridge: {incident.bridge}",
-        "can_acknowledge": incident.status == Status.TRIGGERED,
         "can_resolve": incident.is_open,
         "can_reopen": incident.status == Status.RESOLVED,
-        "can_escalate": incident.status == Status.TRIGGERED,
         "can_reassign": incident.is_open,
         "notice": notice,
         "error": error,
@@ -170,3 +191,16 @@ def incident_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = _incident(pk)
     template = "incidents/incident.html#incident" if request.htmx else "incidents/incident.html"
     return render(request, template, _incident_context(request, incident))
+
+
+@require_GET
+@in_viewer_timezone
+def incident_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The page's poll: the status header, with the tracks, pages and timeline out of band.
+
+    A resolved incident's header stops polling. Without htmx this is just the page.
+    """
+    incident = _incident(pk)
+    if not request.htmx:
+        return redirect("incidents:detail", pk=incident.pk)
+    return render(request, "incidents/incident.html#live", {**_live_context(incident), "oob": True})

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from incidents.models import Incident, Status, TimelineKind
+from incidents.services import incident_acknowledge, incident_declare, incident_resolve
 from oncall.models import User
 from oncall.roles import ENGINEER, SUPPORT
 from rotations.models import Team, Tier
@@ -128,3 +129,41 @@ def test_declare_form_shows_errors_inline_without_a_reload(page: Page, live_serv
     incident = Incident.objects.get()
     expect(page.locator(".messages")).to_contain_text(f"{incident.number} declared.")
     assert incident.team == team
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_incident_page_shows_an_acknowledge_made_elsewhere_without_a_reload(
+    page: Page, live_server
+) -> None:
+    """The page polls its status header and timeline (every 15 s, like the list); what the
+    engineer is typing into a form stays where it is."""
+    sam = UserFactory.create(username="sam", first_name="Sam", last_name="S", roles=[SUPPORT])
+    bob = UserFactory.create(username="bob", first_name="Bob", last_name="B", roles=[ENGINEER])
+    incident = incident_declare(title="Checkout down", actor=sam, team=core_team(bob))
+
+    log_in(page, live_server.url, "sam")
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    expect(page.locator(".badge.status")).to_have_text("Triggered")
+    page.fill("#id_text", "half-written note")
+    # The live server shares the test's SQLite connection: write while the page is idle.
+    page.wait_for_load_state("networkidle")
+    page.evaluate("window.__stayed = true")  # survives only without a reload
+
+    incident_acknowledge(incident=incident, actor=bob)  # from Bob's phone, say
+
+    expect(page.locator(".badge.status")).to_have_text("Acknowledged", timeout=25_000)
+    expect(page.locator("#incident-status")).to_contain_text("Bob B")
+    acknowledged = page.locator("#timeline-events .event-acknowledged")
+    expect(acknowledged).to_contain_text("Acknowledged — Bob B via dashboard")
+    expect(page.locator("#acknowledge")).to_have_count(0)
+    expect(page.locator("#id_text")).to_have_value("half-written note")
+    assert page.evaluate("window.__stayed") is True
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "incident-live.png"), full_page=True)
+
+    # Resolved elsewhere: the page shows it, then stops asking.
+    page.wait_for_load_state("networkidle")
+    incident_resolve(incident=incident, actor=bob, note="rolled back")
+    expect(page.locator(".badge.status")).to_have_text("Resolved", timeout=25_000)
+    expect(page.locator("#incident-status")).not_to_have_attribute("hx-trigger", re.compile("."))
+    assert page.evaluate("window.__stayed") is True

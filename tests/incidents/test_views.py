@@ -1,7 +1,7 @@
 """Incident pages: the list, an incident and its actions, declare and engage development."""
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,9 +11,10 @@ from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries
 
 from incidents.engine import escalation_sweep
-from incidents.models import EscalationState, Incident, Severity, Status, TimelineKind
+from incidents.models import EscalationState, Incident, Severity, Status, TimelineKind, Via
 from incidents.services import (
     incident_acknowledge,
+    incident_add_note,
     incident_declare,
     incident_resolve,
 )
@@ -23,6 +24,7 @@ from oncall.models import User
 from oncall.roles import SUPPORT
 from rotations.models import ContactMode, Team
 from tests.factories import (
+    ApiKeyFactory,
     DirectNumberFactory,
     EscalationPolicyFactory,
     EscalationStepFactory,
@@ -96,6 +98,7 @@ def kinds(incident: Incident) -> list[str]:
         ("post", "/incidents/engage/"),
         ("get", "/incidents/engage/preview/"),
         ("get", "/incidents/{pk}/"),
+        ("get", "/incidents/{pk}/live/"),
         *[
             ("post", f"/incidents/{{pk}}/{action}/")
             for action in (
@@ -288,6 +291,93 @@ def test_a_missing_incident_is_404(client: Client, support: User) -> None:
     assert client.get("/incidents/999/").status_code == 404
 
 
+# --------------------------------------------------------------------------- live refresh
+
+
+def test_the_incident_page_polls_its_live_regions_while_open(
+    client: Client, core: Core, support: User
+) -> None:
+    incident = declare(core)
+    client.force_login(support)
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    header = html[html.index('<div id="incident-status"') :]
+    header = header[: header.index('<div class="actions-row">')]
+    assert f'hx-get="/incidents/{incident.pk}/live/" hx-trigger="every 15s"' in header
+    assert "<form" not in header  # what refreshes holds nothing anyone types into
+    for region in ('id="escalation"', 'id="pages"', 'id="timeline-events"'):
+        assert region in html
+    assert "hx-swap-oob" not in html
+
+
+def test_the_live_partial_answers_only_what_changes(
+    client: Client,
+    core: Core,
+    support: User,
+    django_assert_max_num_queries: DjangoAssertNumQueries,
+) -> None:
+    incident = declare(core)
+    escalation_sweep()
+    client.force_login(support)
+    incident_acknowledge(incident=incident, actor=core.people["bob"])  # elsewhere
+
+    with django_assert_max_num_queries(8):
+        response = client.get(f"/incidents/{incident.pk}/live/", headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert html.lstrip().startswith(
+        f'<div id="incident-status" hx-get="/incidents/{incident.pk}/live/" '
+        'hx-trigger="every 15s" hx-swap="outerHTML">'
+    )
+    assert 'data-status="acknowledged"' in html
+    assert core.people["bob"].name in text(html)
+    # The other regions go out of band; the forms never come back.
+    for region in (
+        'id="incident-quick-actions"',
+        'id="escalation"',
+        'id="pages"',
+        'id="timeline-events"',
+    ):
+        assert re.search(rf'{region}[^>]*hx-swap-oob="true"', html), region
+    assert 'id="acknowledge"' not in html  # nothing left to acknowledge
+    for field in ("<textarea", "<select", 'type="text"', 'id="triage"', 'id="status-updates"'):
+        assert field not in html
+    assert 'class="notice"' not in html
+    lines = dict(timeline_lines(html))
+    assert lines[TimelineKind.ACKNOWLEDGED].endswith(
+        f"Acknowledged — {core.people['bob'].name} via dashboard"
+    )
+
+
+def test_the_live_partial_stops_polling_once_resolved(
+    client: Client, core: Core, support: User
+) -> None:
+    incident = incident_resolve(incident=declare(core), actor=core.people["bob"])
+    client.force_login(support)
+    html = client.get(f"/incidents/{incident.pk}/live/", headers=HTMX).content.decode()
+    assert html.lstrip().startswith('<div id="incident-status">')
+    assert 'data-status="resolved"' in html
+    assert "hx-trigger" not in html
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'hx-get="/incidents/{incident.pk}/live/"' not in page
+
+
+def test_the_live_partial_without_htmx_is_the_page(
+    client: Client, core: Core, support: User
+) -> None:
+    incident = declare(core)
+    client.force_login(support)
+    response = client.get(f"/incidents/{incident.pk}/live/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/incidents/{incident.pk}/"
+
+
+def test_the_live_partial_of_a_missing_incident_is_404(client: Client, support: User) -> None:
+    client.force_login(support)
+    assert client.get("/incidents/999/live/", headers=HTMX).status_code == 404
+    assert client.get("/incidents/999/live/").status_code == 404
+
+
 def _prepare(core: Core, action: str, platform: Team, support: User) -> Incident:
     if action == "call":
         return incident_declare(title="Platform down", actor=support, team=platform)
@@ -462,6 +552,100 @@ def test_an_invalid_action_form_shows_its_errors_and_changes_nothing(
     assert not incident.timeline.filter(
         kind__in=[TimelineKind.TRIAGE, TimelineKind.REASSIGNED]
     ).exists()
+
+
+# --------------------------------------------------------------------------- the timeline
+
+TIMELINE_LINE = re.compile(r'<li class="event event-(\w+)">(.*?)</li>', re.S)
+
+
+def timeline_lines(html: str) -> list[tuple[str, str]]:
+    """(kind, the line's words) of each timeline row on the page, newest first."""
+    return [(kind, text(body)) for kind, body in TIMELINE_LINE.findall(html)]
+
+
+def _act_on_the_dashboard(client: Client, user: User, incident: Incident) -> None:
+    client.force_login(user)
+    for action, data in (
+        ("acknowledge", {}),
+        ("note", {"text": "looking at the deploy"}),
+        ("status-update", {"message": "Rolled back; watching."}),
+        ("resolve", {"note": "rolled back deploy 812"}),
+    ):
+        response = client.post(f"/incidents/{incident.pk}/{action}/", data)
+        assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def _act_through_the_api(client: Client, user: User, incident: Incident) -> None:
+    key: Any = ApiKeyFactory.create(user=user)
+    auth = {"Authorization": f"Bearer {key.secret}"}
+    base = f"/api/v1/incidents/{incident.pk}"
+    for action, data in (
+        ("acknowledge", {}),
+        ("notes", {"text": "looking at the deploy"}),
+        ("status-updates", {"message": "Rolled back; watching."}),
+        ("resolve", {"note": "rolled back deploy 812"}),
+    ):
+        response = client.post(
+            f"{base}/{action}/", data, content_type="application/json", headers=auth
+        )
+        assert response.status_code in (200, 201), response.content.decode()[:2000]
+
+
+@pytest.mark.parametrize(
+    ("via", "act"), [(Via.DASHBOARD, _act_on_the_dashboard), (Via.API, _act_through_the_api)]
+)
+def test_each_timeline_line_names_who_did_it_and_how_once(
+    client: Client,
+    core: Core,
+    support: User,
+    via: str,
+    act: Callable[[Client, User, Incident], None],
+) -> None:
+    incident = declare(core)
+    bob = core.people["bob"]
+    act(client, bob, incident)
+
+    client.force_login(support)
+    lines = timeline_lines(client.get(f"/incidents/{incident.pk}/").content.decode())
+    by = f"— {bob.name} via {Via(via).label.lower()}"
+    expected: dict[str, str] = {
+        TimelineKind.ACKNOWLEDGED: f"Acknowledged {by}",
+        TimelineKind.NOTE: f"looking at the deploy {by}",
+        TimelineKind.STATUS_UPDATE: f"Rolled back; watching. {by}",
+        TimelineKind.RESOLVED: f"Resolved: rolled back deploy 812 {by}",
+    }
+    shown = {kind: line for kind, line in lines if kind in expected}
+    assert set(shown) == set(expected)
+    for kind, line in shown.items():
+        assert line.count(bob.name) == 1, line
+        assert line.endswith(expected[kind]), line
+    declared = next(line for kind, line in lines if kind == TimelineKind.DECLARED)
+    assert declared.endswith(f"— {core.people['john'].name} via dashboard")
+
+    # The API keeps who and how apart from the words, and the words say it nowhere.
+    client.force_login(bob)
+    timeline = client.get(f"/api/v1/incidents/{incident.pk}/").json()["timeline"]
+    rows = [row for row in timeline if row["kind"] in expected]
+    assert len(rows) == len(expected)
+    for row in rows:
+        assert (row["actor"]["username"], row["via"]) == ("bob", via)
+        assert bob.name not in row["message"]
+        assert " via " not in row["message"]
+
+
+def test_timeline_lines_without_a_person_say_how_or_nothing(
+    client: Client, core: Core, support: User
+) -> None:
+    incident = declare(core)
+    escalation_sweep()  # the system pages bob: the system's own step, no attribution
+    incident_acknowledge(incident=incident, actor=None, via=Via.INTEGRATION)
+    incident_add_note(incident=incident, text="seen in the logs", actor=support, via=Via.SYSTEM)
+    client.force_login(support)
+    lines = dict(timeline_lines(client.get(f"/incidents/{incident.pk}/").content.decode()))
+    assert lines[TimelineKind.ACKNOWLEDGED].endswith("Acknowledged — via integration")
+    assert "—" not in lines[TimelineKind.PAGED]
+    assert lines[TimelineKind.NOTE].endswith(f"seen in the logs — {support.name}")
 
 
 # --------------------------------------------------------------------------- declare
