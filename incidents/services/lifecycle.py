@@ -478,6 +478,39 @@ def incident_reassign(
     return incident
 
 
+def page_new_tier_if_raised(*, incident: Incident, previous: str, actor: User | None) -> bool:
+    """Raised, while nobody has acknowledged, to a severity that pages both tiers: the new
+    tier's on-call is paged now, once, as if the incident had been declared at it.
+
+    Call inside the transaction that changed the severity. Lowering it pages nobody and
+    stops nothing (the new tier is only ever paged once). True when a track started.
+    """
+    if incident.status != Status.TRIGGERED or incident.contact_mode != ContactMode.PAGE:
+        return False
+    now_policy, before = severity_policy(incident.severity), severity_policy(previous)
+    if incident.team is None or now_policy is None or not now_policy.page_both_tiers:
+        return False
+    if before is not None and before.page_both_tiers:
+        return False
+    states = incident.escalation_states.all()
+    current = max((s.generation for s in states), default=0)
+    if any(s.track == "new" and s.generation == current for s in states):
+        return False  # this round already paged it (engage development does)
+    now = timezone.now()
+    snapshot = engine.new_tier_snapshot(team=incident.team, at=now)
+    if snapshot is None:
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.ESCALATION,
+            message=f"{incident.severity} pages the new tier too, but {incident.team.name} "
+            "has no new-tier rotation",
+            data={"warning": "no new tier"},
+        )
+        return False
+    _start_paging(incident, [engine.Track("new", None, snapshot)], actor)
+    return True
+
+
 def incident_set_severity(
     *, incident: Incident, severity: str, actor: User | None, via: str = Via.DASHBOARD
 ) -> Incident:
@@ -498,6 +531,7 @@ def incident_set_severity(
             via=via,
             data={"from": previous, "to": severity},
         )
+        page_new_tier_if_raised(incident=incident, previous=previous, actor=actor)
     return incident
 
 
