@@ -20,7 +20,7 @@ from incidents import selectors, services
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
 from incidents.models import Incident, SeverityPolicy, Source, TimelineKind, Via
-from incidents.services.lifecycle import incident_declare_or_repeat
+from incidents.services.declare import incident_declare_or_repeat
 from oncall.api.errors import Conflict, error_responses
 from oncall.api.permissions import signed_in
 from oncall.models import User

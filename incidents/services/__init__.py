@@ -6,20 +6,24 @@ from incidents.services.common import (
     TriageIncomplete,
     incident_transition,
 )
-from incidents.services.details import incident_update
-from incidents.services.lifecycle import (
+from incidents.services.declare import (
     engage_description,
-    incident_acknowledge,
-    incident_add_note,
     incident_declare,
     incident_engage,
-    incident_escalate_now,
-    incident_reassign,
     incident_record_call,
-    incident_reopen,
-    incident_resolve,
+)
+from incidents.services.details import incident_update
+from incidents.services.steering import (
+    incident_add_note,
     incident_set_commander,
     incident_set_severity,
+)
+from incidents.services.transitions import (
+    incident_acknowledge,
+    incident_escalate_now,
+    incident_reassign,
+    incident_reopen,
+    incident_resolve,
 )
 from incidents.services.updates import (
     incident_post_status_update,

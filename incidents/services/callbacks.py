@@ -8,7 +8,7 @@ from django.db import transaction
 from incidents.engine import SUBJECT_TYPE
 from incidents.models import Incident, Status, TimelineKind, Via
 from incidents.services.common import IllegalTransition
-from incidents.services.lifecycle import incident_acknowledge
+from incidents.services.transitions import incident_acknowledge
 from incidents.timeline import timeline_write
 from notifications.models import Notification
 from notifications.models import Status as NotificationStatus

@@ -12,7 +12,7 @@ from django.utils import timezone
 from incidents.engine import SUBJECT_TYPE, page_content
 from incidents.models import Incident, Severity, Status, StatusUpdate, TimelineKind, Via
 from incidents.services.common import TriageIncomplete, locked, severity_policy
-from incidents.services.lifecycle import page_new_tier_if_raised
+from incidents.services.steering import page_new_tier_if_raised
 from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency
 from notifications.services import notification_enqueue, notifications_page

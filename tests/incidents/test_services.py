@@ -37,7 +37,7 @@ from incidents.services import (
     incident_timers_sweep,
     incident_triage_confirm,
 )
-from incidents.services.lifecycle import DedupKeyInUse, incident_declare_or_repeat
+from incidents.services.declare import DedupKeyInUse, incident_declare_or_repeat
 from notifications.models import Channel, ContactMethod, Notification, NotificationRule
 from notifications.models import Status as NotificationStatus
 from notifications.services import (
