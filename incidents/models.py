@@ -257,6 +257,16 @@ class TimelineEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message}"
 
+    @property
+    def attribution(self) -> str:
+        """Who made the change and how, to show after the message: "Bob via dashboard", "Bob"
+        (the system acted on Bob's behalf), "via integration" (no person); empty for the
+        system's own steps."""
+        via = "" if self.via == Via.SYSTEM else f"via {self.get_via_display().lower()}"
+        if self.actor is None:
+            return via
+        return f"{self.actor.name} {via}".strip()
+
 
 class EscalationStatus(models.TextChoices):
     ACTIVE = "active", "Active"

@@ -56,10 +56,5 @@ def timeline_write_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
 
 
 def timeline_attribution(event: TimelineEvent) -> str:
-    """Who made the change and how, to show after the message: "Bob via dashboard", "Bob"
-    (the system acted on Bob's behalf), "via integration" (no person); empty for the
-    system's own steps."""
-    via = "" if event.via == Via.SYSTEM else f"via {event.get_via_display().lower()}"
-    if event.actor is None:
-        return via
-    return f"{event.actor.name} {via}".strip()
+    """Who made the change and how ("Bob via dashboard"); see `TimelineEvent.attribution`."""
+    return event.attribution

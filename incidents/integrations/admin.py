@@ -2,6 +2,8 @@
 
 Who may do what follows the role permissions in IncidentsConfig: managers edit
 integrations and subscriptions and view alert groups; other roles see none of it.
+Secrets (an integration's key, a subscription's signing secret) are shown once, in a
+message after add or rotate, and never on a change page or list.
 """
 
 from typing import Any
@@ -19,7 +21,12 @@ from incidents.integrations.models import (
     Integration,
     WebhookSubscription,
 )
-from incidents.integrations.services import integration_issue_key, integration_url
+from incidents.integrations.services import (
+    integration_issue_key,
+    integration_rotate_key,
+    integration_url,
+    webhook_subscription_rotate_secret,
+)
 
 
 @admin.register(Integration)
@@ -57,11 +64,12 @@ class IntegrationAdmin(admin.ModelAdmin):
                 f"Integration key (shown once, copy it now): {secret} — send events to {url}",
             )
 
-    @admin.action(description="Issue a new key (the old one stops working)")
+    @admin.action(
+        description="Issue a new key (the old one stops working)", permissions=("change",)
+    )
     def rotate_key(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
         for integration in queryset:
-            secret = integration_issue_key(integration=integration)
-            integration.save(update_fields=["key_prefix", "key_digest"])
+            secret = integration_rotate_key(integration=integration)
             messages.warning(request, f"New key for {integration.name} (shown once): {secret}")
 
 
@@ -168,8 +176,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("url", "team", "event_types", "is_active", "created_at")
     list_filter = ("is_active", "team")
     list_select_related = ("team",)
+    # Never `secret`: it is shown once, in a message, when it is made.
     fields = ("url", "team", "event_types", "is_active", "created_by", "created_at")
     readonly_fields = ("created_by", "created_at")
+    actions = ("rotate_secret",)
 
     def save_model(
         self, request: HttpRequest, obj: WebhookSubscription, form: ModelForm, change: bool
@@ -177,3 +187,18 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+        if not change:
+            messages.warning(
+                request,
+                f"Signing secret (shown once, copy it now): {obj.secret} — deliveries to "
+                f"{obj.url} carry X-Signature, HMAC-SHA256 over '<timestamp>.<body>' with it",
+            )
+
+    # Deliveries already queued keep the secret their row was written with.
+    @admin.action(description="Rotate secret", permissions=("change",))
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            secret = webhook_subscription_rotate_secret(subscription=subscription)
+            messages.warning(
+                request, f"New signing secret for {subscription.url} (shown once): {secret}"
+            )

@@ -22,4 +22,9 @@ urlpatterns = [
         api.WebhookDetailApi.as_view(),
         name="webhook-detail",
     ),
+    path(
+        "webhooks/<int:subscription_id>/rotate-secret/",
+        api.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
 ]

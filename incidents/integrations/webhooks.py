@@ -3,7 +3,9 @@
 `webhooks_on_timeline_event(event)` is the one entry point. It maps a timeline row to a
 webhook event type and writes one outbox row per interested subscription, in the caller's
 transaction (delivery is queued on commit by the outbox). The idempotency key is per
-subscription and timeline row, so calling it twice for one change sends once.
+subscription and timeline row, so calling it twice for one change sends once. The `body`
+reads as the incident page's timeline line does: the message, then who and how
+("Acknowledged — Bob via dashboard").
 """
 
 from typing import Any
@@ -74,6 +76,7 @@ def _enqueue(
     wanted: list[WebhookSubscription], incident: Incident, event: TimelineEvent, event_type: str
 ) -> list[Notification]:
     data = webhook_payload(event_type=event_type, incident=incident, event=event)
+    body = " — ".join(part for part in (event.message, event.attribution) if part)
     rows = []
     for subscription in wanted:
         rows.append(
@@ -82,7 +85,7 @@ def _enqueue(
                 channel=Channel.WEBHOOK,
                 address=subscription.url,
                 subject=f"{incident.number} {event_type}: {incident.title}"[:300],
-                body=event.message,
+                body=body,
                 reason=f"webhook subscription {subscription.pk}: {event_type}",
                 urgency=Urgency.LOW,
                 data={**data, "subscription": subscription.pk},

@@ -147,6 +147,12 @@ WRITES = {
         lambda o: {"is_active": False, "event_types": ["resolved"], "team": None},
         200,
     ),
+    "webhook rotate secret": Write(
+        "post",
+        lambda o: reverse("api:webhook-rotate-secret", args=[o["webhook"].pk]),
+        lambda o: {},
+        200,
+    ),
     "webhook delete": Write(
         "delete",
         lambda o: reverse("api:webhook-detail", args=[o["webhook"].pk]),

@@ -1,6 +1,8 @@
-"""Helpers for the ingestion doors: post JSON, build Events v2 and Alertmanager bodies."""
+"""Helpers for the ingestion doors: post JSON, build Events v2 and Alertmanager bodies, read
+the incident page's timeline."""
 
 import json
+import re
 from typing import Any
 
 from django.test import Client
@@ -59,3 +61,11 @@ def am_alert(fingerprint: str, status: str = "firing", **labels: str) -> dict[st
         "generatorURL": "http://prometheus:9090/graph",
         "fingerprint": fingerprint,
     }
+
+
+def timeline_line(page: str, kind: str) -> str:
+    """The incident page's timeline entry of this kind as a reader sees it: the message,
+    then who and how."""
+    (entry,) = re.findall(rf'<li class="event event-{kind}">(.*?)</li>', page, re.S)
+    parts = re.findall(r'<(?:span class="message"|small class="muted by")>(.*?)</', entry, re.S)
+    return " ".join(" ".join(parts).split())

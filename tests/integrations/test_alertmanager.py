@@ -7,7 +7,9 @@ from django.test import Client
 
 from incidents.integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from incidents.models import Incident, Status
-from tests.integrations.support import am_alert, am_message, post_json
+from oncall.roles import ENGINEER
+from tests.factories import UserFactory
+from tests.integrations.support import am_alert, am_message, post_json, timeline_line
 
 
 def url(integration: Integration) -> str:
@@ -69,6 +71,20 @@ def test_resolved_resolves_and_firing_again_opens_a_new_incident(
 
     assert again.json()["action"] == "created"
     assert Incident.objects.filter(status=Status.TRIGGERED).exclude(pk=first.pk).count() == 1
+
+
+def test_a_resolve_names_the_tool_in_the_alert_line_and_says_via_integration_once(
+    client: Client, am_integration: Integration
+) -> None:
+    post_json(client, url(am_integration), am_message())
+    post_json(client, url(am_integration), am_message(status="resolved"))
+    reader = Client()
+    reader.force_login(UserFactory.create(roles=[ENGINEER]))
+
+    page = reader.get(f"/incidents/{Incident.objects.get().pk}/").content.decode()
+
+    assert timeline_line(page, "resolved") == "Resolved — via integration"
+    assert "Alertmanager (portal): resolved, 0 firing, 2 resolved" in page
 
 
 def test_resolved_with_nothing_open_is_ignored(client: Client, am_integration: Integration) -> None:

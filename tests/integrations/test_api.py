@@ -1,5 +1,6 @@
-"""Managers keep integrations (key shown once, digest stored) and webhook subscriptions as
-configuration: create, read, change, delete, rotate the key; other roles get 403."""
+"""Managers keep integrations (key shown once, digest stored) and webhook subscriptions
+(signing secret shown once) as configuration: create, read, change, delete, rotate the key
+or secret; other roles get 403."""
 
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -124,7 +125,7 @@ def test_a_manager_subscribes_a_webhook(db: None) -> None:
     assert response.status_code == 201, response.content
     subscription = WebhookSubscription.objects.get()
     assert subscription.event_types == ["triggered", "resolved"]
-    assert "secret" not in response.json()
+    assert response.json()["secret"] == subscription.secret  # shown on create, once
 
     wrong = signed_in(MANAGER).post(
         "/api/v1/webhooks/",
@@ -366,6 +367,7 @@ def test_a_non_managers_writes_change_nothing(
         client.delete(detail(integration)),
         client.get(hook(subscription)),
         client.patch(hook(subscription), {"is_active": False}, "application/json"),
+        client.post(rotate_secret(subscription)),
         client.delete(hook(subscription)),
     ]
 
@@ -385,6 +387,7 @@ def test_a_non_managers_writes_change_nothing(
         ("get", lambda: hook(424242)),
         ("patch", lambda: hook(424242)),
         ("delete", lambda: hook(424242)),
+        ("post", lambda: rotate_secret(424242)),
         ("get", lambda: detail(2**63)),  # past any database's integers: still a 404
     ],
 )
@@ -410,6 +413,11 @@ def hook(subscription: WebhookSubscription | int) -> str:
     return reverse("api:webhook-detail", args=[pk])
 
 
+def rotate_secret(subscription: WebhookSubscription | int) -> str:
+    pk = subscription if isinstance(subscription, int) else subscription.pk
+    return reverse("api:webhook-rotate-secret", args=[pk])
+
+
 def subscription_state(subscription: WebhookSubscription) -> tuple[Any, ...]:
     return tuple(
         WebhookSubscription.objects.filter(pk=subscription.pk).values_list(
@@ -418,7 +426,9 @@ def subscription_state(subscription: WebhookSubscription) -> tuple[Any, ...]:
     )
 
 
-def test_a_webhook_subscription_round_trips_and_never_shows_its_secret(db: None) -> None:
+def test_a_webhook_subscription_round_trips_and_shows_its_secret_only_on_create(
+    db: None,
+) -> None:
     TeamFactory.create(slug="core")
     manager = signed_in(MANAGER)
     created = manager.post(
@@ -426,6 +436,8 @@ def test_a_webhook_subscription_round_trips_and_never_shows_its_secret(db: None)
     ).json()
     path = hook(created["id"])
     secret = WebhookSubscription.objects.get().secret
+    assert created.pop("secret") == secret
+    assert manager.get(path).json() == created
 
     changed = manager.patch(
         path,
@@ -450,13 +462,31 @@ def test_a_webhook_subscription_round_trips_and_never_shows_its_secret(db: None)
     everyone = manager.patch(path, {"team": None}, "application/json").json()
     assert everyone["team"] is None
     assert WebhookSubscription.objects.get().secret == secret  # a change keeps the secret
-    for answer in (created, body, everyone):
+    for answer in (created, body, everyone, manager.get("/api/v1/webhooks/").json()[0]):
         assert "secret" not in answer
         assert secret not in str(answer)
 
     assert manager.delete(path).status_code == 204
     assert_error(manager.get(path), 404, "not_found")
     assert not WebhookSubscription.objects.exists()
+
+
+def test_rotating_the_secret_shows_the_new_one_once(db: None) -> None:
+    subscription = webhook()
+    old = subscription.secret
+    manager = signed_in(MANAGER)
+
+    response = manager.post(rotate_secret(subscription))
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    new = body.pop("secret")
+    assert new != old
+    assert WebhookSubscription.objects.get().secret == new
+    assert manager.get(hook(subscription)).json() == body
+    assert new not in str(manager.get("/api/v1/webhooks/").json())
+    again = manager.post(rotate_secret(subscription)).json()["secret"]
+    assert again not in {old, new}
 
 
 def test_a_paused_or_narrowed_subscription_is_sent_nothing(db: None) -> None:
@@ -513,7 +543,7 @@ def test_every_operation_documents_its_bodies_and_errors(db: None) -> None:
         for method, op in item.items()
         if method in {"get", "post", "patch", "put", "delete"}
     ]
-    assert len(operations) == 11
+    assert len(operations) == 12
     for path, method, op in operations:
         where = f"{method.upper()} {path}"
         assert op.get("summary"), where
@@ -523,7 +553,7 @@ def test_every_operation_documents_its_bodies_and_errors(db: None) -> None:
         assert success, where
         if method != "delete":
             assert "content" in op["responses"][success[0]], where
-        if method in {"post", "patch"} and not path.endswith("/rotate-key/"):  # no body
+        if method in {"post", "patch"} and not path.endswith(("/rotate-key/", "/rotate-secret/")):
             assert "requestBody" in op, where
             assert "400" in op["responses"], where
         for status in set(op["responses"]) - {"200", "201", "204"}:
@@ -532,6 +562,17 @@ def test_every_operation_documents_its_bodies_and_errors(db: None) -> None:
     components = schema["components"]["schemas"]
     assert "key" not in components["Integration"]["properties"]
     assert "secret" not in components["Webhook"]["properties"]
+    assert "secret" in components["WebhookCreated"]["required"]
+    with_secret = {  # only create and rotate-secret answer with it
+        (path, method)
+        for path, item in schema["paths"].items()
+        for method, op in item.items()
+        if "#/components/schemas/WebhookCreated" in str(op.get("responses"))
+    }
+    assert with_secret == {
+        ("/api/v1/webhooks/", "post"),
+        ("/api/v1/webhooks/{subscription_id}/rotate-secret/", "post"),
+    }
 
 
 @pytest.fixture

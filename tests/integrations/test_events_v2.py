@@ -9,7 +9,9 @@ from django.test import Client, override_settings
 
 from incidents.integrations.models import Alert, AlertGroup, Integration
 from incidents.models import Incident, Source, Status, TimelineKind
-from tests.integrations.support import post_json, trigger
+from oncall.roles import ENGINEER
+from tests.factories import UserFactory
+from tests.integrations.support import post_json, timeline_line, trigger
 
 URL = "/v2/enqueue"
 
@@ -110,6 +112,19 @@ def test_acknowledge_then_resolve_then_trigger_opens_a_new_incident(
     send(client, trigger(key, "db-down"))
     assert Incident.objects.count() == 2
     assert Incident.objects.exclude(pk=first.pk).get().status == Status.TRIGGERED
+
+
+def test_a_resolve_says_via_integration_once(client: Client, integration: Integration) -> None:
+    key = integration.key  # type: ignore[attr-defined]
+    send(client, trigger(key, "db-down"))
+    send(client, {"routing_key": key, "event_action": "resolve", "dedup_key": "db-down"})
+    reader = Client()
+    reader.force_login(UserFactory.create(roles=[ENGINEER]))
+
+    page = reader.get(f"/incidents/{Incident.objects.get().pk}/")
+
+    assert page.status_code == 200
+    assert timeline_line(page.content.decode(), "resolved") == "Resolved — via integration"
 
 
 @pytest.mark.parametrize("action", ["acknowledge", "resolve"])

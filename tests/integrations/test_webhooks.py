@@ -13,14 +13,14 @@ from werkzeug import Request
 
 from incidents.integrations.models import WebhookSubscription
 from incidents.integrations.webhooks import webhooks_on_timeline_event
-from incidents.models import Incident, TimelineKind
+from incidents.models import Incident, TimelineKind, Via
 from incidents.services import incident_post_status_update
 from notifications.channels import base
 from notifications.channels.webhook import webhook_signature
 from notifications.models import Channel, Notification
 from notifications.services import notification_deliver as deliver
 from notifications.services import notification_enqueue
-from oncall.roles import ENGINEER
+from oncall.roles import ENGINEER, MANAGER
 from tests.factories import ApiKeyFactory, IntegrationFactory, TeamFactory, UserFactory
 from tests.integrations.support import post_json, trigger
 from tests.notifications.conftest import REAL_BACKENDS
@@ -182,3 +182,75 @@ def test_dashboard_changes_reach_subscribers_through_the_timeline(
 
     events = [row.data["event"] for row in rows()]
     assert events == ["triggered", "status_update", "acknowledged", "resolved"]
+
+
+def received_by_title(receiver: HTTPServer) -> dict[str, Request]:
+    return {
+        json.loads(request.get_data())["data"]["incident"]["title"]: request
+        for request, _ in receiver.log
+    }
+
+
+def test_after_rotate_secret_new_changes_verify_with_the_new_secret_only(
+    db: None, receiver: HTTPServer
+) -> None:
+    from incidents.services import incident_declare
+
+    subscription = WebhookSubscription.objects.create(
+        url=receiver.url_for("/hook"), event_types=["triggered"]
+    )
+    receiver.expect_request("/hook", method="POST").respond_with_data("ok")
+    manager = Client()
+    manager.force_login(UserFactory.create(roles=[MANAGER]))
+    old = subscription.secret
+    team = TeamFactory.create()
+    incident_declare(title="Queued before", actor=None, team=team)
+
+    rotated = manager.post(reverse("api:webhook-rotate-secret", args=[subscription.pk]))
+    assert rotated.status_code == 200, rotated.content
+    new = rotated.json()["secret"]
+    incident_declare(title="Written after", actor=None, team=team)
+    for row in rows():
+        assert deliver(notification_id=row.pk) == "sent"
+
+    received = received_by_title(receiver)
+    assert set(received) == {"Queued before", "Written after"}
+    # A delivery already queued keeps the secret it was written with.
+    assert verifies(received["Queued before"], old)
+    assert not verifies(received["Queued before"], new)
+    assert verifies(received["Written after"], new)
+    assert not verifies(received["Written after"], old)
+
+
+def test_the_body_reads_like_the_timeline_line_with_who_and_how(
+    db: None, receiver: HTTPServer
+) -> None:
+    from incidents.services import incident_acknowledge, incident_declare
+
+    WebhookSubscription.objects.create(url=receiver.url_for("/hook"))
+    receiver.expect_request("/hook", method="POST").respond_with_data("ok")
+    bob = UserFactory.create(first_name="Bob", last_name="Ng")
+    incident = incident_declare(title="Checkout down", actor=None, team=TeamFactory.create())
+    incident_acknowledge(incident=incident, actor=bob, via=Via.SMS)
+    ack = Notification.objects.get(channel=Channel.WEBHOOK, data__event="acknowledged")
+
+    assert deliver(notification_id=ack.pk) == "sent"
+
+    ((request, _),) = receiver.log
+    body = json.loads(request.get_data())["body"]
+    assert body == "Acknowledged — Bob Ng via sms"
+    event = incident.timeline.get(kind=TimelineKind.ACKNOWLEDGED)
+    assert body == f"{event.message} — {event.attribution}"
+
+
+def test_an_integrations_change_is_attributed_to_the_integration(
+    client: Client, subscription: WebhookSubscription
+) -> None:
+    key = IntegrationFactory.create().key  # type: ignore[attr-defined]
+    post_json(client, "/v2/enqueue", trigger(key, "k"))
+    post_json(
+        client, "/v2/enqueue", {"routing_key": key, "event_action": "resolve", "dedup_key": "k"}
+    )
+
+    resolved = Notification.objects.get(channel=Channel.WEBHOOK, data__event="resolved")
+    assert resolved.body == "Resolved — via integration"

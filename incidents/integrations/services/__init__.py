@@ -2,7 +2,7 @@
 
 - `keys`: issuing and rotating integration keys, the doors' cached key lookup.
 - `config`: integrations as configuration (create, change, delete, their URL).
-- `subscriptions`: webhook subscriptions as configuration.
+- `subscriptions`: webhook subscriptions as configuration (and their signing secrets).
 - `common`: the dedup core both formats fold through (one open alert group per key).
 - `events_v2`, `alertmanager`: folding PagerDuty Events v2 and Alertmanager messages.
 
@@ -33,6 +33,7 @@ from incidents.integrations.services.subscriptions import (
     SUBSCRIPTION_CHANGEABLE,
     webhook_subscription_create,
     webhook_subscription_delete,
+    webhook_subscription_rotate_secret,
     webhook_subscription_update,
 )
 
@@ -56,5 +57,6 @@ __all__ = [
     "integration_url",
     "webhook_subscription_create",
     "webhook_subscription_delete",
+    "webhook_subscription_rotate_secret",
     "webhook_subscription_update",
 ]

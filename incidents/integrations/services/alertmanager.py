@@ -128,7 +128,7 @@ def alertmanager_process(
                 return IngestResult(dedup_key, Action.IGNORED, None)
             firing, resolved = _am_upsert_alerts(group, message)
             _am_record(group, message, firing, resolved)
-            stop_group(group, resolve=True, note="Alertmanager sent the group resolved")
+            stop_group(group, resolve=True)
             return IngestResult(dedup_key, Action.RESOLVED, group.incident)
     severity = level or alertmanager_severity(integration=integration, message=message)
     with transaction.atomic():

@@ -96,15 +96,19 @@ def declare_from(
     )
 
 
-def stop_group(group: AlertGroup, *, resolve: bool, note: str) -> bool:
-    """Acknowledge or resolve the group's incident; False when there was nothing to do."""
+def stop_group(group: AlertGroup, *, resolve: bool) -> bool:
+    """Acknowledge or resolve the group's incident; False when there was nothing to do.
+
+    No note: the timeline's attribution already says "via integration", and the alert line
+    before it says which tool and what it sent.
+    """
     incident = group.incident
     if resolve:
         group.is_open = False
         group.last_event_at = timezone.now()
         group.save(update_fields=["is_open", "last_event_at"])
         if incident.status != Status.RESOLVED:
-            incident_resolve(incident=incident, actor=None, via=Via.INTEGRATION, note=note)
+            incident_resolve(incident=incident, actor=None, via=Via.INTEGRATION)
         return True
     if incident.status != Status.TRIGGERED:
         return False  # already acknowledged: a second acknowledge changes nothing

@@ -75,9 +75,7 @@ def event_v2_process(*, integration: Integration, event: EventV2, level: str = "
     with transaction.atomic():
         group = open_group(integration, event.dedup_key)
         resolve = event.event_action == "resolve"
-        if group is None or not stop_group(
-            group, resolve=resolve, note="resolved by the integration"
-        ):
+        if group is None or not stop_group(group, resolve=resolve):
             return IngestResult(event.dedup_key, Action.IGNORED, group.incident if group else None)
         action = Action.RESOLVED if resolve else Action.ACKNOWLEDGED
         return IngestResult(event.dedup_key, action, group.incident)
