@@ -9,11 +9,14 @@ inserts one row; prints both and their ratio (what a monitoring client experienc
         .venv/bin/python bench/ingest.py [requests] [clients] [workers] [during|after]
 
 /v2/enqueue stores each accepted event and wakes a drain (one Redis SET NX per event, one
-task per burst); a `celery worker -Q ingest` started here folds them into incidents, running during the /v2/enqueue load
-(`during`, the default: it shares the machine with gunicorn, as in production on one host)
-or started when the load ends (`after`). The bench prints how long the fold took after the
-load ended, then checks that nothing was lost: one incident per distinct dedup key and
-alert counts adding up to the events accepted. The Redis database given is flushed.
+task per burst); a `celery worker -Q ingest` started here folds them into incidents,
+running during the /v2/enqueue load (`during`, the default: it shares the machine with
+gunicorn, as in production on one host) or started when the load ends (`after`, where the
+two targets alternate in four rounds each so that the machine's drift hits both alike).
+The bench prints how long the fold took after the load ended, then checks that nothing was
+lost: one incident per distinct dedup key and alert counts adding up to the events
+accepted. The Redis database given is flushed. Use a database of its own: the drain folds
+every pending event in id order, other runs' leftovers first.
 
 The database is created and migrated if needed. This module is also the server's settings
 and URLconf (DJANGO_SETTINGS_MODULE=bench.ingest): the baseline view lives only here, and its
@@ -39,6 +42,7 @@ BASELINE_TABLE = "bench_ingest_baseline"
 TIME_LIMIT = 120.0  # seconds per target, whatever the request count
 FOLD_QUEUE = "ingest"  # CELERY_TASK_ROUTES["incidents.ingest_drain"]
 FOLD_LIMIT = 600.0  # seconds the bench waits for the worker to fold the backlog
+ROUNDS = 4  # `after`: baseline and /v2/enqueue alternate in this many rounds each
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -198,7 +202,7 @@ def events(key: str, count: int, seed: int) -> list[dict[str, Any]]:
 
 def load(
     url: str, bodies: list[dict[str, Any]], clients: int, accepted: list[str] | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Post the bodies from `clients` threads; `accepted` collects the 202s' dedup keys."""
     import httpx
 
@@ -232,14 +236,27 @@ def load(
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    return figures(latencies, wall, len(failures))
+
+
+def figures(latencies: list[float], wall: float, failed: int) -> dict[str, Any]:
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "requests": len(latencies),
-        "failed": len(failures),
+        "failed": failed,
         "eps": len(latencies) / wall,
         "p50_ms": cuts[49] * 1000,
         "p99_ms": cuts[98] * 1000,
+        "latencies": latencies,
+        "wall": wall,
     }
+
+
+def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one target as one figure: all requests over all their wall time."""
+    latencies = [x for part in parts for x in part["latencies"]]
+    failed = sum(int(part["failed"]) for part in parts)
+    return figures(latencies, sum(part["wall"] for part in parts), failed)
 
 
 def start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -345,10 +362,18 @@ def main() -> None:
         seed = int(time.time())
         load(base + "/bench/baseline", events(key, 200, seed), clients)  # warm up both
         load(base + "/v2/enqueue", events(key, 200, seed + 1), clients, accepted)
-        baseline = load(base + "/bench/baseline", events(key, count, seed + 2), clients)
-        if mode == "during":
+        if mode == "during":  # the worker would load later baseline rounds too: one each
+            baseline = load(base + "/bench/baseline", events(key, count, seed + 2), clients)
             worker = start_worker(database_url, log)
-        enqueue = load(base + "/v2/enqueue", events(key, count, seed + 3), clients, accepted)
+            enqueue = load(base + "/v2/enqueue", events(key, count, seed + 3), clients, accepted)
+        else:  # alternate rounds, so a drift of the machine's speed hits both alike
+            rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "enqueue": []}
+            for n in range(ROUNDS):
+                part = events(key, count // ROUNDS, seed + 10 + n)
+                rounds["baseline"].append(load(base + "/bench/baseline", part, clients))
+                part = events(key, count // ROUNDS, seed + 100 + n)
+                rounds["enqueue"].append(load(base + "/v2/enqueue", part, clients, accepted))
+            baseline, enqueue = merged(rounds["baseline"]), merged(rounds["enqueue"])
         left = pending_events(key)
         if worker is None:
             worker = start_worker(database_url, log)

@@ -1,10 +1,12 @@
 """Storing an accepted event and waking the folders (the doors' side, in the request)."""
 
+import functools
 import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 
 from incidents.integrations.models import InboundEvent, Integration
 from incidents.integrations.ratelimit import ingest_redis
@@ -64,13 +66,40 @@ def wake_clear() -> None:
             logger.warning("ingest drain: could not clear the wake-up flag (%s)", error)
 
 
+@functools.cache
+def _insert_sql(vendor: str) -> tuple[str, tuple["Field[Any, Any]", ...]]:
+    """`INSERT … RETURNING id` over every concrete column, built once per backend."""
+    meta = InboundEvent._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.attname if f.column is None else f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    # Only the model's own quoted names go in; every value is a parameter.
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) RETURNING "  # noqa: S608
+    return sql + quote(meta.pk.attname), fields
+
+
+def _insert(event: InboundEvent) -> None:
+    """The model's own INSERT without the ORM's per-call SQL compilation (the hot path of
+    every accepted event: a third of the door's CPU went there). Same values as save():
+    each field's pre_save and database preparation."""
+    if not connection.features.can_return_columns_from_insert:
+        event.save(force_insert=True)
+        return
+    sql, fields = _insert_sql(connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (event.pk,) = cursor.fetchone()
+    event._state.adding, event._state.db = False, connection.alias
+
+
 def inbound_store(
     *, integration: Integration, kind: str, payload: dict[str, Any], dedup_key: str
 ) -> InboundEvent:
     """Store one accepted event (one INSERT) and wake a folder on commit."""
-    event = InboundEvent.objects.create(
-        integration=integration, kind=kind, payload=payload, dedup_key=dedup_key
-    )
+    event = InboundEvent(integration=integration, kind=kind, payload=payload, dedup_key=dedup_key)
+    _insert(event)
     if not settings.INGEST_INLINE:
         transaction.on_commit(lambda: ingest_wake(event.pk))
     return event
