@@ -123,7 +123,6 @@ def prepare(database_url: str) -> str:
     from django.db import connection
 
     from incidents.integrations.services import integration_create
-    from rotations.models import Team
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -131,12 +130,53 @@ def prepare(database_url: str) -> str:
             "routing_key text, dedup_key text, body text, "
             "received_at timestamptz NOT NULL DEFAULT now())"
         )
-    team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    team, policy = bench_team()
     run = f"bench-{int(time.time())}"
     _, key = integration_create(
-        team=team, name=run, type="events_v2", actor=None, rate_limit_per_minute=10_000_000
+        team=team,
+        name=run,
+        type="events_v2",
+        actor=None,
+        rate_limit_per_minute=10_000_000,
+        escalation_policy=policy,
     )
     return key
+
+
+def bench_team() -> tuple[Any, Any]:
+    """A team as the handbooks shape one, so each new incident is paged as in production:
+    a weekly veteran list of three and a policy (its on-call, then the walk of the list)."""
+    from oncall.models import User
+    from rotations.models import EscalationPolicy, Rotation, StepAction, Team, Tier
+    from rotations.services import escalation_policy_write, rotation_write, team_write
+
+    team = Team.objects.filter(slug="bench").first()
+    policy = EscalationPolicy.objects.filter(team__slug="bench", name="Bench policy").first()
+    if team is not None and policy is not None:
+        return team, policy
+    people = [
+        User.objects.get_or_create(username=f"bench-{n}", email=f"bench-{n}@example.com")[0]
+        for n in range(3)
+    ]
+    contact = people[0].pk
+    team = team_write(
+        team=team or Team(), data={"slug": "bench", "name": "Bench", "escalation_contact": contact}
+    )
+    rotation = rotation_write(
+        rotation=Rotation(team=team),
+        data={"name": "Veterans", "tier": Tier.VETERAN, "members": [p.pk for p in people]},
+    )
+    policy = escalation_policy_write(
+        policy=EscalationPolicy(team=team),
+        data={
+            "name": "Bench policy",
+            "steps": [
+                {"action": StepAction.ROTATION_ONCALL, "rotation": rotation.pk},
+                {"action": StepAction.WALK_ROTATION, "rotation": rotation.pk},
+            ],
+        },
+    )
+    return team, policy
 
 
 def free_port() -> int:

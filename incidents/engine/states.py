@@ -38,10 +38,13 @@ def _schedule(state: EscalationState) -> None:
 
 
 def escalation_start(
-    *, incident: Incident, tracks: list[Track], at: datetime
+    *, incident: Incident, tracks: list[Track], at: datetime, generation: int | None = None
 ) -> list[EscalationState]:
-    """Write one active state per track, due at `at`; call inside the caller's transaction."""
-    generation = 1 + max((s.generation for s in incident.escalation_states.all()), default=0)
+    """Write one active state per track, due at `at`; call inside the caller's transaction.
+
+    `generation`: the states' generation (default: one past the incident's latest)."""
+    if generation is None:
+        generation = 1 + max((s.generation for s in incident.escalation_states.all()), default=0)
     states = []
     for track in tracks:
         state = EscalationState(

@@ -11,9 +11,18 @@ from incidents.models import (
     Incident,
     SeverityPolicy,
 )
+from oncall.memo import memoized
 from oncall.models import User
 from rotations.escalation import escalation_contact_target, rotation_walk
-from rotations.models import EscalationPolicy, Position, Rotation, StepAction, Team, Tier
+from rotations.models import (
+    EscalationPolicy,
+    EscalationStep,
+    Position,
+    Rotation,
+    StepAction,
+    Team,
+    Tier,
+)
 from rotations.selectors import overrides_between, rotations_with_members
 
 logger = logging.getLogger(__name__)
@@ -68,22 +77,46 @@ def _step_entry(
     return entry
 
 
+@dataclass(frozen=True)
+class _PolicyRows:
+    """What a snapshot reads of a policy: its steps (with their people), the rotations they
+    name (with ordered members), its team and, when a step pages the team, its members."""
+
+    steps: list[EscalationStep]
+    rotations: dict[int, Rotation]
+    team: Team
+    team_members: list[User]
+
+
+def _policy_rows(policy: EscalationPolicy) -> _PolicyRows:
+    def read() -> _PolicyRows:
+        steps = list(
+            policy.steps.select_related("policy__team__escalation_contact").prefetch_related(
+                "users"
+            )
+        )
+        rotation_ids = {s.rotation_id for s in steps if s.rotation_id}
+        rotations = {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
+        team = steps[0].policy.team if steps else policy.team
+        pages_team = any(s.action == StepAction.TEAM for s in steps)
+        members = list(team.members.all()) if pages_team else []
+        return _PolicyRows(steps, rotations, team, members)
+
+    return memoized(("policy_rows", policy.pk), read)
+
+
 def snapshot_policy(*, policy: EscalationPolicy, at: datetime) -> Snapshot:
     """Freeze a policy's steps at `at` (the trigger)."""
-    steps = list(
-        policy.steps.select_related("policy__team__escalation_contact").prefetch_related("users")
-    )
-    rotation_ids = {s.rotation_id for s in steps if s.rotation_id}
-    rotations = {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
-    team = policy.team
+    rows = _policy_rows(policy)
+    team = rows.team
     entries = []
-    for step in steps:
-        rotation = rotations.get(step.rotation_id) if step.rotation_id else None
+    for step in rows.steps:
+        rotation = rows.rotations.get(step.rotation_id) if step.rotation_id else None
         targets: list[tuple[User | None, str]] | None = None
         if step.action == StepAction.USERS:
             targets = [(u, "named in the policy") for u in step.users.all()]
         elif step.action == StepAction.TEAM:
-            targets = [(u, f"member of {team.name}") for u in team.members.all()]
+            targets = [(u, f"member of {team.name}") for u in rows.team_members]
         elif step.action == StepAction.ESCALATION_CONTACT:
             targets = [escalation_contact_target(team)]
         entries.append(
@@ -100,11 +133,14 @@ def snapshot_policy(*, policy: EscalationPolicy, at: datetime) -> Snapshot:
 
 
 def _team_rotation(team: Team, tier: str) -> Rotation | None:
-    return (
-        rotations_with_members(Rotation.objects.filter(team=team, tier=tier))
-        .order_by("position")
-        .filter(position=Position.PRIMARY)
-        .first()
+    return memoized(
+        ("team_rotation", team.pk, tier),
+        lambda: (
+            rotations_with_members(Rotation.objects.filter(team=team, tier=tier))
+            .order_by("position")
+            .filter(position=Position.PRIMARY)
+            .first()
+        ),
     )
 
 
@@ -154,6 +190,12 @@ def _named_policy(team: Team, name: str) -> EscalationPolicy | None:
     return EscalationPolicy.objects.filter(team=team, name=name).first()
 
 
+def _team_first_policy(team: Team) -> EscalationPolicy | None:
+    return memoized(
+        ("team_first_policy", team.pk), lambda: team.escalation_policies.order_by("name").first()
+    )
+
+
 def tracks_for_engage(*, team: Team, at: datetime) -> list[Track]:
     """Engage development (handbook 000): the veteran walk, and the new tier once."""
     tracks: list[Track] = []
@@ -180,7 +222,7 @@ def tracks_for_incident(
     )
     team = incident.team
     if policy is None and team is not None:
-        policy = team.escalation_policies.order_by("name").first()
+        policy = _team_first_policy(team)
     tracks: list[Track] = []
     if policy is not None:
         tracks.append(Track("main", policy, snapshot_policy(policy=policy, at=at)))

@@ -17,6 +17,7 @@ from incidents.integrations.models import WebhookEvent, WebhookSubscription
 from incidents.models import Incident, TimelineEvent, TimelineKind
 from notifications.models import Channel, Notification, Urgency
 from notifications.services import notification_enqueue
+from oncall.memo import memoized
 
 _KIND_EVENTS: dict[str, str] = {
     TimelineKind.DECLARED: WebhookEvent.TRIGGERED,
@@ -64,11 +65,21 @@ def webhook_payload(*, event_type: str, incident: Incident, event: TimelineEvent
     }
 
 
-def _wanted(incident: Incident, event_type: str) -> list[WebhookSubscription]:
-    subscriptions = WebhookSubscription.objects.filter(is_active=True).filter(
-        Q(team__isnull=True) | Q(team_id=incident.team_id)
+def _subscriptions(team_id: int | None) -> list[WebhookSubscription]:
+    """The active subscriptions that hear of a team's incidents (all teams' and its own)."""
+    return memoized(
+        ("webhook_subscriptions", team_id),
+        lambda: list(
+            WebhookSubscription.objects.filter(is_active=True).filter(
+                Q(team__isnull=True) | Q(team_id=team_id)
+            )
+        ),
     )
+
+
+def _wanted(incident: Incident, event_type: str) -> list[WebhookSubscription]:
     # Filtered here: JSON containment lookups are not portable to SQLite.
+    subscriptions = _subscriptions(incident.team_id)
     return [s for s in subscriptions if event_type in (s.event_types or [])]
 
 

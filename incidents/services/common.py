@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 
 from incidents.models import TRANSITIONS, Incident, SeverityPolicy, Status
+from oncall.memo import memoized
 
 
 class IncidentError(Exception):
@@ -36,4 +37,9 @@ def locked(incident: Incident) -> Incident:
 
 
 def severity_policy(level: str) -> SeverityPolicy | None:
-    return SeverityPolicy.objects.filter(level=level).select_related("escalation_policy").first()
+    return memoized(
+        ("severity_policy", level),
+        lambda: (
+            SeverityPolicy.objects.filter(level=level).select_related("escalation_policy").first()
+        ),
+    )

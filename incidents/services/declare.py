@@ -44,9 +44,17 @@ def _call_directly(incident: Incident, team: Team, actor: User | None, via: str)
     )
 
 
-def _start_paging(incident: Incident, tracks: list[engine.Track], actor: User | None) -> None:
+def _start_paging(
+    incident: Incident,
+    tracks: list[engine.Track],
+    actor: User | None,
+    *,
+    generation: int | None = None,
+) -> None:
     now = timezone.now()
-    states = engine.escalation_start(incident=incident, tracks=tracks, at=now)
+    states = engine.escalation_start(
+        incident=incident, tracks=tracks, at=now, generation=generation
+    )
     if not states:
         timeline_write(
             incident=incident,
@@ -105,7 +113,11 @@ def incident_declare(
             triggered_at=now,
             **(five_ws or {}),
         )
-        incident.full_clean()
+        # The people and policy are rows the caller holds: no query to prove they exist. An
+        # integration's incident is outside the per-team dedup constraint (its alert group
+        # keys it), so its team needs no query either.
+        held = ["escalation_policy", "commander", "declared_by"]
+        incident.full_clean(exclude=[*held, "team"] if source == Source.INTEGRATION else held)
         if (
             escalation_policy is not None
             and team is not None
@@ -131,7 +143,7 @@ def incident_declare(
                 tracks = engine.tracks_for_incident(
                     incident=incident, severity_policy=severity_policy(severity), at=now
                 )
-            _start_paging(incident, tracks, actor)
+            _start_paging(incident, tracks, actor, generation=1)  # a new incident has none yet
     return incident
 
 

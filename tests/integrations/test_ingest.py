@@ -6,6 +6,7 @@ wire-format tests see incidents at once).
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,17 +16,33 @@ import redis
 from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from incidents.integrations import ingest
 from incidents.integrations.ingest import common, keyfold
-from incidents.integrations.models import Alert, AlertGroup, InboundEvent, Integration
+from incidents.integrations.models import (
+    Alert,
+    AlertGroup,
+    InboundEvent,
+    Integration,
+    WebhookSubscription,
+)
 from incidents.integrations.services import integration_issue_key
-from incidents.models import Incident, Status
+from incidents.models import EscalationState, Incident, Status
 from incidents.tasks import ingest_process, ingest_sweep
+from notifications.models import Channel, Notification
 from oncall.celery import app as celery_app
-from tests.factories import IntegrationFactory, UserFactory
+from rotations.models import StepAction
+from tests.factories import (
+    EscalationPolicyFactory,
+    EscalationStepFactory,
+    IntegrationFactory,
+    RotationFactory,
+    RotationMemberFactory,
+    UserFactory,
+)
 from tests.integrations.support import am_alert, am_message, post_json, trigger
 
 URL = "/v2/enqueue"
@@ -670,6 +687,58 @@ def test_concurrent_drains_fold_a_storm_once_each_and_every_key_in_order(sent: S
         )
         == [2] * 5
     )
+
+
+# --- A batch reads configuration once --------------------------------------------------------
+
+CONFIG_TABLES = (
+    "incidents_severitypolicy",
+    "incidents_webhooksubscription",
+    "rotations_escalationstep",
+    "rotations_rotationmember",
+)
+
+
+def config_reads(queries: CaptureQueriesContext) -> Counter[str]:
+    return Counter(
+        table for q in queries for table in CONFIG_TABLES if f'FROM "{table}"' in q["sql"]
+    )
+
+
+def test_a_drain_batch_reads_the_teams_configuration_once_and_the_next_batch_reads_it_anew(
+    integration: Integration, sent: Sent, client: Client
+) -> None:
+    team = integration.team
+    alice, bob = UserFactory.create(), UserFactory.create()
+    rotation = RotationFactory.create(team=team, members=[alice, bob])
+    policy = EscalationPolicyFactory.create(team=team)
+    EscalationStepFactory.create(policy=policy, action=StepAction.WALK_ROTATION, rotation=rotation)
+    integration.escalation_policy = policy
+    integration.save(update_fields=["escalation_policy"])
+    for n in range(10):
+        post_json(client, URL, trigger(key(integration), f"new-{n}"))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ingest.ingest_drain_pending() == "folded 10, failed 0"
+
+    # Ten incidents, each paged along the policy, which was read once for all of them.
+    assert config_reads(queries) == dict.fromkeys(CONFIG_TABLES, 1)
+    states = EscalationState.objects.filter(incident__team=team)
+    assert states.count() == 10
+    assert {len(s.snapshot["steps"][0]["walk"]) for s in states} == {2}
+
+    # What a manager changes between batches, the next batch sees.
+    carol = UserFactory.create()
+    RotationMemberFactory.create(rotation=rotation, user=carol, position=2)
+    WebhookSubscription.objects.create(url="https://hooks.example.com/", team=team)
+    post_json(client, URL, trigger(key(integration), "after-the-change"))
+
+    assert ingest.ingest_drain_pending() == "folded 1, failed 0"
+
+    latest = EscalationState.objects.get(incident__dedup_key="after-the-change")
+    assert {uid for uid, _ in latest.snapshot["steps"][0]["walk"]} == {alice.pk, bob.pk, carol.pk}
+    webhooks = Notification.objects.filter(channel=Channel.WEBHOOK)
+    assert [n.data["incident"]["id"] for n in webhooks] == [latest.incident_id]
 
 
 # --- A real worker on Redis -------------------------------------------------------------------

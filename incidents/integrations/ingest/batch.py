@@ -18,6 +18,7 @@ from incidents.integrations.ingest.common import (
 )
 from incidents.integrations.ingest.wake import drain_send, wake_clear
 from incidents.integrations.models import InboundEvent
+from oncall.memo import config_memo
 
 # A drain folds for this long, then hands the rest to a fresh task (other queues' work and
 # the time limit).
@@ -58,9 +59,10 @@ def _fold_batch(out: Drained, *, now: datetime, size: int, after: int) -> int | 
 
     Each event is folded in its own savepoint, in id order, and only when no older pending
     event of its key is outside the batch; a failure stops its key for the rest of the
-    batch. So per key, order holds across workers.
+    batch. So per key, order holds across workers. The batch reads each team's configuration
+    (rotations, policies, subscriptions) once.
     """
-    with transaction.atomic():
+    with transaction.atomic(), config_memo():
         claimed = list(
             due(now)
             .filter(pk__gt=after)

@@ -122,7 +122,7 @@ def alertmanager_process(
     """
     dedup_key = message.dedup_key
     if message.status == AlertStatus.RESOLVED:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # the folder's savepoint isolates a failure
             group = open_group(integration, dedup_key)
             if group is None:
                 return IngestResult(dedup_key, Action.IGNORED, None)
@@ -131,7 +131,7 @@ def alertmanager_process(
             stop_group(group, resolve=True)
             return IngestResult(dedup_key, Action.RESOLVED, group.incident)
     severity = level or alertmanager_severity(integration=integration, message=message)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the folder's savepoint isolates a failure
         group, created = trigger_group(
             integration=integration,
             dedup_key=dedup_key,

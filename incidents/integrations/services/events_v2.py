@@ -72,7 +72,7 @@ def event_v2_process(*, integration: Integration, event: EventV2, level: str = "
     """
     if event.event_action == "trigger":
         return _event_trigger(integration, event, level)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the folder's savepoint isolates a failure
         group = open_group(integration, event.dedup_key)
         resolve = event.event_action == "resolve"
         if group is None or not stop_group(group, resolve=resolve):
@@ -92,7 +92,7 @@ def _event_trigger(integration: Integration, event: EventV2, level: str = "") ->
         )
         group.alert_count += 1
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the folder's savepoint isolates a failure
         group, created = trigger_group(
             integration=integration,
             dedup_key=dedup_key,
