@@ -595,6 +595,50 @@ def test_a_failure_in_a_drain_batch_stops_only_its_key_and_queues_its_retry(
     assert Incident.objects.get(dedup_key="db").status == Status.RESOLVED
 
 
+def test_a_failure_after_other_folds_in_a_batch_undoes_them_and_they_are_folded_once(
+    client: Client,
+    integration: Integration,
+    sent: Sent,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    # The batch folds "first" without a savepoint, then "db" fails: the batch is redone with
+    # a savepoint per event, and nothing of the undone attempt is left twice.
+    WebhookSubscription.objects.create(url="https://hooks.example.com/", team=integration.team)
+    for dedup in ("first", "db", "other"):
+        post_json(client, URL, trigger(key(integration), dedup))
+    failing = InboundEvent.objects.get(dedup_key="db")
+    folds: list[str] = []
+
+    def broken(event: InboundEvent) -> Any:
+        folds.append(event.dedup_key)
+        if event.pk == failing.pk:
+            raise RuntimeError("database hiccup")
+        return REAL_FOLD(event)
+
+    monkeypatch.setattr(common, "fold_event", broken)
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert ingest.ingest_drain_pending() == "folded 2, failed 1"
+
+    assert folds == ["first", "db", "first", "db", "other"]
+    for dedup in ("first", "other"):
+        incident = Incident.objects.get(dedup_key=dedup)
+        kinds = list(incident.timeline.order_by("id").values_list("kind", flat=True))
+        assert kinds == ["declared", "escalation", "alert"]
+        assert Alert.objects.filter(incident=incident).count() == 1
+        assert AlertGroup.objects.get(dedup_key=dedup).alert_count == 1
+    assert not Incident.objects.filter(dedup_key="db").exists()
+    webhooks = Notification.objects.filter(channel=Channel.WEBHOOK)
+    assert sorted(n.data["incident"]["dedup_key"] for n in webhooks) == ["first", "other"]
+    # What runs on commit was queued by the attempt that committed only: each webhook row's
+    # delivery and each escalation's first step once, and the failed event's retry.
+    states = EscalationState.objects.filter(incident__team=integration.team)
+    assert states.count() == 2
+    assert len(callbacks) == webhooks.count() + states.count() + 1
+    assert [(name, args) for name, args, _ in sent] == [(ingest.PROCESS_TASK, [failing.pk])]
+
+
 def test_when_the_ingest_redis_does_not_answer_each_event_sends_its_own_task(
     integration: Integration,
     sent: Sent,

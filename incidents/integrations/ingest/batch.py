@@ -53,15 +53,36 @@ def _blockers(claimed: list[InboundEvent], now: datetime) -> dict[tuple[int, str
     }
 
 
+class _Redo(Exception):
+    """An event failed in a batch folded without savepoints: the batch is undone and redone."""
+
+
 def _fold_batch(out: Drained, *, now: datetime, size: int, after: int) -> int | None:
     """Claim up to `size` due events past id `after` (SKIP LOCKED); fold them in ONE
     transaction. Returns the last id claimed, None when there was none.
 
-    Each event is folded in its own savepoint, in id order, and only when no older pending
-    event of its key is outside the batch; a failure stops its key for the rest of the
-    batch. So per key, order holds across workers. The batch reads each team's configuration
-    (rotations, policies, subscriptions) once.
+    Events are folded in id order, each only when no older pending event of its key is
+    outside the batch, so per key, order holds across workers. The batch reads each team's
+    configuration (rotations, policies, subscriptions) once.
+
+    Folds first run without a savepoint each (two round trips fewer per event). If one
+    fails, the whole batch rolls back (its pages and webhooks with it: they are queued on
+    commit) and is folded again with a savepoint per event, where a failure is recorded
+    and stops only its key for the rest of the batch.
     """
+    attempt = Drained()
+    try:
+        last = _fold_claimed(attempt, now=now, size=size, after=after, isolate=False)
+    except _Redo:
+        attempt = Drained()
+        last = _fold_claimed(attempt, now=now, size=size, after=after, isolate=True)
+    out.add(attempt)
+    return last
+
+
+def _fold_claimed(
+    out: Drained, *, now: datetime, size: int, after: int, isolate: bool
+) -> int | None:
     with transaction.atomic(), config_memo():
         claimed = list(
             due(now)
@@ -84,14 +105,20 @@ def _fold_batch(out: Drained, *, now: datetime, size: int, after: int) -> int | 
                 continue
             if key in stopped:
                 continue
-            try:
-                with transaction.atomic():
+            if not isolate:
+                try:
                     result = common.fold_event(event)
-            except Exception as error:
-                out.failed += 1
-                if not record_failure(event, error, now):
-                    stopped.add(key)  # it retries later (its task); its key waits behind it
-                continue
+                except Exception as error:
+                    raise _Redo from error
+            else:
+                try:
+                    with transaction.atomic():
+                        result = common.fold_event(event)
+                except Exception as error:
+                    out.failed += 1
+                    if not record_failure(event, error, now):
+                        stopped.add(key)  # it retries later (its task); its key waits behind it
+                    continue
             done.setdefault(result.action, []).append(event.pk)
             out.processed += 1
             out.results[event.pk] = result

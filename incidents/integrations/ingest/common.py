@@ -37,6 +37,14 @@ class Drained:
     waiting: bool = False  # the oldest event waits for its retry time
     results: dict[int, IngestResult] = field(default_factory=dict)
 
+    def add(self, other: "Drained") -> None:
+        """Count another drain's work in this one."""
+        self.processed += other.processed
+        self.failed += other.failed
+        self.busy = self.busy or other.busy
+        self.waiting = self.waiting or other.waiting
+        self.results.update(other.results)
+
 
 def pending() -> QuerySet[InboundEvent]:
     return InboundEvent.objects.filter(processed_at__isnull=True, failed_at__isnull=True)
