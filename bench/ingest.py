@@ -8,11 +8,13 @@ inserts one row; prints both and their ratio (what a monitoring client experienc
     REDIS_URL=redis://127.0.0.1:6379/4 \\
         .venv/bin/python bench/ingest.py [requests] [clients] [workers] [during|after]
 
-/v2/enqueue stores each accepted event and wakes a drain (one Redis SET NX per event, one
-task per burst); a `celery worker -Q ingest` started here folds them into incidents,
-running during the /v2/enqueue load (`during`, the default: it shares the machine with
-gunicorn, as in production on one host) or started when the load ends (`after`, where the
-two targets alternate in four rounds each so that the machine's drift hits both alike).
+The two targets alternate in four rounds each, so that a drift of the machine's speed hits
+both alike. /v2/enqueue stores each accepted event and wakes a drain (one Redis SET NX per
+event, one task per burst); a `celery worker -Q ingest` started here folds them into
+incidents for a team with a rotation and a policy, so each new incident is paged as in
+production. `during` (the default): the worker is up and warm before anything is measured,
+folds while /v2/enqueue is loaded (sharing the machine with gunicorn, as on one host) and
+has caught up before each baseline round. `after`: the worker starts when the load ends.
 The bench prints how long the fold took after the load ended, then checks that nothing was
 lost: one incident per distinct dedup key and alert counts adding up to the events
 accepted. The Redis database given is flushed. Use a database of its own: the drain folds
@@ -400,20 +402,22 @@ def main() -> None:
     accepted: list[str] = []
     try:
         seed = int(time.time())
+        if mode == "during":  # running, and warm, before anything is measured
+            worker = start_worker(database_url, log)
         load(base + "/bench/baseline", events(key, 200, seed), clients)  # warm up both
         load(base + "/v2/enqueue", events(key, 200, seed + 1), clients, accepted)
-        if mode == "during":  # the worker would load later baseline rounds too: one each
-            baseline = load(base + "/bench/baseline", events(key, count, seed + 2), clients)
-            worker = start_worker(database_url, log)
-            enqueue = load(base + "/v2/enqueue", events(key, count, seed + 3), clients, accepted)
-        else:  # alternate rounds, so a drift of the machine's speed hits both alike
-            rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "enqueue": []}
-            for n in range(ROUNDS):
-                part = events(key, count // ROUNDS, seed + 10 + n)
-                rounds["baseline"].append(load(base + "/bench/baseline", part, clients))
-                part = events(key, count // ROUNDS, seed + 100 + n)
-                rounds["enqueue"].append(load(base + "/v2/enqueue", part, clients, accepted))
-            baseline, enqueue = merged(rounds["baseline"]), merged(rounds["enqueue"])
+        # Alternate rounds, so a drift of the machine's speed hits both alike. `during`: the
+        # worker folds while /v2/enqueue is loaded, and has caught up (idle) before each
+        # baseline round, so the baseline never shares the machine with a backlog.
+        rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "enqueue": []}
+        for n in range(ROUNDS):
+            if worker is not None:
+                wait_folded(key, log)
+            part = events(key, count // ROUNDS, seed + 10 + n)
+            rounds["baseline"].append(load(base + "/bench/baseline", part, clients))
+            part = events(key, count // ROUNDS, seed + 100 + n)
+            rounds["enqueue"].append(load(base + "/v2/enqueue", part, clients, accepted))
+        baseline, enqueue = merged(rounds["baseline"]), merged(rounds["enqueue"])
         left = pending_events(key)
         if worker is None:
             worker = start_worker(database_url, log)
