@@ -437,9 +437,10 @@ def main() -> None:
         )
     print(f"ratio enqueue/baseline: {enqueue['eps'] / baseline['eps']:.2f}")
     started = "ran during the load" if mode == "during" else "started when the load ended"
+    rate = f" ({left / fold:.0f} events/s)" if left and fold else ""
     print(
         f"fold (worker -Q {FOLD_QUEUE}, {os.cpu_count()} processes, {started}): "
-        f"{left} events unfolded when the load ended, all folded {fold:.1f} s later"
+        f"{left} events unfolded when the load ended, all folded {fold:.1f} s later{rate}"
     )
     print(verify(key, accepted))
 
