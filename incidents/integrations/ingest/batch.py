@@ -1,6 +1,7 @@
 """The drain task: every due event, in id order, folded in batches of one transaction."""
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,20 +106,16 @@ def _fold_claimed(
                 continue
             if key in stopped:
                 continue
-            if not isolate:
-                try:
+            try:
+                with transaction.atomic() if isolate else nullcontext():
                     result = common.fold_event(event)
-                except Exception as error:
+            except Exception as error:
+                if not isolate:
                     raise _Redo from error
-            else:
-                try:
-                    with transaction.atomic():
-                        result = common.fold_event(event)
-                except Exception as error:
-                    out.failed += 1
-                    if not record_failure(event, error, now):
-                        stopped.add(key)  # it retries later (its task); its key waits behind it
-                    continue
+                out.failed += 1
+                if not record_failure(event, error, now):
+                    stopped.add(key)  # it retries later (its task); its key waits behind it
+                continue
             done.setdefault(result.action, []).append(event.pk)
             out.processed += 1
             out.results[event.pk] = result
