@@ -45,9 +45,9 @@ seed: db
 
 run: static seed
 	@echo ""
-	@echo "  Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops web, worker and beat)"
+	@echo "  Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops web, worker and beat; one that dies is restarted)"
 	@echo ""
-	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} exec $(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
+	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} exec $(PY) -m oncall.runner Procfile.dev
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -13,7 +13,7 @@ class ContactMethodForm(forms.Form):
     channel = forms.ChoiceField(choices=Channel.choices)
     address = forms.CharField(
         max_length=500,
-        help_text="Email address, phone number in E.164 (+15551234567) or https:// URL.",
+        help_text="Email address, phone number in E.164 (+14155552671) or https:// URL.",
     )
     label = forms.CharField(max_length=100, required=False)
 

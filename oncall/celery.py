@@ -1,5 +1,6 @@
 """The Celery app. Queues, routes and the beat schedule live in settings (CELERY_*)."""
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,42 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+class PeriodicChatter(logging.Filter):
+    """Demote the INFO lines about beat's periodic tasks (sent, received, succeeded) to DEBUG.
+
+    Beat sends a sweep every few seconds; at INFO, `make run`'s terminal would be nothing
+    else. Lines about every other task (pages, escalation steps) stay at INFO.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        data = getattr(record, "data", None)  # the worker's "received" and "succeeded"
+        if isinstance(data, dict):
+            task = data.get("name")
+        elif record.name == "celery.beat" and isinstance(record.args, tuple) and record.args:
+            task = record.args[-1]  # "Scheduler: Sending due task %s (%s)"
+        else:
+            return True
+        periodic = {entry["task"] for entry in (app.conf.beat_schedule or {}).values()}
+        if task not in periodic:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+for _name in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_name).addFilter(PeriodicChatter())
+
+
 @worker_init.connect
 @beat_init.connect
 def make_broker_folders(**kwargs: Any) -> None:
     """The filesystem broker (the laptop default) needs its folders before it can start."""
     options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    for key, value in options.items():
+        if key.endswith("_folder") or key.startswith("data_folder"):
+            Path(value).mkdir(parents=True, exist_ok=True)
 
 
 @beat_init.connect

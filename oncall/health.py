@@ -1,7 +1,9 @@
 """Health of the parts the portal needs: database, broker, beat (and the worker it feeds)."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -58,13 +60,26 @@ def check_beat(now: datetime | None = None) -> Check:
     return Check(True, f"last heartbeat {seconds}s ago")
 
 
+def runner_restarts() -> dict[str, int] | None:
+    """How often `make run`'s supervisor (oncall/runner.py) restarted each process, if it runs."""
+    try:
+        state = json.loads((Path(settings.VAR_DIR) / "runner.json").read_text())
+        return {name: int(p["restarts"]) for name, p in state["processes"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def health_report() -> tuple[bool, dict[str, object]]:
     checks = {"database": check_database(), "broker": check_broker(), "beat": check_beat()}
     healthy = all(c.ok for c in checks.values())
-    return healthy, {
+    report: dict[str, object] = {
         "status": "ok" if healthy else "unhealthy",
         "checks": {name: c.as_dict() for name, c in checks.items()},
     }
+    restarts = runner_restarts()
+    if restarts is not None:  # informative: a restarted process is up again, or the checks say
+        report["restarts"] = restarts
+    return healthy, report
 
 
 def heartbeat_record(*, name: str = BEAT_HEARTBEAT) -> None:

@@ -28,7 +28,7 @@ class User(AbstractUser):
         max_length=16,
         blank=True,
         validators=[validate_e164],
-        help_text="E.164 phone number, e.g. +15551234567.",
+        help_text="E.164 phone number, e.g. +14155552671.",
     )
 
     REQUIRED_FIELDS: ClassVar[list[str]] = ["email"]

@@ -17,13 +17,13 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_e164(value: str) -> None:
-    """Refuse anything but a valid phone number written in E.164 (+15551234567)."""
+    """Refuse anything but a valid phone number written in E.164 (+14155552671)."""
     normalize_e164(value)
 
 
 def normalize_e164(value: str) -> str:
     """The number in canonical E.164 form; ValidationError when it is not a valid one."""
-    message = "%(value)s is not a valid phone number in E.164 form, e.g. +15551234567."
+    message = "%(value)s is not a valid phone number in E.164 form, e.g. +14155552671."
     if not value.startswith("+"):
         raise ValidationError(message, code="invalid_phone", params={"value": value})
     try:

@@ -12,6 +12,8 @@ import environ
 from celery.schedules import crontab
 from kombu import Exchange, Queue
 
+from oncall.broker import folders as broker_folders
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -158,13 +160,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "out"),
-        "data_folder_out": str(BROKER_DIR / "out"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
+    # Kombu's filesystem transport with atomic writes (oncall/broker.py): a worker never
+    # reads a message file that beat is still writing.
+    CELERY_BROKER_TRANSPORT = "oncall.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker_folders(BROKER_DIR)
 else:
     # Longer than any ETA we schedule, so Redis never redelivers a waiting timer task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}

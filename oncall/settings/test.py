@@ -20,6 +20,7 @@ if not env.str("DATABASE_URL", default=""):
 # Tests talk to Redis only where they ask for it (the celery_worker fixture points both the
 # test process and the worker it starts at Redis); everything else uses the memory transport.
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
+CELERY_BROKER_TRANSPORT = None  # the URL decides (base chose the embedded file transport)
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 TEST_REDIS_URL = REDIS_URL
 # Ingestion folds each accepted event in the request (tests/integrations opt out per test).

@@ -71,3 +71,18 @@ def test_healthz_is_503_when_the_database_is_down(
         connection.close()
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_restarts_of_make_runs_processes(
+    client: Client, settings, tmp_path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    heartbeat_record()
+    assert "restarts" not in client.get("/healthz").json()  # not started by oncall.runner
+    (tmp_path / "runner.json").write_text(
+        '{"pid": 1, "processes": {"web": {"restarts": 0}, "worker": {"restarts": 2}}}'
+    )
+    body = client.get("/healthz").json()
+    assert body["restarts"] == {"web": 0, "worker": 2}
+    assert body["status"] == "ok"  # the worker is back: the heartbeat says so
