@@ -23,12 +23,15 @@ from time import monotonic
 from typing import Any
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import filesystem as stock
+from kombu.transport.virtual import Channel as VirtualChannel
 from kombu.transport.virtual import Empty
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
 logger = logging.getLogger(__name__)
+# The stubs know less of kombu's filesystem module than it has (its locks, its table rows).
+filesystem: Any = stock
 
 
 def folders(root: Path) -> dict[str, str]:
@@ -134,9 +137,7 @@ class Channel(filesystem.Channel):
     def _delete(
         self, queue: str, exchange: str, routing_key: str, pattern: str, *args: Any, **kwargs: Any
     ) -> None:
-        filesystem.virtual.Channel._delete(
-            self, queue, exchange, routing_key, pattern, *args, **kwargs
-        )
+        VirtualChannel._delete(self, queue, exchange, routing_key, pattern, *args, **kwargs)
         row = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._update_table(exchange, lambda table: [r for r in table if r != row])
 

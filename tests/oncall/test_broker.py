@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kombu import Connection
@@ -14,7 +15,7 @@ TRANSPORT = "oncall.broker:Transport"
 BIG = "x" * 1_000_000  # a large body widens the window in which a write is half done
 
 
-def connect(root: Path) -> Connection:
+def connect(root: Path) -> Any:
     return Connection("filesystem://", transport=TRANSPORT, transport_options=folders(root))
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def run(tmp_path: Path) -> Iterator[Callable[[str], tuple[subprocess.Popen[str],
             runner.wait()
 
 
-def state(path: Path) -> dict[str, dict[str, object]]:
+def state(path: Path) -> dict[str, dict[str, Any]]:
     try:
         return json.loads(path.read_text())["processes"]
     except (FileNotFoundError, json.JSONDecodeError):
