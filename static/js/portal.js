@@ -93,9 +93,13 @@
   // Django's error lists, or a message the view marked as an alert.
   var ERROR_MARKERS = "ul.errorlist, .errors[role=alert], .error[role=alert], .error-summary";
 
-  function focusFirstFormError() {
+  // `fresh`: only errors that came with the last swap, not ones already on the page.
+  function focusFirstFormError(fresh) {
     var main = document.getElementById("main");
-    var marker = main && main.querySelector(ERROR_MARKERS);
+    if (!main) return;
+    var marker = Array.prototype.find.call(main.querySelectorAll(ERROR_MARKERS), function (el) {
+      return !fresh || !el.hasAttribute("data-seen");
+    });
     if (!marker) return;
     if (!marker.closest("[role=alert], form")) return; // an error shown outside any form
     errorSummary(marker).focus();
@@ -104,11 +108,16 @@
   function ready() {
     menuFit();
     wide.addEventListener("change", menuFit);
-    focusFirstFormError();
+    focusFirstFormError(false);
     // A form posted with htmx comes back in place: the same rule applies once it has settled.
+    document.body.addEventListener("htmx:beforeRequest", function () {
+      document.querySelectorAll(ERROR_MARKERS).forEach(function (el) {
+        el.setAttribute("data-seen", "");
+      });
+    });
     document.body.addEventListener("htmx:afterSettle", function (event) {
       var config = event.detail && event.detail.requestConfig;
-      if (config && config.verb && config.verb !== "get") focusFirstFormError();
+      if (config && config.verb && config.verb !== "get") focusFirstFormError(true);
     });
   }
 

@@ -87,6 +87,15 @@ def test_a_failed_declare_moves_focus_to_an_error_summary_linking_each_field(
     title_link.click()
     expect(page.locator("#id_title")).to_be_focused()
 
+    # Fixing one field and failing again: focus goes to the new summary, which no longer
+    # lists the fixed field.
+    page.fill("#id_title", "Checkout is down")
+    page.click("#declare-form button.primary")
+    summary = page.locator("#declare-form .error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link", name="Team: This field is required.")).to_be_visible()
+    expect(summary.get_by_role("link", name="Title: This field is required.")).to_have_count(0)
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_login_moves_focus_to_what_went_wrong(page: Page, live_server, support) -> None:
