@@ -158,3 +158,9 @@ class Transport(filesystem.Transport):
     """Selected by `CELERY_BROKER_TRANSPORT` when the broker URL is `filesystem://`."""
 
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        # Files have no host: without this kombu warns "No hostname was supplied" on every
+        # connection, i.e. on every request of `make run` that queues a task.
+        return {"port": self.default_port, "hostname": ""}

@@ -106,3 +106,10 @@ def test_nothing_half_written_is_left_in_the_queue_folder(root: Path) -> None:
     assert len(names) == 5
     assert all(name.endswith(".q.msg") for name in names)
     assert list(Path(folders(root)["staging_folder"]).iterdir()) == []
+
+
+def test_connecting_logs_no_hostname_warning(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with connect(root) as connection:
+        connection.default_channel._put("q", {"n": 1})
+        connection.info()
+    assert "No hostname" not in caplog.text
