@@ -157,6 +157,7 @@ def test_list_shows_open_incidents_first_then_the_recently_resolved(
 ) -> None:
     bob = core.people["bob"]
     older = declare(core, title="Older and acknowledged", severity=Severity.SEV1)
+    escalation_sweep()  # bob is paged
     incident_acknowledge(incident=older, actor=bob)
     fresh = declare(core, title="Fresh and triggered", severity=Severity.SEV0)
     done = declare(core, title="Done already")
@@ -181,6 +182,7 @@ def test_list_filters_by_status_severity_and_team(
     sev1 = declare(core, title="Major one", severity=Severity.SEV1)
     sev3 = declare(core, title="Minor one", severity=Severity.SEV3)
     acked = declare(core, title="Acked one")
+    escalation_sweep()  # bob is paged
     incident_acknowledge(incident=acked, actor=core.people["bob"])
     other = incident_declare(title="Platform one", actor=support, team=platform)
     resolved = declare(core, title="Resolved one")
@@ -222,8 +224,8 @@ def test_the_list_query_count_does_not_grow_with_incidents(
         incident = IncidentFactory.create(
             team=core.team, title=f"Incident {n}", commander=core.people["carol"]
         )
-        if n % 3 == 1:
-            incident_acknowledge(incident=incident, actor=core.people["bob"])
+        if n % 3 == 1:  # by its commander
+            incident_acknowledge(incident=incident, actor=core.people["carol"])
         if n % 3 == 2:
             incident_resolve(incident=incident, actor=core.people["bob"])
     client.force_login(support)
@@ -384,8 +386,8 @@ def _prepare(core: Core, action: str, platform: Team, support: User) -> Incident
     incident = declare(core)
     if action == "reopen":
         incident = incident_resolve(incident=incident, actor=core.people["bob"])
-    if action == "escalate":
-        escalation_sweep()  # the first step ran; the next waits 10 minutes
+    if action in ("escalate", "acknowledge"):
+        escalation_sweep()  # the first step ran (bob is paged); the next waits 10 minutes
     return incident
 
 
@@ -487,6 +489,7 @@ def test_each_action_answers_htmx_with_the_incident_region(
 
 def test_acknowledging_swaps_the_status_badge(client: Client, core: Core) -> None:
     incident = declare(core)
+    escalation_sweep()  # bob is paged
     client.force_login(core.people["bob"])
     html = client.post(f"/incidents/{incident.pk}/acknowledge/", headers=HTMX).content.decode()
     assert 'data-status="acknowledged"' in html
@@ -519,7 +522,9 @@ def test_an_illegal_transition_shows_a_message_and_changes_nothing(
 
 
 def test_escalating_an_acknowledged_incident_is_refused(client: Client, core: Core) -> None:
-    incident = incident_acknowledge(incident=declare(core), actor=core.people["bob"])
+    incident = declare(core)
+    escalation_sweep()  # bob is paged
+    incident = incident_acknowledge(incident=incident, actor=core.people["bob"])
     client.force_login(core.people["bob"])
     html = client.post(f"/incidents/{incident.pk}/escalate/", headers=HTMX).content.decode()
     assert "only a triggered incident escalates" in html
@@ -603,6 +608,7 @@ def test_each_timeline_line_names_who_did_it_and_how_once(
     act: Callable[[Client, User, Incident], None],
 ) -> None:
     incident = declare(core)
+    escalation_sweep()  # bob is paged
     bob = core.people["bob"]
     act(client, bob, incident)
 
