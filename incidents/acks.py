@@ -11,7 +11,7 @@ from enum import StrEnum
 from django.db.models import Q, QuerySet
 
 from incidents.engine import SUBJECT_TYPE
-from incidents.models import EscalationState, EscalationStatus, Incident, Status
+from incidents.models import ContactMode, EscalationState, EscalationStatus, Incident, Status
 from notifications.models import Notification
 from notifications.models import Status as NotificationStatus
 from oncall.models import User
@@ -37,7 +37,7 @@ class AckRight(StrEnum):
     PAGED = "paged"  # an engineering track of the current generation paged them
     COMMANDER = "commander"
     MANAGER = "manager"
-    # No engineering track pages anyone (a call-directly team): an engineer takes it.
+    # The portal pages nobody (a call-directly team, phoned by support): an engineer takes it.
     ENGINEER = "engineer"
 
 
@@ -97,8 +97,8 @@ def acknowledge_right(incident: Incident, user: User) -> AckRight | None:
     """Why `user` may acknowledge the incident's engineering paging, or None.
 
     The people its tracks paged; its commander; a Manager. Support tiers declare and watch:
-    they never silence engineering paging they were not paged by, even as commander. When no
-    track exists (a call-directly team) an engineer may take it.
+    they never silence engineering paging they were not paged by, even as commander. When the
+    portal pages nobody (a call-directly team) an engineer may take it.
     """
     roles = user_roles(user)
     if not user.is_active:
@@ -111,7 +111,9 @@ def acknowledge_right(incident: Incident, user: User) -> AckRight | None:
         return None
     if incident.commander_id == user.pk:
         return AckRight.COMMANDER
-    if ENGINEER in roles and not current_states(incident):
+    if ENGINEER in roles and (
+        incident.contact_mode == ContactMode.CALL or not current_states(incident)
+    ):
         return AckRight.ENGINEER
     return None
 

@@ -1,6 +1,7 @@
 """The incidents API: declare, list with filters and cursors, read, change, act, engage."""
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,6 +220,17 @@ def test_acknowledge_resolve_reopen_and_illegal_moves(
         "resolved",
         "reopened",
     ]
+
+
+def test_an_acknowledge_by_someone_not_paged_is_a_403_and_changes_nothing(
+    engineer_api: Client, as_role: Callable[[str], Client], core: Core
+) -> None:
+    incident = declare(engineer_api)["id"]
+
+    for api in (engineer_api, as_role("support")):
+        assert_error(post(api, url("acknowledge", incident)), 403, "acknowledge_refused")
+
+    assert Incident.objects.get(pk=incident).status == "triggered"
 
 
 def test_escalate_now_runs_the_next_step_only_while_triggered(

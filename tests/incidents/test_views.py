@@ -837,3 +837,76 @@ def test_channels_show_on_the_pages_table(client: Client, core: Core, support: U
     row = html[html.index('id="pages"') :]
     assert Channel.EMAIL.label in row
     assert core.people["bob"].email in row
+
+
+# --------------------------------------------------------------------------- acknowledging
+
+
+def test_home_lists_first_the_incidents_paging_me_with_acknowledge_buttons(
+    client: Client, core: Core, support: User
+) -> None:
+    bob = core.people["bob"]
+    paging = declare(core, title="Paging bob")
+    escalation_sweep()  # bob, on top of the veteran list, is paged
+    commanded = declare(core, title="Carol's", commander=bob)  # his, but nobody paged yet
+    client.force_login(bob)
+
+    html = client.get("/incidents/mine/", headers=HTMX).content.decode()
+
+    assert html.index("Paging you now") < html.index(paging.number) < html.index("My open")
+    assert f'hx-post="/incidents/mine/{paging.pk}/acknowledge/"' in html
+    assert commanded.number in html[html.index("My open") :]
+    assert f"/incidents/mine/{commanded.pk}/acknowledge/" not in html
+
+    answer = client.post(f"/incidents/mine/{paging.pk}/acknowledge/", headers=HTMX)
+    html = answer.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="my-incidents"')
+    assert f"{paging.number} acknowledged" in html
+    assert "Paging you now" not in html
+    paging.refresh_from_db()
+    assert (paging.status, paging.acknowledged_by) == (Status.ACKNOWLEDGED, bob)
+
+    # Support, who declared nothing of this and is paged by nothing, sees no such list.
+    client.force_login(support)
+    assert "Paging you now" not in client.get("/incidents/mine/").content.decode()
+
+
+def test_acknowledging_for_someone_else_asks_first_and_records_it(
+    client: Client, core: Core
+) -> None:
+    carol, bob = core.people["carol"], core.people["bob"]
+    incident = declare(core, commander=carol)
+    escalation_sweep()  # bob is paged, carol commands
+    client.force_login(carol)
+
+    asked = client.post(f"/incidents/{incident.pk}/acknowledge/", headers=HTMX)
+    assert asked["HX-Redirect"] == f"/incidents/{incident.pk}/acknowledge/"
+    plain = client.post(f"/incidents/{incident.pk}/acknowledge/")
+    assert plain.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED
+
+    question = text(client.get(f"/incidents/{incident.pk}/acknowledge/").content.decode())
+    assert f"You were not paged for {incident.number}." in question
+    assert f"Acknowledge on behalf of {bob}?" in question
+
+    done = client.post(f"/incidents/{incident.pk}/acknowledge/", {"on_behalf": "1"})
+    assert done.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.status, incident.acknowledged_by) == (Status.ACKNOWLEDGED, carol)
+    event = incident.timeline.get(kind=TimelineKind.ACKNOWLEDGED)
+    assert (event.actor, event.message) == (carol, f"Acknowledged on behalf of {bob}")
+
+
+def test_acknowledging_without_a_right_is_refused_on_the_dashboard(
+    client: Client, core: Core, support: User
+) -> None:
+    incident = declare(core)
+    escalation_sweep()
+    for person in (support, core.people["alice"]):
+        client.force_login(person)
+        html = client.post(f"/incidents/{incident.pk}/acknowledge/", headers=HTMX).content
+        assert f"You were not paged for {incident.number}" in html.decode()
+        assert client.get(f"/incidents/{incident.pk}/acknowledge/").status_code == 403
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED
