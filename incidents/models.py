@@ -238,6 +238,7 @@ class TimelineKind(models.TextChoices):
     TRIAGE = "triage", "Triage confirmed"
     TRIAGE_OVERDUE = "triage_overdue", "Triage overdue"
     UPDATE_DUE = "update_due", "Status update due"
+    REMINDER_ACKNOWLEDGED = "reminder_ack", "Reminder acknowledged"
 
 
 class TimelineEvent(models.Model):

@@ -7,6 +7,7 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("mine/", views.my_incidents, name="mine"),
+    path("mine/<int:pk>/acknowledge/", views.acknowledge_mine, name="acknowledge-mine"),
     path("declare/", views.declare, name="declare"),
     path("engage/", views.engage, name="engage"),
     path("engage/preview/", views.engage_preview, name="engage-preview"),

@@ -4,11 +4,14 @@ The incident side registers, at app ready time:
 - a delivery listener, called after commit with the notification whenever a row reaches
   sent, failed or cancelled;
 - an ack handler per subject type, called when someone acknowledges through a link or a
-  keypress on a voice call.
+  keypress on a voice call;
+- an ack describer per subject type, which says what a link acknowledges (shown on the
+  link's page before and after) and whether acknowledging it would still change anything.
 """
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -26,8 +29,26 @@ class AckHandler(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class AckSubject:
+    """What an acknowledge link is about, in words for the person holding it."""
+
+    kind: str  # "Incident", "Reminder: triage overdue"
+    title: str
+    url: str = ""  # the subject's page in the portal
+    facts: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+    # False when acknowledging would change nothing (resolved, reopened since, already done).
+    actionable: bool = True
+    state: str = ""  # what acknowledging does, or why it would do nothing
+
+
+class AckDescriber(Protocol):
+    def __call__(self, *, subject_id: int, notification: "Notification") -> AckSubject: ...
+
+
 _delivery_listeners: list[DeliveryListener] = []
 _ack_handlers: dict[str, AckHandler] = {}
+_ack_describers: dict[str, AckDescriber] = {}
 
 
 def register_delivery_listener(listener: DeliveryListener) -> DeliveryListener:
@@ -54,6 +75,33 @@ def unregister_ack_handler(subject_type: str) -> None:
 
 def ack_handler_for(subject_type: str) -> AckHandler | None:
     return _ack_handlers.get(subject_type)
+
+
+def register_ack_describer(subject_type: str, describer: AckDescriber) -> AckDescriber:
+    """The acknowledge link's page asks `describer` what a `subject_type` link is about."""
+    _ack_describers[subject_type] = describer
+    return describer
+
+
+def unregister_ack_describer(subject_type: str) -> None:
+    _ack_describers.pop(subject_type, None)
+
+
+def ack_describer_for(subject_type: str) -> AckDescriber | None:
+    return _ack_describers.get(subject_type)
+
+
+def ack_describe(notification: "Notification") -> AckSubject | None:
+    """What the row's link acknowledges; None when no app describes its subject type."""
+    if notification.subject_id is None:
+        return None
+    describer = _ack_describers.get(notification.subject_type)
+    if describer is not None:
+        return describer(subject_id=notification.subject_id, notification=notification)
+    if notification.subject_type in _ack_handlers:  # acknowledgeable, described by the page
+        title = notification.subject or notification.body[:200]
+        return AckSubject(kind="Page", title=title, state="Acknowledging stops this page.")
+    return None
 
 
 def delivery_finished(notification: "Notification") -> None:

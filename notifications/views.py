@@ -12,15 +12,17 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from notifications import selectors, services
+from notifications.callbacks import AckSubject, ack_describe
 from notifications.channels.twilio import twilio_signature_valid
 from notifications.forms import ContactMethodForm, RuleForm, VerifyForm
 from notifications.models import ContactMethod, Notification, NotificationRule
-from notifications.signing import AckLinkExpired, AckLinkInvalid, ack_token_load
+from notifications.signing import AckLinkExpired, AckLinkInvalid, ack_path, ack_token_load
 from oncall.models import User
 
 
@@ -35,27 +37,56 @@ def _ack_error(request: HttpRequest, *, status: int, title: str, detail: str) ->
     return render(request, "notifications/ack_error.html", context, status=status)
 
 
-@login_not_required
-@never_cache
-@require_http_methods(["GET", "POST"])
-def ack(request: HttpRequest, token: str) -> HttpResponse:
-    """GET asks for confirmation (mail scanners follow links); POST acknowledges."""
+def _ack_subjects(notification: Notification) -> list[tuple[Notification, AckSubject]]:
+    """What the link acknowledges: the row's subject, then each subject its message carried
+    (one message can list several pages), each described by the app that owns it."""
+    rows = [notification, *notification.bundled.select_related("recipient").order_by("id")]
+    seen: dict[tuple[str, int | None], Notification] = {}
+    for row in rows:
+        if row.subject_type:
+            seen.setdefault((row.subject_type, row.subject_id), row)
+    described = [(row, ack_describe(row)) for row in seen.values()]
+    return [(row, subject) for row, subject in described if subject is not None]
+
+
+def _ack_context(notification: Notification) -> dict[str, Any]:
+    subjects = [subject for _, subject in _ack_subjects(notification)]
+    return {
+        "notification": notification,
+        "subjects": subjects,
+        "actionable": any(subject.actionable for subject in subjects),
+    }
+
+
+def _ack_link_error(request: HttpRequest, token: str) -> tuple[int, HttpResponse | None]:
     try:
-        notification_id = ack_token_load(token=token)
+        return ack_token_load(token=token), None
     except AckLinkExpired:
-        return _ack_error(
+        return 0, _ack_error(
             request,
             status=410,
             title="This acknowledge link has expired",
             detail="Acknowledge from the portal's dashboard instead.",
         )
     except AckLinkInvalid:
-        return _ack_error(
+        return 0, _ack_error(
             request,
             status=400,
             title="This acknowledge link is not valid",
             detail="It may have been cut short when it was copied.",
         )
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def ack(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what the link acknowledges and asks for confirmation (mail scanners follow
+    links); POST acknowledges. A link that would change nothing (resolved, reopened since,
+    already acknowledged) says so and changes nothing."""
+    notification_id, error = _ack_link_error(request, token)
+    if error is not None:
+        return error
     notification = (
         Notification.objects.select_related("recipient").filter(pk=notification_id).first()
     )
@@ -63,8 +94,18 @@ def ack(request: HttpRequest, token: str) -> HttpResponse:
         return _ack_error(
             request, status=404, title="Nothing to acknowledge", detail="The page is gone."
         )
+    context = _ack_context(notification)
+    if not context["subjects"]:
+        return _ack_error(
+            request,
+            status=404,
+            title="Nothing to acknowledge",
+            detail=f"The portal does not know how to acknowledge a {notification.subject_type!r}.",
+        )
     if request.method == "GET":
-        return render(request, "notifications/ack_confirm.html", {"notification": notification})
+        return render(request, "notifications/ack_confirm.html", context)
+    if not context["actionable"]:
+        return render(request, "notifications/ack_confirm.html", context, status=409)
     try:
         services.notification_acknowledge(notification_id=notification.pk, channel="link")
     except services.UnknownSubject:
@@ -74,7 +115,7 @@ def ack(request: HttpRequest, token: str) -> HttpResponse:
             title="Nothing to acknowledge",
             detail=f"The portal does not know how to acknowledge a {notification.subject_type!r}.",
         )
-    return render(request, "notifications/ack_done.html", {"notification": notification})
+    return render(request, "notifications/ack_done.html", _ack_context(notification))
 
 
 def _twilio_params(request: HttpRequest) -> dict[str, str]:
@@ -123,6 +164,10 @@ def twilio_voice_ack(request: HttpRequest, token: str) -> HttpResponse:
         return _twiml("This page can no longer be acknowledged by phone. Goodbye.")
     if request.POST.get("Digits") != "1":
         return _twiml("Not acknowledged. Goodbye.")
+    row = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
+    subjects = [subject for _, subject in _ack_subjects(row)] if row is not None else []
+    if subjects and not any(subject.actionable for subject in subjects):
+        return _twiml(f"Nothing was changed. {subjects[0].state} Goodbye.")
     try:
         services.notification_acknowledge(notification_id=notification_id, channel="voice")
     except (services.UnknownSubject, Notification.DoesNotExist):
@@ -133,10 +178,20 @@ def twilio_voice_ack(request: HttpRequest, token: str) -> HttpResponse:
 @staff_member_required
 @require_GET
 def outbox(request: HttpRequest) -> HttpResponse:
-    """The development outbox: what the portal sent (or would have sent) lately."""
-    return render(
-        request, "notifications/outbox.html", {"notifications": selectors.outbox_recent()}
-    )
+    """The development outbox: what the portal sent (or would have sent) lately, each
+    message with the acknowledge link it carried, times in the viewer's zone."""
+    rows = list(selectors.outbox_recent())
+    links = {
+        row.pk: ack_path(notification_id=row.pk)
+        for row in rows
+        if row.subject_type and row.bundled_into_id is None
+    }
+    with timezone.override(_user(request).tzinfo):
+        return render(
+            request,
+            "notifications/outbox.html",
+            {"notifications": [(row, links.get(row.pk, "")) for row in rows]},
+        )
 
 
 def _profile_context(

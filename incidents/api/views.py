@@ -54,6 +54,8 @@ class IncidentApiView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, services.TriageIncomplete):
             exc = exceptions.ValidationError({"triage": [str(exc)]})
+        elif isinstance(exc, services.AcknowledgeRefused):
+            exc = exceptions.PermissionDenied(str(exc), code=exc.code)
         elif isinstance(exc, services.IncidentError):
             exc = Conflict(str(exc), code=exc.code)
         return super().handle_exception(exc)
@@ -197,7 +199,11 @@ def _action_schema(operation_id: str, summary: str, request: Any = None) -> Any:
 
 
 class IncidentAcknowledgeApi(IncidentApiView):
-    @_action_schema("incidents_acknowledge", "Acknowledge: escalation stops")
+    @_action_schema(
+        "incidents_acknowledge",
+        "Acknowledge: escalation stops (the people paged, the commander or a Manager; "
+        "someone else's acknowledgement is recorded on behalf of those paged)",
+    )
     def post(self, request: Request, incident_id: int) -> Response:
         services.incident_acknowledge(
             incident=_incident(incident_id), actor=signed_in(request), via=Via.API

@@ -19,6 +19,8 @@ from incidents.services.steering import (
     incident_set_severity,
 )
 from incidents.services.transitions import (
+    AcknowledgeRefused,
+    StalePage,
     incident_acknowledge,
     incident_escalate_now,
     incident_reassign,
@@ -32,8 +34,10 @@ from incidents.services.updates import (
 )
 
 __all__ = [
+    "AcknowledgeRefused",
     "IllegalTransition",
     "IncidentError",
+    "StalePage",
     "TriageIncomplete",
     "engage_description",
     "incident_acknowledge",

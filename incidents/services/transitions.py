@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from incidents import engine
+from incidents import acks, engine
 from incidents.models import (
     ContactMode,
     Incident,
@@ -24,9 +24,22 @@ from incidents.services.common import (
 )
 from incidents.services.declare import DedupKeyInUse, _open_with_key, _start_paging
 from incidents.timeline import timeline_write
+from notifications.models import Notification
 from notifications.services import notifications_cancel_pending
 from oncall.models import User
 from rotations.models import EscalationPolicy
+
+
+class AcknowledgeRefused(IncidentError):
+    """The person may not acknowledge this incident's engineering paging (the API's 403)."""
+
+    code = "acknowledge_refused"
+
+
+class StalePage(IncidentError):
+    """The page is from an earlier trigger of the incident: acknowledging it changes nothing."""
+
+    code = "stale_page"
 
 
 def _stop_paging(incident: Incident) -> dict[str, Any]:
@@ -37,13 +50,58 @@ def _stop_paging(incident: Incident) -> dict[str, Any]:
     return {"tracks_stopped": [s.track for s in states], "pages_cancelled": cancelled}
 
 
+def _stop_reminders(incident: Incident) -> int:
+    """A resolved incident needs no reminder: cancel what has not gone out yet."""
+    return sum(
+        notifications_cancel_pending(subject_type=kind, subject_id=incident.pk)
+        for kind in acks.REMINDER_TYPES
+    )
+
+
+def _acknowledger(
+    incident: Incident, actor: User | None, page: Notification | None
+) -> tuple[User | None, list[User], str]:
+    """Who acknowledges, for whom (when they were not paged) and by what right.
+
+    Refuses with AcknowledgeRefused or StalePage; the caller holds the incident's lock.
+    """
+    if page is not None:
+        # A link or keypress: the page itself is the proof, if it is from this trigger.
+        if not acks.page_is_current(incident, page):
+            raise StalePage(
+                f"This page was sent before {incident.number} was reopened or reassigned; "
+                "acknowledging it changes nothing."
+            )
+        return page.recipient, [], acks.AckRight.PAGED
+    if actor is None:  # an integration or the system (a monitoring tool's acknowledge)
+        return None, [], ""
+    right = acks.acknowledge_right(incident, actor)
+    if right is None:
+        raise AcknowledgeRefused(
+            f"You were not paged for {incident.number}: only the people its engineering "
+            "tracks paged, its commander or a Manager can acknowledge its paging."
+        )
+    on_behalf = [] if right == acks.AckRight.PAGED else acks.paged_people(incident)
+    return actor, on_behalf, right
+
+
 def incident_acknowledge(
-    *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD
+    *,
+    incident: Incident,
+    actor: User | None,
+    via: str = Via.DASHBOARD,
+    page: Notification | None = None,
 ) -> Incident:
-    """Someone has it: escalation stops, pending pages are cancelled."""
+    """Someone has it: escalation stops, pending pages are cancelled.
+
+    `page` is the outbox row whose link or keypress acknowledges (its recipient is the
+    actor); otherwise `actor` must hold a right (`acks.acknowledge_right`), and acting for
+    people who were paged is recorded as on their behalf. Reminders are not touched.
+    """
     with transaction.atomic():
         incident = locked(incident)
         incident_transition(incident=incident, to=Status.ACKNOWLEDGED)
+        actor, on_behalf, right = _acknowledger(incident, actor, page)
         now = timezone.now()
         incident.acknowledged_at, incident.acknowledged_by, incident.acknowledged_via = (
             now,
@@ -54,13 +112,21 @@ def incident_acknowledge(
             update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
         )
         stopped = _stop_paging(incident)
+        message = "Acknowledged"
+        if on_behalf:
+            message += " on behalf of " + ", ".join(str(person) for person in on_behalf)
         timeline_write(
             incident=incident,
             kind=TimelineKind.ACKNOWLEDGED,
-            message="Acknowledged",
+            message=message,
             actor=actor,
             via=via,
-            data=stopped,
+            data={
+                **stopped,
+                "right": str(right),
+                "on_behalf_of": [person.pk for person in on_behalf],
+                "notification_id": page.pk if page is not None else None,
+            },
             at=now,
         )
     return incident
@@ -76,6 +142,7 @@ def incident_resolve(
         incident.resolved_at, incident.resolved_by, incident.resolved_via = now, actor, via
         incident.save(update_fields=["status", "resolved_at", "resolved_by", "resolved_via"])
         stopped = _stop_paging(incident)
+        stopped["reminders_cancelled"] = _stop_reminders(incident)
         timeline_write(
             incident=incident,
             kind=TimelineKind.RESOLVED,

@@ -9,13 +9,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.engine import SUBJECT_TYPE, page_content
+from incidents.acks import TRIAGE_REMINDER, UPDATE_REMINDER
+from incidents.engine import page_content
 from incidents.models import Incident, Severity, Status, StatusUpdate, TimelineKind, Via
 from incidents.services.common import TriageIncomplete, locked, severity_policy
 from incidents.services.steering import page_new_tier_if_raised
 from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency
-from notifications.services import notification_enqueue, notifications_page
+from notifications.services import (
+    notification_enqueue,
+    notifications_cancel_pending,
+    notifications_page,
+)
 from oncall.models import User
 from oncall.roles import SUPPORT_MANAGER
 
@@ -65,6 +70,8 @@ def incident_post_status_update(
             data={"status_update_id": update.pk, "recipients": recipients},
             at=now,
         )
+        # The update is posted: a reminder call not yet made has no point any more.
+        notifications_cancel_pending(subject_type=UPDATE_REMINDER, subject_id=incident.pk)
         subject = (
             f"[{incident.severity}] {incident.number} {incident.get_status_display()}: "
             f"{incident.title}"
@@ -121,6 +128,7 @@ def incident_triage_confirm(
             via=via,
             data={"severity": severity, "previous": previous, **answers},
         )
+        notifications_cancel_pending(subject_type=TRIAGE_REMINDER, subject_id=incident.pk)
         page_new_tier_if_raised(incident=incident, previous=previous, actor=actor)
     return incident
 
@@ -135,17 +143,19 @@ def _support_managers() -> list[User]:
 def _page_triage_overdue(incident: Incident, now: datetime) -> int:
     managers = _support_managers()
     content = page_content(incident)
+    # A reminder of its own (not the incident's paging): acknowledging it stops it alone.
+    reminder_key = f"inc{incident.pk}:triage"
     for manager in managers:
         notifications_page(
             user=manager,
             urgency=Urgency.HIGH,
-            subject_type=SUBJECT_TYPE,
+            subject_type=TRIAGE_REMINDER,
             subject_id=incident.pk,
-            key=f"inc{incident.pk}:triage:u{manager.pk}",
+            key=f"{reminder_key}:u{manager.pk}",
             reason="triage overdue: severity and 5Ws not confirmed in time",
             subject=f"Triage overdue: {content['subject']}",
             body=content["body"],
-            data=content["data"],
+            data={**content["data"], "reminder_key": reminder_key},
         )
     incident.triage_paged_at = now
     incident.save(update_fields=["triage_paged_at"])
@@ -190,13 +200,13 @@ def _remind_update_due(incident: Incident, now: datetime) -> bool:
         notifications_page(
             user=target,
             urgency=Urgency.LOW,
-            subject_type=SUBJECT_TYPE,
+            subject_type=UPDATE_REMINDER,
             subject_id=incident.pk,
             key=f"{key}:u{target.pk}",
             reason=f"a company status update is due every {interval}",
             subject=f"Status update due: {content['subject']}",
             body=f"A status update to the company is due for {incident.number}.",
-            data=content["data"],
+            data={**content["data"], "reminder_key": key},
         )
     timeline_write(
         incident=incident,

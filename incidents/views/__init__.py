@@ -26,10 +26,11 @@ from incidents.views.create import (
     engage_preview,
 )
 from incidents.views.detail import incident_live, incident_page
-from incidents.views.lists import incident_list, my_incidents
+from incidents.views.lists import acknowledge_mine, incident_list, my_incidents
 
 __all__ = [
     "acknowledge",
+    "acknowledge_mine",
     "add_note",
     "confirm_triage",
     "declare",

@@ -8,9 +8,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
-from incidents import services
+from incidents import acks, services
 from incidents.forms import (
     CommanderForm,
     NoteForm,
@@ -24,6 +26,7 @@ from incidents.forms import (
 )
 from incidents.models import (
     Incident,
+    Status,
 )
 from incidents.views.detail import _incident, _incident_context
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
@@ -81,9 +84,48 @@ def _answer(
     return redirect("incidents:detail", pk=incident.pk)
 
 
-@require_POST
+def acknowledge_confirmation(
+    request: HtmxHttpRequest, incident: Incident, *, status: int = 200
+) -> HttpResponse:
+    """The page that asks before acknowledging for someone else (or says who may)."""
+    me = signed_in_user(request)
+    right = acks.acknowledge_right(incident, me)
+    context = {
+        "incident": incident,
+        "right": right,
+        "on_behalf": right in acks.ON_BEHALF,
+        "paged": acks.paged_people(incident),
+        "triggered": incident.status == Status.TRIGGERED,
+    }
+    if right is None and incident.status == Status.TRIGGERED:
+        status = 403
+    return render(request, "incidents/acknowledge.html", context, status=status)
+
+
+def needs_ack_confirmation(request: HtmxHttpRequest, incident: Incident) -> bool:
+    """Acknowledging for people who were paged, without having said so yet."""
+    if request.POST.get("on_behalf") == "1" or incident.status != Status.TRIGGERED:
+        return False
+    return acks.acknowledge_right(incident, signed_in_user(request)) in acks.ON_BEHALF
+
+
+def to_ack_confirmation(request: HtmxHttpRequest, incident: Incident) -> HttpResponse:
+    url = reverse("incidents:acknowledge", args=[incident.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@require_http_methods(["GET", "POST"])
 @in_viewer_timezone
 def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """POST acknowledges; someone acting for the people paged confirms first (GET asks)."""
+    incident = _incident(pk)
+    if request.method == "GET":
+        return acknowledge_confirmation(request, incident)
+    if needs_ack_confirmation(request, incident):
+        return to_ack_confirmation(request, incident)
+
     def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
         incident = services.incident_acknowledge(incident=incident, actor=actor)
         return f"{incident.number} acknowledged: paging stopped."

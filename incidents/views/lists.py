@@ -3,12 +3,14 @@
 from datetime import timedelta
 from typing import Any
 
+from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from incidents import acks, services
 from incidents.forms import (
     OPEN,
     IncidentFilterForm,
@@ -18,6 +20,7 @@ from incidents.models import (
     Status,
 )
 from incidents.selectors import incidents_open
+from incidents.views.actions import needs_ack_confirmation, to_ack_confirmation
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 
 # The list shows resolved incidents of the last week under the open ones, at most this many.
@@ -81,13 +84,55 @@ def incident_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, _list_context(request))
 
 
+def _mine_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    me = signed_in_user(request)
+    open_all = incidents_open()
+    paging = acks.incidents_paging(me)
+    paging_ids = {incident.pk for incident in paging}
+    mine = [
+        incident
+        for incident in open_all.filter(
+            Q(commander=me) | Q(acknowledged_by=me) | Q(declared_by=me)
+        )[:20]
+        if incident.pk not in paging_ids
+    ]
+    return {
+        "paging": paging,
+        "mine": mine,
+        "open_count": open_all.count(),
+        "now": timezone.now(),
+        **extra,
+    }
+
+
 @require_GET
 @in_viewer_timezone
 def my_incidents(request: HtmxHttpRequest) -> HttpResponse:
-    """The home page's summary: open incidents I command, acknowledged or declared."""
-    me = signed_in_user(request)
-    open_all = incidents_open()
-    mine = list(open_all.filter(Q(commander=me) | Q(acknowledged_by=me) | Q(declared_by=me))[:20])
-    context = {"mine": mine, "open_count": open_all.count(), "now": timezone.now()}
+    """The home page's summary: first the incidents paging me right now (with Acknowledge
+    buttons), then the open incidents I command, acknowledged or declared."""
     template = "incidents/mine.html#summary" if request.htmx else "incidents/mine.html"
-    return render(request, template, context)
+    return render(request, template, _mine_context(request))
+
+
+@require_POST
+@in_viewer_timezone
+def acknowledge_mine(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Acknowledge from the home page: the summary comes back with the outcome."""
+    incident = get_object_or_404(Incident, pk=pk)
+    if needs_ack_confirmation(request, incident):  # no longer paging me (reassigned, say)
+        return to_ack_confirmation(request, incident)
+    notice = error = ""
+    try:
+        incident = services.incident_acknowledge(incident=incident, actor=signed_in_user(request))
+    except services.IncidentError as failure:
+        error = str(failure)
+    else:
+        notice = f"{incident.number} acknowledged: paging stopped."
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, notice)
+        return redirect("home")
+    context = _mine_context(request, notice=notice, error=error, acted_on=incident)
+    return render(request, "incidents/mine.html#summary", context)

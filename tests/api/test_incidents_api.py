@@ -1,6 +1,7 @@
 """The incidents API: declare, list with filters and cursors, read, change, act, engage."""
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,11 +194,13 @@ def test_patch_refuses_bad_input_and_stores_nothing(engineer_api: Client, core: 
     assert Incident.objects.get(pk=incident["id"]).title == "Checkout down"
 
 
-def test_acknowledge_resolve_reopen_and_illegal_moves(engineer_api: Client, core: Core) -> None:
+def test_acknowledge_resolve_reopen_and_illegal_moves(
+    engineer_api: Client, manager_api: Client, core: Core
+) -> None:
     incident = declare(engineer_api)["id"]
 
-    acked = post(engineer_api, url("acknowledge", incident))
-    again = post(engineer_api, url("acknowledge", incident))
+    acked = post(manager_api, url("acknowledge", incident))
+    again = post(manager_api, url("acknowledge", incident))
     resolved = post(engineer_api, url("resolve", incident), {"note": "rolled back"})
     escalate = post(engineer_api, url("escalate", incident))
     reopened = post(engineer_api, url("reopen", incident), {"reason": "back again"})
@@ -219,13 +222,24 @@ def test_acknowledge_resolve_reopen_and_illegal_moves(engineer_api: Client, core
     ]
 
 
+def test_an_acknowledge_by_someone_not_paged_is_a_403_and_changes_nothing(
+    engineer_api: Client, as_role: Callable[[str], Client], core: Core
+) -> None:
+    incident = declare(engineer_api)["id"]
+
+    for api in (engineer_api, as_role("support")):
+        assert_error(post(api, url("acknowledge", incident)), 403, "acknowledge_refused")
+
+    assert Incident.objects.get(pk=incident).status == "triggered"
+
+
 def test_escalate_now_runs_the_next_step_only_while_triggered(
-    engineer_api: Client, core: Core
+    engineer_api: Client, manager_api: Client, core: Core
 ) -> None:
     incident = declare(engineer_api)["id"]
 
     escalated = post(engineer_api, url("escalate", incident))
-    post(engineer_api, url("acknowledge", incident))
+    post(manager_api, url("acknowledge", incident))
 
     assert escalated.status_code == 200
     assert escalated.json()["timeline"][-1]["kind"] == TimelineKind.ESCALATED_NOW
@@ -406,10 +420,10 @@ def test_a_repeated_dedup_key_answers_200_with_the_open_incident_and_pages_nobod
 
 
 def test_an_acknowledged_incident_keeps_its_key_and_stays_acknowledged(
-    engineer_api: Client, core: Core
+    engineer_api: Client, manager_api: Client, core: Core
 ) -> None:
     first = declare(engineer_api, dedup_key="disk")
-    post(engineer_api, url("acknowledge", first["id"]))
+    post(manager_api, url("acknowledge", first["id"]))
 
     again = post(
         engineer_api,

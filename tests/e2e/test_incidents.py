@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from incidents.engine import escalation_sweep
 from incidents.models import Incident, Status, TimelineKind
 from incidents.services import incident_acknowledge, incident_declare, incident_resolve
 from oncall.models import User
@@ -83,6 +84,7 @@ def test_support_engages_development_and_an_engineer_acknowledges_in_place(
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / "incident-support.png"), full_page=True)
 
+    escalation_sweep()  # beat's sweep runs the first step: bob is paged
     log_in(engineer_page, live_server.url, "bob")
     engineer_page.goto(f"{live_server.url}/incidents/{incident.pk}/")
     engineer_page.wait_for_load_state("networkidle")
@@ -149,6 +151,7 @@ def test_the_incident_page_shows_an_acknowledge_made_elsewhere_without_a_reload(
     page.wait_for_load_state("networkidle")
     page.evaluate("window.__stayed = true")  # survives only without a reload
 
+    escalation_sweep()  # bob is paged
     incident_acknowledge(incident=incident, actor=bob)  # from Bob's phone, say
 
     expect(page.locator(".badge.status")).to_have_text("Acknowledged", timeout=25_000)

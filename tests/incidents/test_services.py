@@ -45,7 +45,7 @@ from notifications.services import (
     notification_deliver,
     notifications_page,
 )
-from oncall.roles import SUPPORT_MANAGER
+from oncall.roles import MANAGER, SUPPORT_MANAGER
 from tests.factories import IncidentFactory, TeamFactory, UserFactory
 from tests.incidents.conftest import T0, Core, paged
 
@@ -78,6 +78,7 @@ def test_engage_description_follows_the_handbook_format() -> None:
 @pytest.mark.django_db
 def test_lifecycle_transitions_write_the_timeline_and_refuse_illegal_moves(core: Core) -> None:
     bob = core.people["bob"]
+    bob.groups.add(Group.objects.get(name=MANAGER))  # may acknowledge without being paged
     incident = declare(core)
     assert incident.number == f"INC-{incident.pk}"
     assert incident.status == Status.TRIGGERED

@@ -58,8 +58,8 @@ def test_raised_to_sev1_while_triggered_the_new_tier_is_paged_once(core: Core) -
 def test_raised_after_someone_acknowledged_pages_nobody_new(core: Core) -> None:
     with time_machine.travel(T0, tick=False):
         incident = declare(core)
-        escalation_sweep()
-        incident_acknowledge(incident=incident, actor=core.people["alice"])
+        escalation_sweep()  # bob, on top of the veteran list, is paged
+        incident_acknowledge(incident=incident, actor=core.people["bob"])
         before = paged(incident)
         incident_set_severity(incident=incident, severity=Severity.SEV0, actor=core.people["bob"])
         escalation_sweep()

@@ -157,6 +157,7 @@ def test_list_shows_open_incidents_first_then_the_recently_resolved(
 ) -> None:
     bob = core.people["bob"]
     older = declare(core, title="Older and acknowledged", severity=Severity.SEV1)
+    escalation_sweep()  # bob is paged
     incident_acknowledge(incident=older, actor=bob)
     fresh = declare(core, title="Fresh and triggered", severity=Severity.SEV0)
     done = declare(core, title="Done already")
@@ -181,6 +182,7 @@ def test_list_filters_by_status_severity_and_team(
     sev1 = declare(core, title="Major one", severity=Severity.SEV1)
     sev3 = declare(core, title="Minor one", severity=Severity.SEV3)
     acked = declare(core, title="Acked one")
+    escalation_sweep()  # bob is paged
     incident_acknowledge(incident=acked, actor=core.people["bob"])
     other = incident_declare(title="Platform one", actor=support, team=platform)
     resolved = declare(core, title="Resolved one")
@@ -222,8 +224,8 @@ def test_the_list_query_count_does_not_grow_with_incidents(
         incident = IncidentFactory.create(
             team=core.team, title=f"Incident {n}", commander=core.people["carol"]
         )
-        if n % 3 == 1:
-            incident_acknowledge(incident=incident, actor=core.people["bob"])
+        if n % 3 == 1:  # by its commander
+            incident_acknowledge(incident=incident, actor=core.people["carol"])
         if n % 3 == 2:
             incident_resolve(incident=incident, actor=core.people["bob"])
     client.force_login(support)
@@ -384,8 +386,8 @@ def _prepare(core: Core, action: str, platform: Team, support: User) -> Incident
     incident = declare(core)
     if action == "reopen":
         incident = incident_resolve(incident=incident, actor=core.people["bob"])
-    if action == "escalate":
-        escalation_sweep()  # the first step ran; the next waits 10 minutes
+    if action in ("escalate", "acknowledge"):
+        escalation_sweep()  # the first step ran (bob is paged); the next waits 10 minutes
     return incident
 
 
@@ -487,6 +489,7 @@ def test_each_action_answers_htmx_with_the_incident_region(
 
 def test_acknowledging_swaps_the_status_badge(client: Client, core: Core) -> None:
     incident = declare(core)
+    escalation_sweep()  # bob is paged
     client.force_login(core.people["bob"])
     html = client.post(f"/incidents/{incident.pk}/acknowledge/", headers=HTMX).content.decode()
     assert 'data-status="acknowledged"' in html
@@ -519,7 +522,9 @@ def test_an_illegal_transition_shows_a_message_and_changes_nothing(
 
 
 def test_escalating_an_acknowledged_incident_is_refused(client: Client, core: Core) -> None:
-    incident = incident_acknowledge(incident=declare(core), actor=core.people["bob"])
+    incident = declare(core)
+    escalation_sweep()  # bob is paged
+    incident = incident_acknowledge(incident=incident, actor=core.people["bob"])
     client.force_login(core.people["bob"])
     html = client.post(f"/incidents/{incident.pk}/escalate/", headers=HTMX).content.decode()
     assert "only a triggered incident escalates" in html
@@ -603,6 +608,7 @@ def test_each_timeline_line_names_who_did_it_and_how_once(
     act: Callable[[Client, User, Incident], None],
 ) -> None:
     incident = declare(core)
+    escalation_sweep()  # bob is paged
     bob = core.people["bob"]
     act(client, bob, incident)
 
@@ -831,3 +837,76 @@ def test_channels_show_on_the_pages_table(client: Client, core: Core, support: U
     row = html[html.index('id="pages"') :]
     assert Channel.EMAIL.label in row
     assert core.people["bob"].email in row
+
+
+# --------------------------------------------------------------------------- acknowledging
+
+
+def test_home_lists_first_the_incidents_paging_me_with_acknowledge_buttons(
+    client: Client, core: Core, support: User
+) -> None:
+    bob = core.people["bob"]
+    paging = declare(core, title="Paging bob")
+    escalation_sweep()  # bob, on top of the veteran list, is paged
+    commanded = declare(core, title="Carol's", commander=bob)  # his, but nobody paged yet
+    client.force_login(bob)
+
+    html = client.get("/incidents/mine/", headers=HTMX).content.decode()
+
+    assert html.index("Paging you now") < html.index(paging.number) < html.index("My open")
+    assert f'hx-post="/incidents/mine/{paging.pk}/acknowledge/"' in html
+    assert commanded.number in html[html.index("My open") :]
+    assert f"/incidents/mine/{commanded.pk}/acknowledge/" not in html
+
+    answer = client.post(f"/incidents/mine/{paging.pk}/acknowledge/", headers=HTMX)
+    html = answer.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="my-incidents"')
+    assert f"{paging.number} acknowledged" in html
+    assert "Paging you now" not in html
+    paging.refresh_from_db()
+    assert (paging.status, paging.acknowledged_by) == (Status.ACKNOWLEDGED, bob)
+
+    # Support, who declared nothing of this and is paged by nothing, sees no such list.
+    client.force_login(support)
+    assert "Paging you now" not in client.get("/incidents/mine/").content.decode()
+
+
+def test_acknowledging_for_someone_else_asks_first_and_records_it(
+    client: Client, core: Core
+) -> None:
+    carol, bob = core.people["carol"], core.people["bob"]
+    incident = declare(core, commander=carol)
+    escalation_sweep()  # bob is paged, carol commands
+    client.force_login(carol)
+
+    asked = client.post(f"/incidents/{incident.pk}/acknowledge/", headers=HTMX)
+    assert asked["HX-Redirect"] == f"/incidents/{incident.pk}/acknowledge/"
+    plain = client.post(f"/incidents/{incident.pk}/acknowledge/")
+    assert plain.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED
+
+    question = text(client.get(f"/incidents/{incident.pk}/acknowledge/").content.decode())
+    assert f"You were not paged for {incident.number}." in question
+    assert f"Acknowledge on behalf of {bob}?" in question
+
+    done = client.post(f"/incidents/{incident.pk}/acknowledge/", {"on_behalf": "1"})
+    assert done.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.status, incident.acknowledged_by) == (Status.ACKNOWLEDGED, carol)
+    event = incident.timeline.get(kind=TimelineKind.ACKNOWLEDGED)
+    assert (event.actor, event.message) == (carol, f"Acknowledged on behalf of {bob}")
+
+
+def test_acknowledging_without_a_right_is_refused_on_the_dashboard(
+    client: Client, core: Core, support: User
+) -> None:
+    incident = declare(core)
+    escalation_sweep()
+    for person in (support, core.people["alice"]):
+        client.force_login(person)
+        html = client.post(f"/incidents/{incident.pk}/acknowledge/", headers=HTMX).content
+        assert f"You were not paged for {incident.number}" in html.decode()
+        assert client.get(f"/incidents/{incident.pk}/acknowledge/").status_code == 403
+    incident.refresh_from_db()
+    assert incident.status == Status.TRIGGERED

@@ -229,7 +229,8 @@ def test_the_body_reads_like_the_timeline_line_with_who_and_how(
 
     WebhookSubscription.objects.create(url=receiver.url_for("/hook"))
     receiver.expect_request("/hook", method="POST").respond_with_data("ok")
-    bob = UserFactory.create(first_name="Bob", last_name="Ng")
+    # A Manager may acknowledge (nobody was paged: the team has no rotation).
+    bob = UserFactory.create(first_name="Bob", last_name="Ng", roles=[MANAGER])
     incident = incident_declare(title="Checkout down", actor=None, team=TeamFactory.create())
     incident_acknowledge(incident=incident, actor=bob, via=Via.SMS)
     ack = Notification.objects.get(channel=Channel.WEBHOOK, data__event="acknowledged")

@@ -91,9 +91,17 @@ def ack_calls() -> Iterator[list[AckCall]]:
     def handler(*, subject_id: int, user: Any, channel: str, notification: Notification) -> None:
         calls.append(AckCall(subject_id, user, channel, notification))
 
+    # This app's own view of an ack: the page describes itself (no incident app behind it).
+    handler_before = callbacks.ack_handler_for("incident")
+    describer_before = callbacks.ack_describer_for("incident")
+    callbacks.unregister_ack_describer("incident")
     callbacks.register_ack_handler("incident", handler)
     yield calls
     callbacks.unregister_ack_handler("incident")
+    if handler_before is not None:
+        callbacks.register_ack_handler("incident", handler_before)
+    if describer_before is not None:
+        callbacks.register_ack_describer("incident", describer_before)
 
 
 class _Collect:
