@@ -28,6 +28,7 @@ def _save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
             second=data["user"],
             second_window=(data["swap_start"], data["swap_end"]),
             reason=data["reason"],
+            confirm_double_booking=data["confirm_double_booking"],
         )
         return f"Swap saved: {data['user']} and {data['replaces']} trade shifts."
     services.override_create(
@@ -38,6 +39,7 @@ def _save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
         replaces=data["replaces"],
         reason=data["reason"],
         actor=actor,
+        confirm_double_booking=data["confirm_double_booking"],
     )
     return f"Override saved: {data['user']} covers {rotation.label}."
 

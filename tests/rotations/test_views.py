@@ -367,23 +367,24 @@ def cover_form(user: User, replaces: User | None, start: str, end: str, **extra:
 
 def test_engineer_covers_their_own_shift(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
-    alice, carol = core.people["alice"], core.people["carol"]
+    alice, bob = core.people["alice"], core.people["bob"]
     client.force_login(alice)
-    # Typed in New York time (EST on 2026-03-05): 09:00 local is 14:00 UTC.
+    # Typed in New York time (EDT on 2026-03-17): 09:00 local is 13:00 UTC. That week alice
+    # holds no other position (covering carol while on the secondary list is a double booking).
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
-        cover_form(alice, carol, "2026-03-05T09:00", "2026-03-06T09:00", reason="Carol is out"),
+        cover_form(alice, bob, "2026-03-17T09:00", "2026-03-18T09:00", reason="Bob is out"),
     )
     assert response.status_code == 302
     assert response["Location"] == f"/rotations/{rotation.pk}/"
     override = Override.objects.get()
-    assert (override.user, override.replaces, override.created_by) == (alice, carol, alice)
-    assert override.start == datetime(2026, 3, 5, 14, tzinfo=UTC)
-    assert override.end == datetime(2026, 3, 6, 14, tzinfo=UTC)
-    assert override.reason == "Carol is out"
+    assert (override.user, override.replaces, override.created_by) == (alice, bob, alice)
+    assert override.start == datetime(2026, 3, 17, 13, tzinfo=UTC)
+    assert override.end == datetime(2026, 3, 18, 13, tzinfo=UTC)
+    assert override.reason == "Bob is out"
     page = client.get(response["Location"]).content.decode()
     assert "Override saved: Alice Example covers" in page
-    assert ("2026-03-05T14:00:00Z", "Alice Example") in shift_rows(page)
+    assert ("2026-03-17T13:00:00Z", "Alice Example") in shift_rows(page)
 
 
 def test_engineer_cannot_cover_for_two_other_people(client: Client, core: Core) -> None:
@@ -468,11 +469,11 @@ def test_end_before_start_is_an_error(client: Client, core: Core) -> None:
 
 def test_htmx_post_gets_the_refreshed_overrides(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
-    alice = core.people["alice"]
-    client.force_login(alice)
+    bob = core.people["bob"]  # free that week (alice holds the secondary)
+    client.force_login(bob)
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
-        cover_form(alice, core.people["carol"], "2026-03-05T09:00", "2026-03-06T09:00"),
+        cover_form(bob, core.people["carol"], "2026-03-05T09:00", "2026-03-06T09:00"),
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
@@ -504,6 +505,9 @@ def test_htmx_post_with_errors_gets_the_form_back(client: Client, core: Core) ->
 def test_engineer_swaps_shifts(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
     alice, carol = core.people["alice"], core.people["carol"]
+    # The secondary list trails the primary by a week ([b, c, a] after [a, b, c]), so any
+    # trade of primary weeks would put someone in both positions: this test is the swap alone.
+    core.rotations["veteran", "secondary"].delete()
     client.force_login(alice)
     # Alice takes carol's running week; carol takes alice's next one (from 2026-03-09, EDT).
     response = client.post(
@@ -676,3 +680,55 @@ def test_rotating_my_feed_token(client: Client, core: Core) -> None:
     html = response.content.decode()
     assert "<html" not in html
     assert PersonalFeed.objects.get(user=alice).token in html
+
+
+# --- overrides: the team-wide rules at the portal's door ------------------------------------
+
+
+def test_covering_while_holding_another_position_is_refused(client: Client, core: Core) -> None:
+    # Week of 2 March (shift 8): carol holds the veteran primary, alice the secondary.
+    rotation = core.rotations["veteran", "primary"]
+    alice, carol = core.people["alice"], core.people["carol"]
+    client.force_login(alice)
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(
+            alice, carol, "2026-03-05T09:00", "2026-03-06T09:00", confirm_double_booking="on"
+        ),
+    )
+    assert response.status_code == 400
+    html = text(response.content.decode())
+    assert "Alice Example would be on call twice in Core at once" in html
+    assert "Only a manager may confirm a double booking" in html
+    # An engineer is not offered the confirmation box.
+    assert 'name="confirm_double_booking"' not in response.content.decode()
+    assert not Override.objects.exists()
+
+
+def test_a_manager_confirms_a_double_booking(client: Client, core: Core) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    alice, carol = core.people["alice"], core.people["carol"]
+    client.force_login(core.people["morgan"])
+    form = cover_form(alice, carol, "2026-03-05T09:00", "2026-03-06T09:00")
+    asked = client.post(f"/rotations/{rotation.pk}/overrides/", form)
+    assert asked.status_code == 400
+    assert 'name="confirm_double_booking"' in asked.content.decode()
+    assert not Override.objects.exists()
+
+    done = client.post(
+        f"/rotations/{rotation.pk}/overrides/", {**form, "confirm_double_booking": "on"}
+    )
+    assert done.status_code == 302
+    assert Override.objects.get().user == alice
+
+
+def test_a_new_tier_engineer_cannot_cover_a_veteran_shift(client: Client, core: Core) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    dave, carol = core.people["dave"], core.people["carol"]
+    client.force_login(dave)
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(dave, carol, "2026-03-20T09:00", "2026-03-21T09:00"),
+    )
+    assert response.status_code == 400
+    assert "a new-tier engineer covers a veteran shift only" in text(response.content.decode())
