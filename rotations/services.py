@@ -43,7 +43,7 @@ def _when(at: datetime, rotation: Rotation) -> str:
     return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
 
 
-def _role(rotation: Rotation) -> str:
+def role_label(rotation: Rotation) -> str:
     """'Veteran secondary', or the rotation's own name."""
     if rotation.name:
         return rotation.name
@@ -55,8 +55,8 @@ def double_booking_message(user: User, rotation: Rotation, bookings: list[Double
     first = bookings[0]
     more = f" (and {len(bookings) - 1} more stretch(es))" if len(bookings) > 1 else ""
     return (
-        f"{user} would be on call twice in {rotation.team.name} at once: as {_role(rotation)} "
-        f"and as {_role(first.rotation)} from {_when(first.start, rotation)} to "
+        f"{user} would be on call twice in {rotation.team.name} at once: as {role_label(rotation)} "
+        f"and as {role_label(first.rotation)} from {_when(first.start, rotation)} to "
         f"{_when(first.end, rotation)}{more}. Choose someone else, or a manager confirms "
         "the double booking."
     )
