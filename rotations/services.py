@@ -79,7 +79,8 @@ def override_rules_check(
       veteran and new tier) unless a Manager confirms it explicitly.
     `actor` None means the caller has already checked that a manager acts (the admin).
     """
-    if rotation.tier == Tier.VETERAN and not rotation.members.filter(user=user).exists():
+    on_list = rotation.pk is not None and rotation.members.filter(user=user).exists()
+    if rotation.tier == Tier.VETERAN and rotation.team_id is not None and not on_list:
         new_tier = RotationMember.objects.filter(
             rotation__team_id=rotation.team_id, rotation__tier=Tier.NEW, user=user
         ).exists()

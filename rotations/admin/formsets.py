@@ -65,7 +65,7 @@ PREVIEW = "_preview"
 CONFIRM_ONCALL_CHANGE = "confirm_oncall_change"
 
 
-def _list_order(form: forms.Form, index: int) -> tuple[float, int]:
+def _list_order(form: Any, index: int) -> tuple[float, int]:
     """Where a member form sits in the list: its position; a new row without one goes last."""
     position = form.cleaned_data.get("position")
     if position is None or (position <= 0 and form.instance.pk is None):
@@ -134,7 +134,7 @@ class OverrideFormSet(BaseInlineFormSet):
             user, start, end = data.get("user"), data.get("start"), data.get("end")
             if user is not None and team_members is not None and user.pk not in team_members:
                 form.add_error("user", team_member_error(rotation.team, user))
-            elif form.has_changed() and rotation.team_id is not None:
+            elif form.has_changed() and isinstance(form, forms.ModelForm):
                 override_team_rules(form, rotation)
             if user is not None and start is not None and end is not None:
                 windows.append((start, end, user))
