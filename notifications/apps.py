@@ -15,3 +15,9 @@ class NotificationsConfig(AppConfig):
         ENGINEER: {},
         SUPPORT: {},
     }
+
+    def ready(self) -> None:
+        from notifications.overrides import overrides_tell_colleagues
+        from rotations.callbacks import register_override_listener
+
+        register_override_listener(overrides_tell_colleagues)

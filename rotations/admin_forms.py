@@ -12,8 +12,10 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 
 from oncall.models import User
+from oncall.roles import ENGINEER
 from rotations.models import (
     WEEKDAY_NAMES,
     EscalationPolicy,
@@ -22,6 +24,7 @@ from rotations.models import (
     RotationMember,
     Team,
 )
+from rotations.services import override_rules_check
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -177,7 +180,38 @@ def team_member_error(team: Team, user: User) -> str:
     return f"{user} is not a member of the team {team.name}; add them to the team first."
 
 
+def confirm_double_booking_field() -> forms.BooleanField:
+    return forms.BooleanField(
+        required=False,
+        label="Confirm double booking",
+        help_text="Tick to accept that this person is then on call in two positions of the "
+        "team at once.",
+    )
+
+
+def override_team_rules(form: forms.ModelForm[Override], rotation: Rotation | None) -> None:
+    """The services' team-wide override rules, as errors on an admin form (managers only)."""
+    data = form.cleaned_data
+    user, start, end = data.get("user"), data.get("start"), data.get("end")
+    if rotation is None or user is None or start is None or end is None or end <= start:
+        return
+    try:
+        override_rules_check(
+            rotation=rotation,
+            user=user,
+            start=start,
+            end=end,
+            actor=None,  # the admin lets only managers change overrides
+            confirm_double_booking=bool(data.get("confirm_double_booking")),
+            ignore_override_ids=(form.instance.pk,) if form.instance.pk else (),
+        )
+    except ValidationError as error:
+        form.add_error(None, error)
+
+
 class OverrideAdminForm(forms.ModelForm):
+    confirm_double_booking = confirm_double_booking_field()
+
     class Meta:
         model = Override
         fields = ("rotation", "user", "replaces", "start", "end", "reason")
@@ -189,4 +223,25 @@ class OverrideAdminForm(forms.ModelForm):
         rotation, user = cleaned.get("rotation"), cleaned.get("user")
         if rotation and user and not rotation.team.members.contains(user):
             self.add_error("user", team_member_error(rotation.team, user))
+        elif not self.errors:
+            override_team_rules(self, rotation)
         return cleaned
+
+
+class OverrideInlineForm(forms.ModelForm):
+    """An override row of the rotation's page (the formset applies the team-wide rules)."""
+
+    confirm_double_booking = confirm_double_booking_field()
+
+    class Meta:
+        model = Override
+        fields = ("user", "replaces", "start", "end", "reason")
+
+
+def engineers_and(*, keep: Iterable[int] = ()) -> QuerySet[User]:
+    """Active engineers (the people a rotation's list may hold), plus the users in `keep`."""
+    return (
+        User.objects.filter(Q(is_active=True, groups__name=ENGINEER) | Q(pk__in=list(keep)))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from oncall.models import User
 from rotations.models import Rotation
+from rotations.services import DOUBLE_BOOKING
 
 COVER = "cover"
 SWAP = "swap"
@@ -51,6 +52,10 @@ class OverrideForm(forms.Form):
     swap_start = _local_datetime_field("In return, from", required=False)
     swap_end = _local_datetime_field("In return, until", required=False)
     reason = forms.CharField(max_length=200, required=False)
+    confirm_double_booking = forms.BooleanField(
+        required=False,
+        label="Yes, this person holds two positions of the team at once (managers only)",
+    )
 
     def __init__(
         self, *args: Any, rotation: Rotation, tz: zoneinfo.ZoneInfo, **kwargs: Any
@@ -58,6 +63,7 @@ class OverrideForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.rotation = rotation
         self.tz = tz
+        self.asks_confirmation = bool(self.data.get("confirm_double_booking"))
         members = rotation.team.members.order_by("first_name", "last_name", "username")
         user_field = self.fields["user"]
         replaces_field = self.fields["replaces"]
@@ -103,6 +109,11 @@ class OverrideForm(forms.Form):
 
     def add_service_error(self, error: ValidationError) -> None:
         """Show a service's ValidationError next to the fields it names (or above the form)."""
+        codes = {e.code for e in error.error_list} if not hasattr(error, "error_dict") else set()
+        if hasattr(error, "error_dict"):
+            codes = {e.code for errors in error.error_dict.values() for e in errors}
+        # A double booking can be confirmed (by a manager): offer the box with the error.
+        self.asks_confirmation = DOUBLE_BOOKING in codes
         if hasattr(error, "error_dict"):
             for field, errors in error.error_dict.items():
                 known = field in self.fields and field != NON_FIELD_ERRORS

@@ -242,3 +242,39 @@ def next_member(*, rotation: Rotation, user_id: int) -> User | None:
 
 def teams_for(user: User) -> QuerySet[Team]:
     return Team.objects.filter(Q(members=user) | Q(escalation_contact=user)).distinct()
+
+
+@dataclass(frozen=True)
+class DoubleBooking:
+    """A person already on call elsewhere in the team during part of a proposed override."""
+
+    rotation: Rotation
+    start: datetime
+    end: datetime
+
+
+def team_bookings_of(
+    *,
+    user_id: int,
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    ignore_override_ids: Sequence[int] = (),
+) -> list[DoubleBooking]:
+    """Where `user_id` is on call in the other rotations of `rotation`'s team in [start, end).
+
+    Overrides applied (ignoring the ones named, e.g. the override being changed); three
+    queries however many rotations the team has.
+    """
+    others = list(
+        rotations_with_members(
+            Rotation.objects.filter(team_id=rotation.team_id).exclude(pk=rotation.pk)
+        )
+    )
+    overrides = overrides_between([r.pk for r in others], start, end)
+    found: list[DoubleBooking] = []
+    for other in others:
+        kept = [o for o in overrides[other.pk] if o.pk not in ignore_override_ids]
+        segments = resolver.shifts_between(rotation_spec(other), override_specs(kept), start, end)
+        found += [DoubleBooking(other, s.start, s.end) for s in segments if s.user == user_id]
+    return sorted(found, key=lambda booking: booking.start)

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from oncall.models import User
 from oncall.roles import is_manager
+from rotations import callbacks
 from rotations.models import (
     EscalationPolicy,
     EscalationStep,
@@ -16,8 +17,13 @@ from rotations.models import (
     Rotation,
     RotationMember,
     Team,
+    Tier,
     new_feed_token,
 )
+from rotations.selectors import DoubleBooking, team_bookings_of
+
+DOUBLE_BOOKING = "double_booking"
+NEW_TIER_ON_VETERAN = "new_tier_on_veteran"
 
 
 def override_permitted(
@@ -32,7 +38,93 @@ def override_permitted(
     )
 
 
-def _override_check(*, rotation: Rotation, user: User, replaces: User | None, actor: User) -> None:
+def _when(at: datetime, rotation: Rotation) -> str:
+    local = at.astimezone(rotation.tzinfo)
+    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
+
+
+def role_label(rotation: Rotation) -> str:
+    """'Veteran secondary', or the rotation's own name."""
+    if rotation.name:
+        return rotation.name
+    tier = f"{rotation.get_tier_display()} " if rotation.tier != Tier.NONE else ""
+    return f"{tier}{rotation.get_position_display().lower()}".capitalize()
+
+
+def double_booking_message(user: User, rotation: Rotation, bookings: list[DoubleBooking]) -> str:
+    first = bookings[0]
+    more = f" (and {len(bookings) - 1} more stretch(es))" if len(bookings) > 1 else ""
+    return (
+        f"{user} would be on call twice in {rotation.team.name} at once: as {role_label(rotation)} "
+        f"and as {role_label(first.rotation)} from {_when(first.start, rotation)} to "
+        f"{_when(first.end, rotation)}{more}. Choose someone else, or a manager confirms "
+        "the double booking."
+    )
+
+
+def override_rules_check(
+    *,
+    rotation: Rotation,
+    user: User,
+    start: datetime,
+    end: datetime,
+    actor: User | None,
+    confirm_double_booking: bool = False,
+    ignore_override_ids: tuple[int, ...] = (),
+) -> None:
+    """The team-wide rules an override must keep (every door: admin, portal, API).
+
+    - A new-tier engineer covers a veteran shift only if they are on that veteran list.
+    - Nobody holds two positions of one team at once (veteran primary and secondary, or
+      veteran and new tier) unless a Manager confirms it explicitly.
+    `actor` None means the caller has already checked that a manager acts (the admin).
+    """
+    on_list = rotation.pk is not None and rotation.members.filter(user=user).exists()
+    if rotation.tier == Tier.VETERAN and rotation.team_id is not None and not on_list:
+        new_tier = RotationMember.objects.filter(
+            rotation__team_id=rotation.team_id, rotation__tier=Tier.NEW, user=user
+        ).exists()
+        if new_tier:
+            raise ValidationError(
+                {
+                    "user": ValidationError(
+                        f"{user} is on the new tier and not on the list of {rotation.label}: "
+                        "a new-tier engineer covers a veteran shift only as a member of "
+                        "that rotation.",
+                        code=NEW_TIER_ON_VETERAN,
+                    )
+                }
+            )
+    bookings = team_bookings_of(
+        user_id=user.pk,
+        rotation=rotation,
+        start=start,
+        end=end,
+        ignore_override_ids=ignore_override_ids,
+    )
+    if not bookings:
+        return
+    manager = actor is None or is_manager(actor)
+    if confirm_double_booking and manager:
+        return
+    message = double_booking_message(user, rotation, bookings)
+    if confirm_double_booking:
+        message += " Only a manager may confirm a double booking."
+    raise ValidationError({"user": ValidationError(message, code=DOUBLE_BOOKING)})
+
+
+def _override_check(
+    *,
+    rotation: Rotation,
+    user: User,
+    replaces: User | None,
+    actor: User,
+    start: datetime,
+    end: datetime,
+    confirm_double_booking: bool,
+    ignore_override_ids: tuple[int, ...] = (),
+    team_rules: bool = True,
+) -> None:
     """What an override must satisfy beyond the model's own checks (overlaps, end > start)."""
     if not override_permitted(actor=actor, rotation=rotation, user=user, replaces=replaces):
         raise PermissionDenied(
@@ -40,6 +132,16 @@ def _override_check(*, rotation: Rotation, user: User, replaces: User | None, ac
         )
     if not rotation.team.members.filter(pk=user.pk).exists():
         raise ValidationError({"user": f"{user} is not a member of the team {rotation.team.name}."})
+    if team_rules and end > start:  # the model's clean words a reversed window
+        override_rules_check(
+            rotation=rotation,
+            user=user,
+            start=start,
+            end=end,
+            actor=actor,
+            confirm_double_booking=confirm_double_booking,
+            ignore_override_ids=ignore_override_ids,
+        )
 
 
 def _override_build(
@@ -51,8 +153,8 @@ def _override_build(
     replaces: User | None,
     reason: str,
     actor: User,
+    confirm_double_booking: bool,
 ) -> Override:
-    _override_check(rotation=rotation, user=user, replaces=replaces, actor=actor)
     override = Override(
         rotation=rotation,
         user=user,
@@ -62,7 +164,25 @@ def _override_build(
         reason=reason,
         created_by=actor,
     )
-    override.full_clean()
+    _override_check(
+        rotation=rotation,
+        user=user,
+        replaces=replaces,
+        actor=actor,
+        start=start,
+        end=end,
+        confirm_double_booking=False,
+        team_rules=False,
+    )
+    override.full_clean()  # overlaps and a reversed window are told before the team rules
+    override_rules_check(
+        rotation=rotation,
+        user=user,
+        start=start,
+        end=end,
+        actor=actor,
+        confirm_double_booking=confirm_double_booking,
+    )
     override.save()
     return override
 
@@ -76,12 +196,17 @@ def override_create(
     actor: User,
     replaces: User | None = None,
     reason: str = "",
+    confirm_double_booking: bool = False,
 ) -> Override:
-    """`user` covers `rotation` from `start` to `end` (replacing `replaces`, if given)."""
+    """`user` covers `rotation` from `start` to `end` (replacing `replaces`, if given).
+
+    The colleague it concerns (whoever of `user` and `replaces` is not the actor) is told
+    after commit through the override listeners (the notifications app sends the email).
+    """
     with transaction.atomic():
         # Serialise overrides per rotation so two overlapping ones cannot both pass the check.
         Rotation.objects.select_for_update().filter(pk=rotation.pk).first()
-        return _override_build(
+        override = _override_build(
             rotation=rotation,
             user=user,
             start=start,
@@ -89,7 +214,10 @@ def override_create(
             replaces=replaces,
             reason=reason,
             actor=actor,
+            confirm_double_booking=confirm_double_booking,
         )
+        transaction.on_commit(lambda: callbacks.overrides_made([override], actor))
+        return override
 
 
 def override_update(
@@ -102,6 +230,7 @@ def override_update(
     end: datetime,
     replaces: User | None,
     reason: str,
+    confirm_double_booking: bool = False,
 ) -> Override:
     """Change an override to these values, checked as `override_create` checks a new one.
 
@@ -115,7 +244,16 @@ def override_update(
         # create's lock, on each rotation involved (in id order, so two updates cannot deadlock).
         rotation_ids = {override.rotation_id, rotation.pk}
         list(Rotation.objects.select_for_update().filter(pk__in=rotation_ids).order_by("pk"))
-        _override_check(rotation=rotation, user=user, replaces=replaces, actor=actor)
+        _override_check(
+            rotation=rotation,
+            user=user,
+            replaces=replaces,
+            actor=actor,
+            start=start,
+            end=end,
+            confirm_double_booking=confirm_double_booking,
+            ignore_override_ids=(override.pk,),
+        )
         override.rotation, override.user, override.replaces = rotation, user, replaces
         override.start, override.end, override.reason = start, end, reason
         override.full_clean()
@@ -132,6 +270,7 @@ def override_swap(
     second: User,
     second_window: tuple[datetime, datetime],
     reason: str = "",
+    confirm_double_booking: bool = False,
 ) -> tuple[Override, Override]:
     """Two people trade shifts: `second` covers `first_window`, `first` covers `second_window`."""
     reason = reason or f"Swap between {first} and {second}"
@@ -145,6 +284,7 @@ def override_swap(
             replaces=first,
             reason=reason,
             actor=actor,
+            confirm_double_booking=confirm_double_booking,
         )
         two = _override_build(
             rotation=rotation,
@@ -154,7 +294,9 @@ def override_swap(
             replaces=second,
             reason=reason,
             actor=actor,
+            confirm_double_booking=confirm_double_booking,
         )
+        transaction.on_commit(lambda: callbacks.overrides_made([one, two], actor))
         return one, two
 
 

@@ -8,14 +8,17 @@ escalation steps are checked against the policy's team even before the policy is
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from adminsortable2.admin import CustomInlineFormSet
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 
-from rotations.admin_forms import team_member_error
+from rotations.admin.changes import ChangePreview, rotation_change_preview
+from rotations.admin_forms import override_team_rules, team_member_error
 from rotations.models import (
     ContactMode,
     EscalationPolicy,
@@ -58,8 +61,27 @@ def _live_forms(formset: Any) -> list[forms.Form]:
     ]
 
 
+PREVIEW = "_preview"
+CONFIRM_ONCALL_CHANGE = "confirm_oncall_change"
+
+
+def _list_order(form: Any, index: int) -> tuple[float, int]:
+    """Where a member form sits in the list: its position; a new row without one goes last."""
+    position = form.cleaned_data.get("position")
+    if position is None or (position <= 0 and form.instance.pk is None):
+        return (float("inf"), index)
+    return (position, index)
+
+
 class RotationMemberFormSet(CustomInlineFormSet):
-    """Members must belong to the rotation's team (also while the rotation is being added)."""
+    """Members must belong to the rotation's team (also while the rotation is being added).
+
+    On a saved rotation it also works out, from the unsaved fields and list, the effect on
+    who is on call (`preview`). "Preview" (`_preview`) stops there and saves nothing; a save
+    that changes who is on call *now* needs `confirm_oncall_change` ticked.
+    """
+
+    preview: ChangePreview | None = None
 
     def clean(self) -> None:
         super().clean()
@@ -67,10 +89,32 @@ class RotationMemberFormSet(CustomInlineFormSet):
         if rotation.team_id is None:
             return
         team_members = set(rotation.team.members.values_list("pk", flat=True))
-        for form in _live_forms(self):
+        live = _live_forms(self)
+        for form in live:
             user = form.cleaned_data.get("user")
             if user is not None and user.pk not in team_members:
                 form.add_error("user", team_member_error(rotation.team, user))
+        if rotation.pk is None or any(form.errors for form in self.forms):
+            return
+        ordered = sorted(enumerate(live), key=lambda pair: _list_order(pair[1], pair[0]))
+        members = [form.cleaned_data["user"] for _, form in ordered]
+        try:
+            self.preview = rotation_change_preview(
+                rotation=rotation, members=members, now=timezone.now()
+            )
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError, TypeError):
+            return  # the rotation's own fields are in error; their messages say why
+        if self.data.get(PREVIEW):
+            raise ValidationError(
+                "Preview only: nothing is saved yet. Check the effect above, then save.",
+                code="preview",
+            )
+        if self.preview.now_changes and not self.data.get(CONFIRM_ONCALL_CHANGE):
+            raise ValidationError(
+                f"{self.preview.sentences[0]} Tick \u201cYes, change who is on call now\u201d "
+                "above and save again.",
+                code="confirm_oncall_change",
+            )
 
 
 class OverrideFormSet(BaseInlineFormSet):
@@ -90,6 +134,8 @@ class OverrideFormSet(BaseInlineFormSet):
             user, start, end = data.get("user"), data.get("start"), data.get("end")
             if user is not None and team_members is not None and user.pk not in team_members:
                 form.add_error("user", team_member_error(rotation.team, user))
+            elif form.has_changed() and isinstance(form, forms.ModelForm):
+                override_team_rules(form, rotation)
             if user is not None and start is not None and end is not None:
                 windows.append((start, end, user))
         windows.sort(key=lambda window: window[0])

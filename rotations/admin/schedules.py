@@ -9,15 +9,25 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, ForeignKey, QuerySet
 from django.forms import BaseInlineFormSet, ModelChoiceField, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from oncall.models import User
 from rotations.admin import previews
-from rotations.admin.formsets import OverrideFormSet, RotationMemberFormSet
+from rotations.admin.formsets import (
+    CONFIRM_ONCALL_CHANGE,
+    OverrideFormSet,
+    RotationMemberFormSet,
+)
 from rotations.admin.sortable import SortableInline, SortableParentAdmin
-from rotations.admin_forms import OverrideAdminForm, RotationAdminForm, describe_duration
+from rotations.admin_forms import (
+    OverrideAdminForm,
+    OverrideInlineForm,
+    RotationAdminForm,
+    describe_duration,
+    engineers_and,
+)
 from rotations.models import Override, Rotation, RotationMember
 from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
 from rotations.services import rotation_feed_rotate
@@ -56,11 +66,30 @@ class RotationMemberInline(SortableInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[RotationMember]:
         return super().get_queryset(request).select_related("user")
 
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
+        if db_field.name == "user":
+            # Engineers only; whoever is on the list already stays choosable.
+            object_id = (
+                request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            )
+            kept = (
+                RotationMember.objects.filter(rotation_id=object_id).values_list(
+                    "user_id", flat=True
+                )
+                if object_id and str(object_id).isdigit()
+                else []
+            )
+            kwargs["queryset"] = engineers_and(keep=kept)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 class OverrideInline(admin.TabularInline):
     model = Override
+    form = OverrideInlineForm
     formset = OverrideFormSet
-    fields = ("user", "replaces", "start", "end", "reason", "created_by")
+    fields = ("user", "replaces", "start", "end", "reason", "confirm_double_booking", "created_by")
     readonly_fields = ("created_by",)
     extra = 0
     verbose_name_plural = "current and upcoming overrides (times in UTC)"
@@ -151,13 +180,40 @@ class RotationAdmin(SortableParentAdmin, admin.ModelAdmin):
             rotation_feed_rotate(rotation=rotation)
         self.message_user(request, f"New iCal feed token for {len(rotations)} rotation(s).")
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Rotation | None = None,
+    ) -> HttpResponse:
+        # The effect of the submitted (unsaved) edit, worked out by the members formset.
+        preview = next(
+            (
+                inline.formset.preview
+                for inline in context.get("inline_admin_formsets", [])
+                if isinstance(inline.formset, RotationMemberFormSet)
+            ),
+            None,
+        )
+        context.update(
+            change_preview=preview,
+            confirm_oncall_change=bool(request.POST.get(CONFIRM_ONCALL_CHANGE)),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def save_formset(
         self, request: HttpRequest, form: ModelForm[Rotation], formset: Any, change: bool
     ) -> None:
         if formset.model is Override and isinstance(request.user, User):
             _save_overrides(formset, request.user)
-        else:
-            super().save_formset(request, form, formset, change)
+            return
+        super().save_formset(request, form, formset, change)
+        preview = getattr(formset, "preview", None)
+        if preview is not None and preview.changes:
+            self.message_user(request, "Who is on call changes: " + " ".join(preview.sentences))
 
 
 def _save_overrides(formset: BaseInlineFormSet[Override, Rotation, Any], actor: User) -> None:

@@ -65,7 +65,10 @@ class OverrideListApi(APIView):
     @extend_schema(
         operation_id="overrides_create",
         summary="Create an override (managers)",
-        description="`user` covers the rotation from `start` to `end`, replacing `replaces`.",
+        description="`user` covers the rotation from `start` to `end`, replacing `replaces`. "
+        "Refused (400) when `user` is a new-tier engineer not on a veteran rotation's list "
+        "(code new_tier_on_veteran), or would be on call in two positions of the team at once "
+        "(code double_booking) unless `confirm_double_booking` is true.",
         request=OverrideInputSerializer,
         responses={201: OverrideSerializer, **error_responses(*WRITE_ERRORS)},
         tags=TAGS,
@@ -83,6 +86,7 @@ class OverrideListApi(APIView):
             replaces=services.active_user(data.get("replaces"), "replaces"),
             reason=data.get("reason", ""),
             actor=signed_in(request),
+            confirm_double_booking=data.get("confirm_double_booking", False),
         )
         return Response(OverrideSerializer(override).data, status=201)
 
@@ -104,7 +108,8 @@ class OverrideDetailApi(APIView):
         summary="Change an override (managers)",
         description="Any of `rotation`, `user`, `start`, `end`, `replaces` (null clears it) "
         "and `reason`; the result is checked as a new override is (team membership, end "
-        "after start, no overlap with another override of the rotation).",
+        "after start, no overlap with another override of the rotation, no double booking "
+        "without `confirm_double_booking`, no new-tier engineer on a veteran shift).",
         request=OverrideInputSerializer(partial=True),
         responses={200: OverrideSerializer, **error_responses(*WRITE_ERRORS, 404)},
         tags=TAGS,
@@ -131,6 +136,7 @@ class OverrideDetailApi(APIView):
             end=data.get("end", override.end),
             replaces=replaces,
             reason=data.get("reason", override.reason),
+            confirm_double_booking=data.get("confirm_double_booking", False),
         )
         return Response(OverrideSerializer(_override_or_404(override_id)).data)
 

@@ -280,6 +280,13 @@ class OverrideInputSerializer(serializers.Serializer):
         min_value=1, max_value=MAX_ID, required=False, allow_null=True
     )
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    confirm_double_booking = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Managers only: accept that `user` is then on call in two positions of the "
+        "team at once (e.g. veteran primary and secondary). Without it such an override is a "
+        "400 with the code double_booking; it is never stored.",
+    )
 
 
 class OverridesQuerySerializer(serializers.Serializer):

@@ -15,7 +15,12 @@ viewer's timezone (UTC on hover).
 from rotations.views.board import OnCallRow, oncall
 from rotations.views.feeds import person_feed, rotation_feed
 from rotations.views.links import absolute_url, person_feed_url, rotation_feed_url, webcal_url
-from rotations.views.my_shifts import MY_SHIFTS_AHEAD, my_shifts, personal_feed_rotate
+from rotations.views.my_shifts import (
+    MY_SHIFTS_AHEAD,
+    my_shift_change,
+    my_shifts,
+    personal_feed_rotate,
+)
 from rotations.views.overrides import override_create, override_delete
 from rotations.views.rotation import (
     COMING,
@@ -34,6 +39,7 @@ __all__ = [
     "OnCallRow",
     "absolute_url",
     "duration_text",
+    "my_shift_change",
     "my_shifts",
     "oncall",
     "override_create",

@@ -17,7 +17,7 @@ from rotations.models import Override, Rotation
 from rotations.views.rotation import _overrides_context, _rotation, _rotation_page_context
 
 
-def _save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
+def save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
     data = form.cleaned_data
     if data["kind"] == SWAP:
         services.override_swap(
@@ -28,6 +28,7 @@ def _save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
             second=data["user"],
             second_window=(data["swap_start"], data["swap_end"]),
             reason=data["reason"],
+            confirm_double_booking=data["confirm_double_booking"],
         )
         return f"Swap saved: {data['user']} and {data['replaces']} trade shifts."
     services.override_create(
@@ -38,6 +39,7 @@ def _save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
         replaces=data["replaces"],
         reason=data["reason"],
         actor=actor,
+        confirm_double_booking=data["confirm_double_booking"],
     )
     return f"Override saved: {data['user']} covers {rotation.label}."
 
@@ -52,7 +54,7 @@ def override_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     status = 200
     if form.is_valid():
         try:
-            notice = _save_override(form, rotation, actor)
+            notice = save_override(form, rotation, actor)
         except PermissionDenied as error:
             form.add_error(None, str(error) or "You may not change these shifts.")
             status = 403

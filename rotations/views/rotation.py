@@ -84,6 +84,7 @@ def _overrides_context(
         "rotation": rotation,
         "form": form,
         "notice": notice,
+        "can_confirm_double_booking": is_manager(actor),
         # Managers and the team's own people may make overrides (the service decides each).
         "can_override": services.override_permitted(
             actor=actor, rotation=rotation, user=actor, replaces=None

@@ -523,7 +523,14 @@ def test_override_patch_round_trip(
 
     response = manager_api.patch(
         path,
-        {"user": core.bob.pk, "replaces": None, "end": "2026-01-12T00:00:00Z", "reason": "ill"},
+        # Bob is on call on the new tier that week: a manager confirms the double booking.
+        {
+            "user": core.bob.pk,
+            "replaces": None,
+            "end": "2026-01-12T00:00:00Z",
+            "reason": "ill",
+            "confirm_double_booking": True,
+        },
         content_type="application/json",
     )
 

@@ -158,7 +158,11 @@ class Core:
 def core() -> Core:
     """The handbooks' Core team: a weekly veteran list, a walk-then-CPE-manager policy."""
     people = {
-        name: UserFactory.create(username=name, display_name=name.title())
+        name: UserFactory.create(
+            username=name,
+            display_name=name.title(),
+            roles=[MANAGER if name == "morgan" else ENGINEER],
+        )
         for name in ("alice", "bob", "carol", "dave", "morgan")
     }
     team = TeamFactory.create(slug="core", name="Core", escalation_contact=people["morgan"])
@@ -252,6 +256,7 @@ def test_dragging_members_reorders_the_list(client: Client, core: Core, manager:
     # The drag handle rewrites the hidden positions: Carol to the top, Alice to the bottom.
     data["members-0-position"], data["members-2-position"] = ["3"], ["1"]
     data["members-1-position"] = ["2"]
+    data["confirm_oncall_change"] = ["on"]  # it may change who is on call today
     assert client.post(url, data).status_code == 302
     order = RotationMember.objects.filter(rotation=core.rotation).order_by("position", "id")
     assert [m.user.username for m in order] == ["carol", "bob", "alice"]
@@ -261,6 +266,7 @@ def test_adding_a_member_puts_them_at_the_bottom(client: Client, core: Core, man
     url = change_url(core.rotation)
     data = read_form(client, url, "rotation")
     add_row(data, "members", user=core.dave.pk, position="")
+    data["confirm_oncall_change"] = ["on"]  # it may change who is on call today
     assert client.post(url, data).status_code == 302
     order = RotationMember.objects.filter(rotation=core.rotation).order_by("position", "id")
     assert [m.user.username for m in order] == ["alice", "bob", "carol", "dave"]
@@ -320,6 +326,7 @@ def test_rotation_form_takes_shift_length_in_days_or_hours_and_weekdays_as_boxes
         working_hours_start=["09:00"],
         working_hours_end=["17:00"],
     )
+    data["confirm_oncall_change"] = ["on"]  # it may change who is on call today
     assert client.post(url, data).status_code == 302
     core.rotation.refresh_from_db()
     assert core.rotation.shift_length == timedelta(hours=12)
@@ -560,7 +567,7 @@ def test_two_overlapping_overrides_in_one_submission(
 
 
 def test_an_override_by_someone_outside_the_team(client: Client, core: Core, manager: User) -> None:
-    outsider = UserFactory.create(username="zed", display_name="Zed")
+    outsider = UserFactory.create(username="zed", display_name="Zed", roles=[ENGINEER])
     url = change_url(core.rotation)
     data = read_form(client, url, "rotation")
     add_row(
@@ -624,7 +631,7 @@ def test_a_new_rotation_with_a_zero_length_shift(client: Client, core: Core, man
 
 
 def test_a_member_outside_the_team(client: Client, core: Core, manager: User) -> None:
-    outsider = UserFactory.create(username="zed", display_name="Zed")
+    outsider = UserFactory.create(username="zed", display_name="Zed", roles=[ENGINEER])
     url = change_url(core.rotation)
     data = read_form(client, url, "rotation")
     add_row(data, "members", user=outsider.pk, position=4)
@@ -635,7 +642,7 @@ def test_a_member_outside_the_team(client: Client, core: Core, manager: User) ->
 def test_a_new_rotation_with_a_member_outside_the_team(
     client: Client, core: Core, manager: User
 ) -> None:
-    outsider = UserFactory.create(username="zed", display_name="Zed")
+    outsider = UserFactory.create(username="zed", display_name="Zed", roles=[ENGINEER])
     data = read_form(client, "/admin/rotations/rotation/add/", "rotation")
     data.update(team=[str(core.team.pk)], tier=[Tier.NEW], start_date=["2026-01-05"])
     data.update(shift_length_value=["7"], timezone=["UTC"])
@@ -730,3 +737,185 @@ def test_a_new_policy_is_checked_against_its_team(
     assert_form_error(response, "The team VRO has no escalation contact to page.")
     assert_form_error(response, "Choose who this step pages.")
     assert not EscalationPolicy.objects.exists()
+
+
+# --- an edit of who is on call: previewed in words, confirmed when it changes now --------
+
+
+def reorder(data: FormData, *usernames_by_row: int) -> None:
+    """Set the hidden positions the drag handle writes (row i gets the i-th number)."""
+    for row, position in enumerate(usernames_by_row):
+        data[f"members-{row}-position"] = [str(position)]
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_preview_of_a_reorder_says_who_replaces_whom_and_saves_nothing(
+    client: Client, core: Core, manager: User
+) -> None:
+    # Week 2 (from Mon 12 Jan): Bob is on call. Carol moves above Bob.
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    reorder(data, 1, 3, 2)
+    response = client.post(url, {**data, "_preview": ["1"]})
+    assert response.status_code == 200
+    preview = text(response.content, "rotation-preview")
+    assert "Carol replaces Bob as Veteran primary now." in preview
+    assert "From Mon 19 Jan 09:00 EST: Bob instead of Carol (until Mon 26 Jan 09:00 EST)." in (
+        preview
+    )
+    assert "Yes, change who is on call now" in preview
+    order = RotationMember.objects.filter(rotation=core.rotation).order_by("position", "id")
+    assert [m.user.username for m in order] == ["alice", "bob", "carol"]
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_saving_a_change_of_who_is_on_call_now_needs_the_box_ticked(
+    client: Client, core: Core, manager: User
+) -> None:
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    reorder(data, 1, 3, 2)
+    asked = client.post(url, data)
+    assert_form_error(asked, "Carol replaces Bob as Veteran primary now.")
+    assert 'name="confirm_oncall_change"' in asked.content.decode()
+    assert [m.user.username for m in core.rotation.members.order_by("position")] == [
+        "alice",
+        "bob",
+        "carol",
+    ]
+
+    saved = client.post(url, {**data, "confirm_oncall_change": ["on"]}, follow=True)
+    assert saved.redirect_chain
+    assert "Who is on call changes: Carol replaces Bob as Veteran primary now." in text(
+        saved.content
+    )
+    order = RotationMember.objects.filter(rotation=core.rotation).order_by("position", "id")
+    assert [m.user.username for m in order] == ["alice", "carol", "bob"]
+
+
+# Monday 19 Jan 10:00 New York: Carol's week began an hour ago.
+MONDAY_MORNING = datetime(2026, 1, 19, 15, 0, tzinfo=UTC)
+
+
+@time_machine.travel(MONDAY_MORNING, tick=False)
+def test_a_later_handoff_time_is_previewed_shift_by_shift(
+    client: Client, core: Core, manager: User
+) -> None:
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    data["handoff_time"] = ["12:00"]
+    response = client.post(url, {**data, "_preview": ["1"]})
+    preview = text(response.content, "rotation-preview")
+    # Bob keeps the pager until noon today, and every Monday morning moves the same way.
+    assert "Bob replaces Carol as Veteran primary now." in preview
+    assert "From Mon 26 Jan 09:00 EST: Carol instead of Alice (until Mon 26 Jan 12:00 EST)." in (
+        preview
+    )
+    assert client.post(url, data).status_code == 200  # not confirmed: not saved
+    core.rotation.refresh_from_db()
+    assert core.rotation.handoff_time == time(9)
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_a_change_of_later_shifts_only_saves_without_the_box_and_says_what_changed(
+    client: Client, core: Core, manager: User
+) -> None:
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    add_row(data, "members", user=core.dave.pk, position="")
+    preview = text(client.post(url, {**data, "_preview": ["1"]}).content, "rotation-preview")
+    assert "now" not in preview.split("in the next", 1)[1].split("Preview the effect")[0]
+    assert "From Mon 26 Jan 09:00 EST: Dave instead of Alice" in preview
+    assert 'name="confirm_oncall_change"' not in preview
+
+    saved = client.post(url, data, follow=True)
+    assert saved.redirect_chain
+    assert "Who is on call changes: From Mon 26 Jan 09:00 EST: Dave instead of Alice" in text(
+        saved.content
+    )
+
+
+@time_machine.travel(WEDNESDAY, tick=False)
+def test_a_preview_with_no_effect_says_so(client: Client, core: Core, manager: User) -> None:
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    data["name"] = ["Core veterans"]
+    preview = text(client.post(url, {**data, "_preview": ["1"]}).content, "rotation-preview")
+    assert "No change to who is on call as Core veterans in the next 4 weeks." in preview
+
+
+def test_the_member_picker_offers_engineers_only(client: Client, core: Core, manager: User) -> None:
+    helper = UserFactory.create(username="sam", display_name="Sam Support", roles=[SUPPORT])
+    core.team.members.add(helper)
+    gone = UserFactory.create(username="gus", display_name="Gus", roles=[ENGINEER])
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    page = client.get(change_url(core.rotation)).content.decode()
+    options = re.search(r'name="members-0-user".*?</select>', page, re.S)
+    assert options
+    assert "Dave" in options.group(0)
+    assert "Sam Support" not in options.group(0)
+    assert "Gus" not in options.group(0)
+    data = read_form(client, change_url(core.rotation), "rotation")
+    add_row(data, "members", user=helper.pk, position="")
+    assert_form_error(client.post(change_url(core.rotation), data), "Select a valid choice")
+
+
+# --- overrides in the admin keep the team-wide rules ---------------------------------------
+
+
+@pytest.fixture
+def secondary(core: Core) -> Rotation:
+    """Core's veteran secondary: Dave alone, so he is always on call there."""
+    return RotationFactory.create(team=core.team, position=Position.SECONDARY, members=[core.dave])
+
+
+def inline_cover(data: FormData, user: User, replaces: User) -> None:
+    add_row(
+        data,
+        "overrides",
+        user=user.pk,
+        replaces=replaces.pk,
+        start_0="2099-01-20",
+        start_1="00:00:00",
+        end_0="2099-01-21",
+        end_1="00:00:00",
+    )
+
+
+def test_an_inline_override_double_booking_needs_the_managers_confirmation(
+    client: Client, core: Core, manager: User, secondary: Rotation
+) -> None:
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    inline_cover(data, core.dave, core.bob)
+    data["confirm_oncall_change"] = ["on"]
+    assert_form_error(client.post(url, data), "Dave would be on call twice in Core at once")
+    assert not Override.objects.exists()
+    data["overrides-0-confirm_double_booking"] = ["on"]
+    assert client.post(url, data).status_code == 302
+    assert Override.objects.get().user == core.dave
+
+
+def test_the_override_page_refuses_a_double_booking_and_a_new_tier_cover(
+    client: Client, core: Core, manager: User, secondary: Rotation
+) -> None:
+    newbie = UserFactory.create(username="nia", display_name="Nia", roles=[ENGINEER])
+    RotationFactory.create(team=core.team, tier=Tier.NEW, members=[newbie])
+    data = read_form(client, "/admin/rotations/override/add/", "override")
+    data.update(
+        rotation=[str(core.rotation.pk)],
+        user=[str(core.dave.pk)],
+        start_0=["2099-02-01"],
+        start_1=["09:00"],
+        end_0=["2099-02-02"],
+        end_1=["09:00"],
+    )
+    url = "/admin/rotations/override/add/"
+    assert_form_error(client.post(url, data), "Dave would be on call twice in Core at once")
+    data["user"] = [str(newbie.pk)]
+    data["confirm_double_booking"] = ["on"]
+    assert_form_error(client.post(url, data), "a new-tier engineer covers a veteran shift only")
+    data["user"] = [str(core.dave.pk)]
+    assert client.post(url, data).status_code == 302
+    assert Override.objects.get().user == core.dave

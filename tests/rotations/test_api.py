@@ -504,3 +504,78 @@ def test_openapi_schema_documents_every_endpoint_with_the_error_shape() -> None:
     components = schema["components"]["schemas"]
     assert components["Rotation"]["properties"]["shift_length"]["format"] == "duration"
     assert set(components["ErrorBody"]["properties"]) == {"code", "message", "fields"}
+
+
+# --- overrides: the team-wide rules at the API's door ---------------------------------------
+
+
+@pytest.fixture
+def manager_in(client: Client) -> Client:
+    client.force_login(UserFactory.create(username="boss", roles=["Manager"]))
+    return client
+
+
+def cover_body(rotation: Rotation, user: User, replaces: User, **extra: Any) -> dict[str, Any]:
+    start = NOW - timedelta(hours=4)  # ends before Monday's 09:00 handoff
+    return {
+        "rotation": rotation.pk,
+        "user": user.pk,
+        "replaces": replaces.pk,
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=4)).isoformat(),
+        **extra,
+    }
+
+
+@pytest.mark.usefixtures("frozen_now")
+def test_api_refuses_a_double_booking_unless_confirmed(
+    manager_in: Client, core: Team, people: dict[str, User]
+) -> None:
+    # Week of 8 June (shift 22): bob holds the veteran primary, carol the veteran secondary.
+    primary = core.rotations.get(tier=Tier.VETERAN, position=Position.PRIMARY)
+    body = cover_body(primary, people["carol"], people["bob"])
+    refused = manager_in.post(reverse("api:override-list"), body, content_type="application/json")
+    assert_error(refused, 400, "double_booking", field="user")
+    assert "on call twice in Core" in refused.json()["error"]["message"]
+    assert not primary.overrides.exists()
+
+    body["confirm_double_booking"] = True
+    made = manager_in.post(reverse("api:override-list"), body, content_type="application/json")
+    assert made.status_code == 201, made.content
+    assert made.json()["user"] == people["carol"].pk
+
+
+@pytest.mark.usefixtures("frozen_now")
+def test_api_refuses_a_new_tier_engineer_on_a_veteran_shift(
+    manager_in: Client, core: Team, people: dict[str, User]
+) -> None:
+    # Erin (new tier, off this week) is not on the veteran list: confirming changes nothing.
+    primary = core.rotations.get(tier=Tier.VETERAN, position=Position.PRIMARY)
+    body = cover_body(primary, people["erin"], people["bob"], confirm_double_booking=True)
+    refused = manager_in.post(reverse("api:override-list"), body, content_type="application/json")
+    assert_error(refused, 400, "new_tier_on_veteran", field="user")
+
+
+@pytest.mark.usefixtures("frozen_now")
+def test_api_patch_into_a_double_booking_is_refused(
+    manager_in: Client, core: Team, people: dict[str, User]
+) -> None:
+    primary = core.rotations.get(tier=Tier.VETERAN, position=Position.PRIMARY)
+    # Alice is free this week: her cover is fine; handing it to carol is not.
+    made = manager_in.post(
+        reverse("api:override-list"),
+        cover_body(primary, people["alice"], people["bob"]),
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    path = reverse("api:override-detail", args=[made.json()["id"]])
+    refused = manager_in.patch(path, {"user": people["carol"].pk}, content_type="application/json")
+    assert_error(refused, 400, "double_booking", field="user")
+    assert primary.overrides.get().user == people["alice"]
+
+
+def test_the_schema_documents_confirm_double_booking(client_in: Client) -> None:
+    schema = client_in.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    fields = schema["components"]["schemas"]["OverrideInputRequest"]["properties"]
+    assert "confirm_double_booking" in fields
+    assert "Managers only" in fields["confirm_double_booking"]["description"]

@@ -6,10 +6,13 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from notifications.models import Notification
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER
-from rotations.models import Override, PersonalFeed, Rotation
+from rotations.models import Override, PersonalFeed, Position, Rotation, RotationMember, Tier
 from rotations.services import (
+    DOUBLE_BOOKING,
+    NEW_TIER_ON_VETERAN,
     override_create,
     override_delete,
     override_swap,
@@ -217,7 +220,9 @@ def test_override_update_may_move_to_another_rotation_of_the_team(
     override = cover(rotation, people["morgan"], people["alice"], None)
     other = RotationFactory.create(team=rotation.team, members=[people["alice"]], tier="new")
 
-    change(override, people["morgan"], rotation=other, reason="covering the new tier")
+    # The week after, when alice is off the veteran list (covering then is no double booking).
+    week_after = {"start": MAR_10 + 7 * DAY, "end": MAR_10 + 8 * DAY}
+    change(override, people["morgan"], rotation=other, reason="covering the new tier", **week_after)
 
     assert stored(override)[0] == other.pk
     assert stored(override)[5] == "covering the new tier"
@@ -278,3 +283,184 @@ def test_rotation_feed_rotate_changes_the_token(rotation: Rotation) -> None:
     rotation.refresh_from_db()
     assert rotation.ical_token != old
     assert not Rotation.objects.filter(ical_token=old).exists()
+
+
+# --- one person, one position of a team at a time; the new tier stays off veteran shifts ----
+
+
+@pytest.fixture
+def tiers() -> dict[str, Any]:
+    """Core: veteran primary (alice, bob), veteran secondary (carol, dave), new (erin, frank).
+
+    Weekly from Monday 2026-01-05 09:00 New York: on 10 March (shift 9) bob, dave and frank
+    are on call.
+    """
+    people = {
+        name: UserFactory.create(username=name, display_name=name.title(), roles=[ENGINEER])
+        for name in ("alice", "bob", "carol", "dave", "erin", "frank")
+    }
+    people["morgan"] = UserFactory.create(username="morgan", roles=[MANAGER])
+    primary = RotationFactory.create(members=[people["alice"], people["bob"]])
+    team = primary.team
+    secondary = RotationFactory.create(
+        team=team, position=Position.SECONDARY, members=[people["carol"], people["dave"]]
+    )
+    new = RotationFactory.create(
+        team=team, tier=Tier.NEW, members=[people["erin"], people["frank"]]
+    )
+    return {**people, "primary": primary, "secondary": secondary, "new": new}
+
+
+def test_covering_another_position_while_on_call_is_a_double_booking(tiers: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        cover(tiers["primary"], tiers["dave"], tiers["dave"], tiers["bob"])
+    assert refused.value.error_dict["user"][0].code == DOUBLE_BOOKING
+    message = refused.value.messages[0]
+    assert "Dave would be on call twice" in message
+    assert "Veteran secondary" in message
+    assert not Override.objects.exists()
+
+
+def test_a_double_booking_counts_overrides_elsewhere(tiers: dict[str, Any]) -> None:
+    # Carol is not on call on 10 March, until she covers Dave's secondary shift.
+    cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"])
+    Override.objects.all().delete()
+    cover(tiers["secondary"], tiers["carol"], tiers["carol"], tiers["dave"])
+    with pytest.raises(ValidationError, match="on call twice"):
+        cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"])
+
+
+def test_only_a_manager_confirms_a_double_booking(tiers: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="Only a manager may confirm"):
+        override_create(
+            rotation=tiers["primary"],
+            actor=tiers["dave"],
+            user=tiers["dave"],
+            replaces=tiers["bob"],
+            start=MAR_10,
+            end=MAR_10 + DAY,
+            confirm_double_booking=True,
+        )
+    override = override_create(
+        rotation=tiers["primary"],
+        actor=tiers["morgan"],
+        user=tiers["dave"],
+        replaces=tiers["bob"],
+        start=MAR_10,
+        end=MAR_10 + DAY,
+        confirm_double_booking=True,
+    )
+    assert override.user == tiers["dave"]
+
+
+def test_veteran_and_new_tier_at_once_is_a_double_booking(tiers: dict[str, Any]) -> None:
+    # Frank is on call on the new tier; covering the veteran secondary needs him on its list.
+    RotationMember.objects.create(rotation=tiers["secondary"], user=tiers["frank"], position=5)
+    with pytest.raises(ValidationError, match="on call twice"):
+        cover(tiers["secondary"], tiers["morgan"], tiers["frank"], tiers["dave"])
+
+
+def test_a_new_tier_engineer_does_not_cover_a_veteran_shift(tiers: dict[str, Any]) -> None:
+    # Erin is free on 10 March, but she is on the new tier and not on the veteran list.
+    for actor in ("erin", "morgan"):
+        with pytest.raises(ValidationError) as refused:
+            override_create(
+                rotation=tiers["primary"],
+                actor=tiers[actor],
+                user=tiers["erin"],
+                replaces=tiers["bob"],
+                start=MAR_10,
+                end=MAR_10 + DAY,
+                confirm_double_booking=True,
+            )
+        assert refused.value.error_dict["user"][0].code == NEW_TIER_ON_VETERAN
+    RotationMember.objects.create(rotation=tiers["primary"], user=tiers["erin"], position=5)
+    assert cover(tiers["primary"], tiers["erin"], tiers["erin"], tiers["bob"]).user == tiers["erin"]
+
+
+def test_a_free_teammate_may_cover_another_position(tiers: dict[str, Any]) -> None:
+    # Carol (veteran secondary, off this week) covers the veteran primary: no clash.
+    assert cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"]).pk
+
+
+def test_override_update_is_refused_into_a_double_booking(tiers: dict[str, Any]) -> None:
+    # Carol covers bob in two weeks' time (shift 11: dave holds the secondary, carol is free).
+    later = MAR_10 + 14 * DAY
+    override = cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"], start=later)
+    with pytest.raises(ValidationError, match="on call twice"):
+        # Next week (shift 10) carol is on call on the secondary list herself.
+        override_update(
+            override=override,
+            actor=tiers["carol"],
+            rotation=tiers["primary"],
+            user=tiers["carol"],
+            replaces=tiers["bob"],
+            start=MAR_10 + 7 * DAY,
+            end=MAR_10 + 8 * DAY,
+            reason="",
+        )
+    override.refresh_from_db()
+    assert override.start == later
+
+
+def test_a_swap_is_checked_on_both_halves(tiers: dict[str, Any]) -> None:
+    # Bob (primary, on call this week) and dave (secondary, on call this week) cannot trade
+    # into each other's positions: a swap stays within one rotation, so alice and bob trade.
+    one, two = override_swap(
+        rotation=tiers["primary"],
+        actor=tiers["alice"],
+        first=tiers["bob"],
+        first_window=(MAR_10, MAR_10 + DAY),
+        second=tiers["alice"],
+        second_window=(MAR_10 + 7 * DAY, MAR_10 + 8 * DAY),
+    )
+    assert (one.user, two.user) == (tiers["alice"], tiers["bob"])
+    # Dave trading his own secondary week with alice's primary week would double-book dave.
+    with pytest.raises(ValidationError, match="on call twice"):
+        override_swap(
+            rotation=tiers["primary"],
+            actor=tiers["morgan"],
+            first=tiers["bob"],
+            first_window=(MAR_10 + 2 * DAY, MAR_10 + 3 * DAY),
+            second=tiers["dave"],
+            second_window=(MAR_10 + 21 * DAY, MAR_10 + 22 * DAY),
+        )
+    assert Override.objects.count() == 2
+
+
+# --- the colleague is told -------------------------------------------------------------------
+
+
+def test_the_colleague_is_emailed_through_the_outbox(
+    tiers: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"])
+    sent = Notification.objects.get()
+    assert (sent.recipient, sent.channel, sent.address) == (
+        tiers["bob"],
+        "email",
+        tiers["bob"].email,
+    )
+    assert "Carol changed a shift of yours" in sent.subject
+    assert "in place of Bob" in sent.body
+    # Nobody else (not the actor) is told.
+    assert not Notification.objects.filter(recipient=tiers["carol"]).exists()
+
+
+def test_a_swap_tells_the_other_person_once(
+    tiers: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        override_swap(
+            rotation=tiers["primary"],
+            actor=tiers["alice"],
+            first=tiers["bob"],
+            first_window=(MAR_10, MAR_10 + DAY),
+            second=tiers["alice"],
+            second_window=(MAR_10 + 7 * DAY, MAR_10 + 8 * DAY),
+        )
+    sent = Notification.objects.get()
+    assert sent.recipient == tiers["bob"]
+    assert "swapped shifts with you" in sent.subject
+    assert sent.body.count("is on call") == 2

@@ -4,12 +4,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape
+from typing import Any
 
 import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from notifications.models import Notification
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER, SUPPORT
 from rotations.models import ContactMode, Override, PersonalFeed, Position, Rotation, Team, Tier
@@ -20,6 +23,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.rotations.test_admin import _FormReader
 
 pytestmark = pytest.mark.django_db
 
@@ -367,23 +371,24 @@ def cover_form(user: User, replaces: User | None, start: str, end: str, **extra:
 
 def test_engineer_covers_their_own_shift(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
-    alice, carol = core.people["alice"], core.people["carol"]
+    alice, bob = core.people["alice"], core.people["bob"]
     client.force_login(alice)
-    # Typed in New York time (EST on 2026-03-05): 09:00 local is 14:00 UTC.
+    # Typed in New York time (EDT on 2026-03-17): 09:00 local is 13:00 UTC. That week alice
+    # holds no other position (covering carol while on the secondary list is a double booking).
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
-        cover_form(alice, carol, "2026-03-05T09:00", "2026-03-06T09:00", reason="Carol is out"),
+        cover_form(alice, bob, "2026-03-17T09:00", "2026-03-18T09:00", reason="Bob is out"),
     )
     assert response.status_code == 302
     assert response["Location"] == f"/rotations/{rotation.pk}/"
     override = Override.objects.get()
-    assert (override.user, override.replaces, override.created_by) == (alice, carol, alice)
-    assert override.start == datetime(2026, 3, 5, 14, tzinfo=UTC)
-    assert override.end == datetime(2026, 3, 6, 14, tzinfo=UTC)
-    assert override.reason == "Carol is out"
+    assert (override.user, override.replaces, override.created_by) == (alice, bob, alice)
+    assert override.start == datetime(2026, 3, 17, 13, tzinfo=UTC)
+    assert override.end == datetime(2026, 3, 18, 13, tzinfo=UTC)
+    assert override.reason == "Bob is out"
     page = client.get(response["Location"]).content.decode()
     assert "Override saved: Alice Example covers" in page
-    assert ("2026-03-05T14:00:00Z", "Alice Example") in shift_rows(page)
+    assert ("2026-03-17T13:00:00Z", "Alice Example") in shift_rows(page)
 
 
 def test_engineer_cannot_cover_for_two_other_people(client: Client, core: Core) -> None:
@@ -468,11 +473,11 @@ def test_end_before_start_is_an_error(client: Client, core: Core) -> None:
 
 def test_htmx_post_gets_the_refreshed_overrides(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
-    alice = core.people["alice"]
-    client.force_login(alice)
+    bob = core.people["bob"]  # free that week (alice holds the secondary)
+    client.force_login(bob)
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
-        cover_form(alice, core.people["carol"], "2026-03-05T09:00", "2026-03-06T09:00"),
+        cover_form(bob, core.people["carol"], "2026-03-05T09:00", "2026-03-06T09:00"),
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
@@ -504,6 +509,9 @@ def test_htmx_post_with_errors_gets_the_form_back(client: Client, core: Core) ->
 def test_engineer_swaps_shifts(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
     alice, carol = core.people["alice"], core.people["carol"]
+    # The secondary list trails the primary by a week ([b, c, a] after [a, b, c]), so any
+    # trade of primary weeks would put someone in both positions: this test is the swap alone.
+    core.rotations["veteran", "secondary"].delete()
     client.force_login(alice)
     # Alice takes carol's running week; carol takes alice's next one (from 2026-03-09, EDT).
     response = client.post(
@@ -650,14 +658,21 @@ def test_my_shifts_lists_upcoming_shifts_and_the_feed(client: Client, core: Core
     html = response.content.decode()
     token = PersonalFeed.objects.get(user=alice).token
     assert f'value="{SITE}/ical/person/{token}.ics"' in html
-    rows = re.findall(r'<tr class="shift[^"]*">(.*?)</tr>', html, re.S)
+    mine = table_of(html, "my-shift-table")
+    rows = re.findall(r'<tr class="shift[^"]*">(.*?)</tr>', mine, re.S)
     labels = [text(row) for row in rows]
     # Alice is on the veteran secondary now (shift 8) and on veteran primary from 2026-03-09.
     assert labels[0].startswith("Core · Veteran secondary Mon 2 Mar, 09:00 EST")
     assert labels[1].startswith("Core · Veteran primary Mon 9 Mar, 09:00 EDT")
     assert all("Core · New" not in label for label in labels)
-    starts = re.findall(r'<td><time datetime="([^"]+)"', html)
+    starts = re.findall(r'<td><time datetime="([^"]+)"', mine)
     assert starts == sorted(starts)
+
+
+def table_of(html: str, table_id: str) -> str:
+    match = re.search(rf'<table[^>]*id="{table_id}">(.*?)</table>', html, re.S)
+    assert match, f"no table {table_id}"
+    return match.group(1)
 
 
 def test_rotating_my_feed_token(client: Client, core: Core) -> None:
@@ -676,3 +691,172 @@ def test_rotating_my_feed_token(client: Client, core: Core) -> None:
     html = response.content.decode()
     assert "<html" not in html
     assert PersonalFeed.objects.get(user=alice).token in html
+
+
+# --- overrides: the team-wide rules at the portal's door ------------------------------------
+
+
+def test_covering_while_holding_another_position_is_refused(client: Client, core: Core) -> None:
+    # Week of 2 March (shift 8): carol holds the veteran primary, alice the secondary.
+    rotation = core.rotations["veteran", "primary"]
+    alice, carol = core.people["alice"], core.people["carol"]
+    client.force_login(alice)
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(
+            alice, carol, "2026-03-05T09:00", "2026-03-06T09:00", confirm_double_booking="on"
+        ),
+    )
+    assert response.status_code == 400
+    html = text(response.content.decode())
+    assert "Alice Example would be on call twice in Core at once" in html
+    assert "Only a manager may confirm a double booking" in html
+    # An engineer is not offered the confirmation box.
+    assert 'name="confirm_double_booking"' not in response.content.decode()
+    assert not Override.objects.exists()
+
+
+def test_a_manager_confirms_a_double_booking(client: Client, core: Core) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    alice, carol = core.people["alice"], core.people["carol"]
+    client.force_login(core.people["morgan"])
+    form = cover_form(alice, carol, "2026-03-05T09:00", "2026-03-06T09:00")
+    asked = client.post(f"/rotations/{rotation.pk}/overrides/", form)
+    assert asked.status_code == 400
+    assert 'name="confirm_double_booking"' in asked.content.decode()
+    assert not Override.objects.exists()
+
+    done = client.post(
+        f"/rotations/{rotation.pk}/overrides/", {**form, "confirm_double_booking": "on"}
+    )
+    assert done.status_code == 302
+    assert Override.objects.get().user == alice
+
+
+def test_a_new_tier_engineer_cannot_cover_a_veteran_shift(client: Client, core: Core) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    dave, carol = core.people["dave"], core.people["carol"]
+    client.force_login(dave)
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(dave, carol, "2026-03-20T09:00", "2026-03-21T09:00"),
+    )
+    assert response.status_code == 400
+    assert "a new-tier engineer covers a veteran shift only" in text(response.content.decode())
+
+
+# --- cover, hand over and swap from My shifts ------------------------------------------------
+
+
+def change_form(html: str) -> dict[str, str]:
+    """What the browser would post from the pre-filled change form (one value per name)."""
+    reader = _FormReader("shift-change-form")
+    reader.feed(html)
+    return {name: values[-1] for name, values in reader.data.items() if values and name}
+
+
+def link_in_row(html: str, table_id: str, *words: str, css: str) -> str:
+    """The href of the action link with class `css` in the first row showing all `words`."""
+    for row in re.findall(r'<tr class="shift[^"]*">(.*?)</tr>', table_of(html, table_id), re.S):
+        if all(word in text(row) for word in words):
+            found = re.search(rf'<a href="([^"]+)"[^>]*class="{css}"', row)
+            assert found, f"no {css} link in {text(row)}"
+            return unescape(found.group(1))
+    raise AssertionError(f"no row with {words}")
+
+
+def test_cover_from_my_shifts_makes_me_the_cover_and_them_the_replaced(
+    client: Client, core: Core, django_capture_on_commit_callbacks: Any
+) -> None:
+    # Week of 2 March: carol holds the veteran primary; bob is free.
+    bob, carol = core.people["bob"], core.people["carol"]
+    client.force_login(bob)
+    page = client.get("/me/shifts/").content.decode()
+    url = link_in_row(page, "teammate-shift-table", "Veteran primary", "Carol", css="cover")
+
+    opened = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert opened.lstrip().startswith('<div id="my-shifts">')
+    form = change_form(opened)
+    assert (form["user"], form["replaces"], form["kind"]) == (str(bob.pk), str(carol.pk), "cover")
+    # Carol's whole running week, in bob's timezone (New York).
+    assert (form["start"], form["end"]) == ("2026-03-02T09:00", "2026-03-09T09:00")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post("/me/shifts/change/", form, HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200
+    html = saved.content.decode()
+    assert html.lstrip().startswith('<div id="my-shifts">')
+    assert "Override saved: Bob Example covers Core · Veteran primary." in text(html)
+    mine = text(table_of(html, "my-shift-table"))
+    assert "Core · Veteran primary Mon 2 Mar, 09:00 EST Mon 9 Mar, 09:00 EDT override" in mine
+    override = Override.objects.get()
+    assert (override.user, override.replaces, override.created_by) == (bob, carol, bob)
+    told = Notification.objects.get()
+    assert (told.recipient, told.address) == (carol, carol.email)
+    assert "Bob Example changed a shift of yours" in told.subject
+
+
+def test_hand_over_from_my_shifts_names_me_as_the_replaced(client: Client, core: Core) -> None:
+    # Alice's veteran primary week from 9 March: carol is free then and takes it.
+    alice, carol = core.people["alice"], core.people["carol"]
+    client.force_login(alice)
+    page = client.get("/me/shifts/").content.decode()
+    url = link_in_row(page, "my-shift-table", "Veteran primary", "Mon 9 Mar", css="hand-over")
+    form = change_form(client.get(url).content.decode())  # no htmx: the whole page
+    assert form["replaces"] == str(alice.pk)
+    assert form.get("user", "") == ""
+    assert (form["start"], form["end"]) == ("2026-03-09T09:00", "2026-03-16T09:00")
+
+    missing = client.post("/me/shifts/change/", form)
+    assert missing.status_code == 400
+    assert "This field is required" in text(missing.content.decode())
+
+    saved = client.post("/me/shifts/change/", {**form, "user": str(carol.pk)})
+    assert saved.status_code == 302
+    assert saved["Location"] == "/me/shifts/"
+    override = Override.objects.get()
+    assert (override.user, override.replaces) == (carol, alice)
+
+
+def test_swap_from_my_shifts_offers_their_shifts_and_trades_both(
+    client: Client, core: Core
+) -> None:
+    core.rotations["veteran", "secondary"].delete()  # see test_engineer_swaps_shifts
+    alice, bob = core.people["alice"], core.people["bob"]
+    client.force_login(alice)
+    page = client.get("/me/shifts/").content.decode()
+    url = link_in_row(page, "my-shift-table", "Veteran primary", "Mon 9 Mar", css="swap")
+    opened = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    choice = re.search(
+        r'<ul class="swap-choices">.*?<a href="([^"]+)"[^>]*>Bob Example', opened, re.S
+    )
+    assert choice, "bob's next shift is offered in return"
+    form = change_form(
+        client.get(unescape(choice.group(1)), HTTP_HX_REQUEST="true").content.decode()
+    )
+    assert (form["kind"], form["replaces"], form["user"]) == ("swap", str(alice.pk), str(bob.pk))
+    assert (form["swap_start"], form["swap_end"]) == ("2026-03-16T09:00", "2026-03-23T09:00")
+
+    saved = client.post("/me/shifts/change/", form, HTTP_HX_REQUEST="true")
+    assert "trade shifts" in text(saved.content.decode())
+    one, two = Override.objects.order_by("start")
+    assert (one.user, one.replaces) == (bob, alice)
+    assert (two.user, two.replaces) == (alice, bob)
+
+
+def test_my_shifts_refuses_a_rotation_i_am_not_on(client: Client, core: Core) -> None:
+    dave = core.people["dave"]  # new tier only
+    client.force_login(dave)
+    rotation = core.rotations["veteran", "primary"]
+    response = client.post(
+        "/me/shifts/change/",
+        {
+            **cover_form(dave, core.people["carol"], "2026-03-20T09:00", "2026-03-21T09:00"),
+            "rotation": str(rotation.pk),
+        },
+    )
+    assert response.status_code == 302
+    assert not Override.objects.exists()
+    # A bad link opens no form.
+    page = client.get("/me/shifts/?change=cover&rotation=abc&start=x").content.decode()
+    assert 'id="shift-change-form"' not in page

@@ -1,0 +1,43 @@
+"""Covers and swaps told to the colleague they concern, through the outbox.
+
+rotations.notices words the email; this module is the override listener the notifications
+app registers at ready time (rotations.callbacks), sending one email per colleague and
+override, never twice (its idempotency key).
+"""
+
+import logging
+from collections.abc import Sequence
+
+from notifications.models import Channel, Urgency
+from notifications.services import notification_enqueue
+from oncall.models import User
+from rotations.models import Override
+from rotations.notices import override_notices
+
+logger = logging.getLogger(__name__)
+
+
+def override_notice_key(*, override_id: int, user_id: int) -> str:
+    return f"override:{override_id}:user{user_id}"
+
+
+def overrides_tell_colleagues(overrides: Sequence[Override], actor: User) -> None:
+    for notice in override_notices(overrides, actor):
+        person = notice.recipient
+        if not person.email:
+            logger.warning(
+                "Override %s concerns %s, who has no email address; nobody was told.",
+                notice.override.pk,
+                person,
+            )
+            continue
+        notification_enqueue(
+            idempotency_key=override_notice_key(override_id=notice.override.pk, user_id=person.pk),
+            channel=Channel.EMAIL,
+            address=person.email,
+            recipient=person,
+            subject=notice.subject,
+            body=notice.body,
+            reason="cover or swap of a shift",
+            urgency=Urgency.LOW,
+        )
