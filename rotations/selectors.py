@@ -242,3 +242,17 @@ def next_member(*, rotation: Rotation, user_id: int) -> User | None:
 
 def teams_for(user: User) -> QuerySet[Team]:
     return Team.objects.filter(Q(members=user) | Q(escalation_contact=user)).distinct()
+
+
+def team_now_and_next(*, team: Team, at: datetime) -> TeamOnCall:
+    """One team: each rotation's on-call now and at its next handoff (3 queries)."""
+    rotations = list(rotations_with_members(Rotation.objects.filter(team=team)))
+    now = oncall_for_rotations(rotations, at)
+    handoffs = [next_handoff(current, at) for current in now]
+    horizon = max(handoffs, default=at) + timedelta(microseconds=1)
+    overrides = overrides_between([r.pk for r in rotations], at, horizon)
+    coming = [
+        _oncall(current.rotation, overrides[current.rotation.pk], handoff)
+        for current, handoff in zip(now, handoffs, strict=True)
+    ]
+    return TeamOnCall(team, now, coming)
