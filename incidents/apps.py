@@ -12,6 +12,7 @@ INTEGRATION_RECORDS = ("alertgroup", "alert", "ingestwindow", "inboundevent")
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+    demo_seed = "incidents.demo.seed"
     # Managers edit severity policies in the admin; incidents change only through the
     # portal's services, so the admin shows them read-only to everyone.
     role_permissions = {

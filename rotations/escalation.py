@@ -129,3 +129,79 @@ def _step_targets(
     if step.action == StepAction.TEAM:
         return [(u, f"member of {step.policy.team.name}") for u in team_members]
     return [escalation_contact_target(step.policy.team)]
+
+
+# --- the same steps in plain words (the incident page, the team page, the admin) -----------
+
+ESCALATION_CONTACT_ROLE = "the CPE manager"
+
+
+def wait_words(wait: timedelta) -> str:
+    """10 minutes, 1 hour 30 minutes, 45 seconds: a step's wait as people say it."""
+    total = int(wait.total_seconds())
+    if total <= 0:
+        return "no wait"
+    parts = []
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts)
+
+
+def people_words(names: list[str]) -> str:
+    """'Alice', 'Alice and Bob', 'Alice, Bob and Carol'."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def contact_words(name: str | None) -> str:
+    return (
+        f"{ESCALATION_CONTACT_ROLE} {name}" if name else f"{ESCALATION_CONTACT_ROLE} (nobody set)"
+    )
+
+
+def step_words(
+    *,
+    action: str,
+    wait: timedelta,
+    rotation: str | None = None,
+    people: list[str] | None = None,
+    team: str = "",
+    contact: str | None = None,
+) -> str:
+    """One step of a policy in plain words, with what it waits for before the next step.
+
+    Names are passed in (not rows), so the engine's frozen snapshots and the saved policy
+    are described by the same sentence."""
+    if action == StepAction.WALK_ROTATION:
+        where = rotation or "a rotation that no longer exists"
+        if wait > timedelta(0):
+            return f"Page each person on the {where} list in turn, {wait_words(wait)} apart"
+        return f"Page everyone on the {where} list at once"
+    if action == StepAction.ROTATION_ONCALL:
+        what = f"Page whoever is on call for {rotation or 'a rotation that no longer exists'}"
+    elif action == StepAction.USERS:
+        what = f"Page {people_words(people or []) or 'the named people (none left)'}"
+    elif action == StepAction.TEAM:
+        what = f"Page everyone on {team or 'the team'}"
+    else:
+        what = f"Page {contact_words(contact)}"
+    if wait > timedelta(0):
+        return f"{what}, then wait {wait_words(wait)}"
+    return what
+
+
+def policy_step_words(step: EscalationStep) -> str:
+    """A saved step in words (steps read with rotation__team, users and the policy's team)."""
+    team = step.policy.team
+    contact = team.escalation_contact
+    return step_words(
+        action=step.action,
+        wait=step.wait,
+        rotation=str(step.rotation) if step.rotation_id and step.rotation else None,
+        people=[u.name for u in step.users.all()],
+        team=team.name,
+        contact=contact.name if contact else None,
+    )

@@ -278,3 +278,17 @@ def team_bookings_of(
         segments = resolver.shifts_between(rotation_spec(other), override_specs(kept), start, end)
         found += [DoubleBooking(other, s.start, s.end) for s in segments if s.user == user_id]
     return sorted(found, key=lambda booking: booking.start)
+
+
+def team_now_and_next(*, team: Team, at: datetime) -> TeamOnCall:
+    """One team: each rotation's on-call now and at its next handoff (3 queries)."""
+    rotations = list(rotations_with_members(Rotation.objects.filter(team=team)))
+    now = oncall_for_rotations(rotations, at)
+    handoffs = [next_handoff(current, at) for current in now]
+    horizon = max(handoffs, default=at) + timedelta(microseconds=1)
+    overrides = overrides_between([r.pk for r in rotations], at, horizon)
+    coming = [
+        _oncall(current.rotation, overrides[current.rotation.pk], handoff)
+        for current, handoff in zip(now, handoffs, strict=True)
+    ]
+    return TeamOnCall(team, now, coming)

@@ -21,6 +21,7 @@ app_name = "rotations"
 
 urlpatterns = [
     path("oncall/", views.oncall, name="oncall"),
+    path("teams/<slug:slug>/", views.team_detail, name="team"),
     path("rotations/<int:pk>/", views.rotation_detail, name="rotation"),
     path("rotations/<int:pk>/overrides/", views.override_create, name="override-create"),
     path(

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from incidents.engine.outlook import TrackOutlook, outlook_rows, track_outlook
 from incidents.forms import (
     CommanderForm,
     NoteForm,
@@ -50,6 +51,15 @@ class TimelineEntry:
     attribution: str  # who and how, shown once after the message
 
 
+# The engine's track names, as people say them.
+TRACK_TITLES = {
+    "main": "Escalation",
+    "veteran": "Veteran tier",
+    "new": "New tier",
+    "assigned": "Assigned people",
+}
+
+
 @dataclass(frozen=True)
 class TrackView:
     state: EscalationState
@@ -57,12 +67,20 @@ class TrackView:
     step_number: int
     step_count: int
     paged: list[TimelineEvent]
+    outlook: TrackOutlook
+    title: str
+    due_now: bool  # the next page is due (the worker sends it at its next sweep)
 
 
-def _tracks(incident: Incident, timeline: list[TimelineEvent]) -> list[TrackView]:
-    """Each escalation track, newest generation first, with whom it paged."""
+def _tracks(incident: Incident, timeline: list[TimelineEvent], now: datetime) -> list[TrackView]:
+    """Each escalation track, newest generation first, with whom it paged and what next."""
     states = list(incident.escalation_states.all())
     starts = sorted({s.triggered_at for s in states})
+    rows = (
+        outlook_rows(states, team_name=incident.team.name if incident.team else "", now=now)
+        if states
+        else None
+    )
     views = []
     for state in sorted(states, key=lambda s: (-s.generation, s.pk)):
         later = [t for t in starts if t > state.triggered_at]
@@ -75,9 +93,13 @@ def _tracks(incident: Incident, timeline: list[TimelineEvent]) -> list[TrackView
             and e.at >= state.triggered_at
             and (until is None or e.at < until)
         ]
+        assert rows is not None
+        outlook = track_outlook(state, rows, now=now)
         steps = state.snapshot.get("steps", [])
         if state.status == EscalationStatus.ACTIVE and state.step_index < len(steps):
-            current = steps[state.step_index].get("label") or steps[state.step_index]["action"]
+            current = outlook.steps[state.step_index]
+        elif state.status == EscalationStatus.ACTIVE:
+            current = "Every step has run; the policy starts over"
         else:
             current = state.get_status_display()
         views.append(
@@ -87,6 +109,9 @@ def _tracks(incident: Incident, timeline: list[TimelineEvent]) -> list[TrackView
                 step_number=min(state.step_index + 1, len(steps)),
                 step_count=len(steps),
                 paged=paged,
+                outlook=outlook,
+                title=TRACK_TITLES.get(state.track, state.track.replace("_", " ").capitalize()),
+                due_now=state.next_action_at is not None and state.next_action_at <= now,
             )
         )
     return views
@@ -128,11 +153,16 @@ def _live_context(incident: Incident) -> dict[str, Any]:
     tracks, the pages sent and the timeline (newest first)."""
     timeline = list(incident.timeline.all())
     newest_first = sorted(timeline, key=lambda e: (e.at, e.pk), reverse=True)
+    now = timezone.now()
+    tracks = _tracks(incident, timeline, now)
+    latest = max((t.state.generation for t in tracks), default=0)
     return {
         "incident": incident,
-        "now": timezone.now(),
+        "now": now,
         "timeline": [TimelineEntry(e, timeline_attribution(e)) for e in newest_first],
-        "tracks": _tracks(incident, timeline),
+        "tracks": tracks,
+        # What happens next: the current round's tracks, in words.
+        "next_tracks": [t for t in tracks if t.state.generation == latest],
         "pages": list(incident_pages(incident=incident)),
         "call_directly": incident.contact_mode == ContactMode.CALL,
         # Engage stores the bridge in the body too; the header shows it once.

@@ -1,9 +1,15 @@
-"""Laptop settings for `make run`: debug on, a throwaway secret key, mail to the console."""
+"""Laptop settings for `make run`: a throwaway secret key, pages to the console, debug off.
+
+`make run` is also how a single machine is deployed, so DEBUG is off unless `DEBUG=1`:
+no URL patterns or settings on an error page. Static files are then served by WhiteNoise
+from `STATIC_ROOT` with hashed names (`make run` collects them before starting); with
+`DEBUG=1` they come straight from the source folders as before.
+"""
 
 from oncall.settings.base import *  # noqa: F403
 from oncall.settings.base import env, notify_backends
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-never-use-in-production")
 # Pages go to the terminal and the dev outbox page, not to real phones.
 NOTIFY_BACKENDS = notify_backends(console=env.bool("NOTIFY_CONSOLE", default=True))

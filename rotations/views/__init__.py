@@ -5,6 +5,7 @@ region, a plain request the page, and a plain POST redirects. Times are shown in
 viewer's timezone (UTC on hover).
 
 - `board`: who is on call now and next, for every team.
+- `team`: one team's page: on call now and next, its policies in words and their dry run.
 - `rotation`: a rotation's page (coming shifts, gaps, overrides, its feed address).
 - `overrides`: the cover and swap forms, and removing an override.
 - `my_shifts`: the signed-in person's shifts and personal feed.
@@ -30,6 +31,7 @@ from rotations.views.rotation import (
     rotation_feed_rotate,
 )
 from rotations.views.shifts import SLACK, shifts_around, user_shifts_around
+from rotations.views.team import team_detail
 
 __all__ = [
     "COMING",
@@ -52,6 +54,7 @@ __all__ = [
     "rotation_feed_rotate",
     "rotation_feed_url",
     "shifts_around",
+    "team_detail",
     "user_shifts_around",
     "webcal_url",
 ]
