@@ -91,9 +91,12 @@ def ack_calls() -> Iterator[list[AckCall]]:
     def handler(*, subject_id: int, user: Any, channel: str, notification: Notification) -> None:
         calls.append(AckCall(subject_id, user, channel, notification))
 
+    previous = callbacks.ack_handler_for("incident")
     callbacks.register_ack_handler("incident", handler)
     yield calls
     callbacks.unregister_ack_handler("incident")
+    if previous is not None:  # the incidents app's own handler, for the tests that follow
+        callbacks.register_ack_handler("incident", previous)
 
 
 class _Collect:
