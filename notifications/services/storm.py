@@ -36,7 +36,7 @@ from notifications.models import Channel, Notification, Status, Urgency
 # A row put back to pending for a retry did not reach the phone.
 _WENT_OUT = (Status.SENDING, Status.SENT, Status.FAILED)
 # How much of a bundle's list a text may hold before "…and N more"; the rest is on the portal.
-LIST_BUDGET = {Channel.SMS: 480, Channel.VOICE: 0}
+LIST_BUDGET: dict[str, int] = {Channel.SMS: 480, Channel.VOICE: 0}
 DEFAULT_LIST_BUDGET = 4000
 
 

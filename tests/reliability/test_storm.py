@@ -12,7 +12,6 @@ import itertools
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -34,7 +33,7 @@ SID = "AC0123456789abcdef0123456789abcdef"
 NUMBER = "+12025550199"
 INCIDENTS = 60
 EVERY = 1.0  # seconds between incidents (production: 10 s)
-INTERVAL = {Channel.SMS: 3, Channel.VOICE: 6}  # production: 30 s, 60 s
+INTERVAL: dict[str, int] = {Channel.SMS: 3, Channel.VOICE: 6}  # production: 30 s, 60 s
 WINDOW = 1  # the bundle window, seconds
 CALL_DELAY = 12  # the person's rule: call 12 s after the text (production default: 120 s)
 ACK_EVERY = 10  # every tenth incident is acknowledged 3 s after it was declared
@@ -65,7 +64,7 @@ class TwilioPeer:
 
 
 @pytest.fixture
-def twilio(httpserver: HTTPServer) -> Iterator[TwilioPeer]:
+def twilio(httpserver: HTTPServer) -> TwilioPeer:
     peer = TwilioPeer(httpserver)
     httpserver.expect_request(
         re.compile(rf"/twilio/2010-04-01/Accounts/{SID}/(Messages|Calls)\.json")
@@ -131,8 +130,8 @@ def test_sixty_incidents_for_one_person_in_ten_minutes_are_bundled_never_queued(
         incidents.append(incident)
         if n % ACK_EVERY == ACK_EVERY - 1:
             to_ack.append((time.monotonic() + ACK_AFTER, incident))
-    for at, incident in to_ack:
-        time.sleep(max(0.0, at - time.monotonic()))
+    for ack_at, incident in to_ack:
+        time.sleep(max(0.0, ack_at - time.monotonic()))
         acknowledged.append(incident_acknowledge(incident=incident, actor=person))
     declared_for = time.monotonic() - started
 
@@ -188,20 +187,21 @@ def test_sixty_incidents_for_one_person_in_ten_minutes_are_bundled_never_queued(
         assert row.due_at is not None
         late = messages[carried_by[row.pk]][0] - row.due_at
         lateness[row.channel] = max(lateness.get(row.channel, timedelta(0)), late)
-    for channel, worst in lateness.items():
-        bound = timedelta(seconds=INTERVAL[channel] + WINDOW)
-        assert worst <= bound, f"a {channel} page was {worst} late (bound {bound})"
+    for paged_by, worst in lateness.items():
+        bound = timedelta(seconds=INTERVAL[paged_by] + WINDOW)
+        assert worst <= bound, f"a {paged_by} page was {worst} late (bound {bound})"
 
     # The phone rang at most once per interval, per channel.
     arrivals: dict[str, list[datetime]] = defaultdict(list)
     starts: dict[str, list[datetime]] = defaultdict(list)
     closest: dict[str, timedelta] = {}
-    for carrier, (at, kind, _) in messages.items():
-        arrivals[kind].append(at)
-        starts[kind].append(next(r.attempted_at for r in rows if r.pk == carrier))  # type: ignore[misc]
-    for kind in (Channel.SMS, Channel.VOICE):
+    began_at = {r.pk: r.attempted_at for r in rows if r.attempted_at is not None}
+    for carrier, (arrived, kind, _) in messages.items():
+        arrivals[kind].append(arrived)
+        starts[kind].append(began_at[carrier])
+    for kind in (str(Channel.SMS), str(Channel.VOICE)):
         interval = timedelta(seconds=INTERVAL[kind])
-        gaps = [b - a for a, b in zip(sorted(starts[kind]), sorted(starts[kind])[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(sorted(starts[kind]))]
         assert min(gaps) >= interval, f"two {kind} messages {min(gaps)} apart"
         # At the peer, arrivals add the HTTP hop's jitter (a cold worker's first request can
         # take a second); the limit is on when messages start, so only count them here.
