@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
 
 from notifications.models import ContactMethod, Notification, NotificationRule
 
@@ -31,6 +33,8 @@ class NotificationAdmin(admin.ModelAdmin):
         "attempts",
         "throttled",
         "bundled_into",
+        "carried",
+        "late_by",
         "reason",
     )
     list_filter = ("status", "channel", "urgency", "throttled")
@@ -39,6 +43,23 @@ class NotificationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     # A webhook sender's key: whoever reads the outbox must not be able to forge its hooks.
     exclude = ("signing_secret",)
+    readonly_fields = ("due_at", "attempted_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+        return super().get_queryset(request).annotate(carried_count=Count("bundled"))
+
+    @admin.display(description="carried", ordering="carried_count")
+    def carried(self, obj: Notification) -> str:
+        """How many other pages this row's message carried (storm control)."""
+        count: int = getattr(obj, "carried_count", 0)
+        return f"+{count}" if count else ""
+
+    @admin.display(description="late by")
+    def late_by(self, obj: Notification) -> str:
+        """From when the page was due to when its message started going out."""
+        if obj.due_at is None or obj.attempted_at is None:
+            return ""
+        return f"{max(0.0, (obj.attempted_at - obj.due_at).total_seconds()):.0f} s"
 
     def has_add_permission(self, request: object) -> bool:
         return False

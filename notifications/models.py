@@ -237,7 +237,7 @@ class Notification(models.Model):
     provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
     provider_status = models.CharField(max_length=50, blank=True)
     last_error = models.TextField(blank=True)
-    # Not before this instant (storm control, retry backoff).
+    # Not before this instant (storm control's next free slot, a rule's delay, retry backoff).
     not_before = models.DateTimeField(null=True, blank=True)
     throttled = models.BooleanField(
         default=False, help_text="Held back by the per-address rate limit."
@@ -252,6 +252,12 @@ class Notification(models.Model):
         related_name="bundled",
         help_text="The notification whose message carried this one.",
     )
+    # When the page was due (at once, or after its rule's delay), before storm control held
+    # it for the address's next free slot: its lateness is counted from here.
+    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When its message (its own or the one that carried it) last started going out: the
+    # per-address rate limit counts messages from these instants.
+    attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The sweeper re-queues a pending/sending row still in that state after this instant.
     deadline = models.DateTimeField(null=True, blank=True)
 
@@ -266,6 +272,9 @@ class Notification(models.Model):
             models.Index(fields=("subject_type", "subject_id"), name="notification_subject"),
             models.Index(fields=("status", "deadline"), name="notification_due"),
             models.Index(fields=("channel", "address", "created_at"), name="notification_addr"),
+            models.Index(
+                fields=("channel", "address", "attempted_at"), name="notification_addr_attempt"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -43,6 +43,12 @@ class OutgoingMessage:
     voice_ack_url: str = ""
     secret: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # How many pages this message carries (storm control); its ack acknowledges them all.
+    bundle_size: int = 1
+
+    @property
+    def ack_label(self) -> str:
+        return f"Ack all {self.bundle_size}" if self.bundle_size > 1 else "Ack"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ class ConsoleBackend(Backend):
             message.body,
         ]
         if message.ack_url:
-            lines.append(f"Acknowledge: {message.ack_url}")
+            label = (
+                f"Acknowledge all {message.bundle_size}"
+                if message.bundle_size > 1
+                else "Acknowledge"
+            )
+            lines.append(f"{label}: {message.ack_url}")
         sys.stdout.write("\n".join(line for line in lines if line) + "\n")
         sys.stdout.flush()
         return SendResult(provider_message_id=f"console-{message.notification_id}")

@@ -45,15 +45,26 @@ def _check_configured() -> None:
 def sms_text(message: OutgoingMessage) -> str:
     text = "\n".join(part for part in (message.subject, message.body) if part)
     if message.ack_url:
-        suffix = f"\nAck: {message.ack_url}"
+        suffix = f"\n{message.ack_label}: {message.ack_url}"
         return text[: SMS_BODY_LIMIT - len(suffix)] + suffix
     return text[:SMS_BODY_LIMIT]
 
 
 def voice_twiml(message: OutgoingMessage) -> str:
-    """Speak the summary twice and gather one keypress: 1 acknowledges."""
-    summary = escape(" ".join(part for part in (message.subject, message.body) if part)[:1000])
-    prompt = "Press 1 to acknowledge." if message.voice_ack_url else ""
+    """Speak the summary twice and gather one keypress: 1 acknowledges.
+
+    A call carrying several pages says how many and names the most urgent; 1 acknowledges all.
+    """
+    count = message.bundle_size
+    if count > 1:
+        top = str(message.data["bundle"][0]["subject"])
+        spoken = f"You have {count} pages. The most urgent: {top}."
+        prompt = f"Press 1 to acknowledge all {count}."
+    else:
+        spoken = " ".join(part for part in (message.subject, message.body) if part)
+        prompt = "Press 1 to acknowledge."
+    summary = escape(spoken[:1000])
+    prompt = prompt if message.voice_ack_url else ""
     say = f"<Say>{summary} {prompt}</Say>"
     if not message.voice_ack_url:
         return f"<Response>{say}</Response>"

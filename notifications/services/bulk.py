@@ -5,11 +5,10 @@ every person's page plan is read in two queries, the rows are written with one I
 their delivery tasks are queued on commit. The rules are the same as for one page:
 
 - the same idempotency key twice pages nobody twice (a key that exists returns its row);
-- the per-address rate limit (`NOTIFY_MIN_INTERVAL`) holds a row back to `not_before`,
-  counted as if the rows had been written one after another in the order given, while the
-  contact methods concerned are locked so concurrent batches to one number serialise;
-- `deadline` is the row's start (now, `not_before` or the held-until instant) plus
-  `NOTIFY_PENDING_GRACE`;
+- storm control (`notifications.services.storm`): a row to an address messaged less than
+  `NOTIFY_MIN_INTERVAL` ago waits for its next free slot (`not_before`, `throttled`); rows
+  pending for one address share that slot and go out in one message;
+- `deadline` is the row's start (now, `not_before` or the slot) plus `NOTIFY_PENDING_GRACE`;
 - nobody is paged into silence: without a verified method, the account email; without
   that, a row born failed whose error says why.
 """
@@ -26,7 +25,8 @@ from django.utils import timezone
 from notifications.callbacks import delivery_finished
 from notifications.models import Channel, Notification, Status
 from notifications.selectors import page_plans
-from notifications.services.outbox import enqueue_delivery, schedule_rows
+from notifications.services.outbox import enqueue_delivery
+from notifications.services.storm import schedule_rows
 from oncall.models import User
 
 logger = logging.getLogger(__name__)

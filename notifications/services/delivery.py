@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -23,6 +24,19 @@ from notifications.services.outbox import (
     notification_transition,
     notifications_transition,
 )
+from notifications.services.storm import (
+    LastMessages,
+    bundle_order,
+    bundle_text,
+    bundle_window,
+    bundles,
+    distinct_pages,
+    due_time,
+    last_messages,
+    min_interval,
+    next_slot,
+    page_title,
+)
 from notifications.signing import ack_token_make, ack_url
 
 logger = logging.getLogger(__name__)
@@ -33,48 +47,32 @@ EARLY_TOLERANCE = timedelta(seconds=1)
 PROVIDER_FAILURES = frozenset({"failed", "undelivered", "busy", "no-answer", "canceled"})
 
 
-def bundle_window(channel: str) -> timedelta:
-    """How far ahead a message to this channel looks for more pages to carry (0: never)."""
-    return timedelta(seconds=settings.NOTIFY_BUNDLE_WINDOW.get(channel, 0))
-
-
-def _title(notification: Notification) -> str:
-    first_line = notification.body.strip().splitlines()[0] if notification.body.strip() else ""
-    return (
-        notification.subject
-        or first_line
-        or f"{notification.subject_type} {notification.subject_id}"
-    )
-
-
-def bundle_text(rows: Sequence[Notification]) -> tuple[str, str]:
-    """Subject and body of one message listing several pages: '3 pages: A; B; C'."""
-    titles = [_title(row) for row in rows]
-    subject = f"{len(rows)} pages: " + "; ".join(titles)
-    if len(subject) > 200:
-        subject = subject[:199] + "…"
-    lines = []
-    for number, (row, title) in enumerate(zip(rows, titles, strict=True), start=1):
-        detail = row.body.strip().splitlines()[0] if row.body.strip() else ""
-        lines.append(f"{number}. {title}" + (f": {detail}" if detail and detail != title else ""))
-    return subject, "\n".join(lines)
-
-
 def outgoing_message(
     notification: Notification, carried: Sequence[Notification] = ()
 ) -> OutgoingMessage:
-    """The message for a row; with `carried` rows, one message listing every page."""
+    """The message for a row; with `carried` rows, one message listing every page.
+
+    The ack link and voice keypress are the carrier's: they acknowledge every page listed.
+    """
     site = settings.SITE_URL
     has_subject = bool(notification.subject_type)
     token = ack_token_make(notification_id=notification.pk)
     subject, body, data = notification.subject, notification.body, dict(notification.data)
     urgency = notification.urgency
+    size = 1
     if carried:
-        rows = [notification, *carried]
-        subject, body = bundle_text(rows)
+        rows = bundle_order([notification, *carried])
+        size = len(distinct_pages(rows))
+        subject, body = bundle_text(rows, channel=notification.channel)
         if any(row.urgency == Urgency.HIGH for row in rows):
             urgency = Urgency.HIGH
-        data = {"bundle": [{"id": row.pk, "subject": _title(row), **row.data} for row in rows]}
+        data = {
+            "count": size,
+            "bundle": [
+                {"id": row.pk, "subject": page_title(row), "urgency": row.urgency, **row.data}
+                for row in rows
+            ],
+        }
     return OutgoingMessage(
         notification_id=notification.pk,
         idempotency_key=notification.idempotency_key,
@@ -97,31 +95,101 @@ def outgoing_message(
             or settings.NOTIFY_WEBHOOK_SECRET
         ),
         data=data,
+        bundle_size=size,
     )
 
 
-def _claim_companions(notification: Notification, *, now: datetime) -> list[Notification]:
-    """Lock the other pages to this address due within the channel's bundling window.
+@dataclass
+class _Claim:
+    """What the claiming transaction decided: a message to send, or why not (`outcome`)."""
 
-    Only pages (rows about a subject) bundle: a verification code goes out on its own.
-    SKIP LOCKED: a row another worker holds is theirs; never waiting is what keeps two
-    workers bundling for one number from deadlocking (and id order keeps bundles stable).
+    outcome: str = ""
+    message: OutgoingMessage | None = None
+    attempt: int = 0
+
+
+def _lock_for_claim(head: Notification) -> list[Notification]:
+    """Lock the row, and with it every pending page to its address when pages travel together.
+
+    Every delivery of that address takes the same locks in id order, so two workers never send
+    two messages for one slot (the second waits, then finds its row carried or the slot used)
+    and never deadlock; cancelling and the delivery report lock in id order too.
     """
-    window = bundle_window(notification.channel)
-    if not window or not notification.subject_type:
-        return []
-    return list(
-        Notification.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            channel=notification.channel,
-            address=notification.address,
-            status=Status.PENDING,
-            bundled_into__isnull=True,
+    rows = Notification.objects.select_for_update(of=("self",)).select_related("contact_method")
+    if head.subject_type and bundles(head.channel):
+        rows = rows.filter(
+            Q(pk=head.pk)
+            | Q(channel=head.channel, address=head.address, status=Status.PENDING)
+            & ~Q(subject_type="")
         )
-        .exclude(pk=notification.pk)
-        .exclude(subject_type="")
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now + window))
-        .order_by("id")
+    else:
+        rows = rows.filter(pk=head.pk)
+    return list(rows.order_by("id"))
+
+
+def _claim(notification_id: int) -> _Claim:
+    """Under the address's locks: move the row and the pages it carries pending → sending."""
+    head = (
+        Notification.objects.filter(pk=notification_id)
+        .only("channel", "address", "subject_type", "status")
+        .first()
+    )
+    if head is None:
+        logger.warning("notification %s does not exist", notification_id)
+        return _Claim("missing")
+    if head.status != Status.PENDING:
+        return _Claim(f"skipped: {head.status}")
+    locked = _lock_for_claim(head)
+    now = timezone.now()  # after any wait for the locks: the instant the message starts
+    notification = next((row for row in locked if row.pk == notification_id), None)
+    if notification is None:
+        return _Claim("missing")
+    if notification.status != Status.PENDING:
+        return _Claim(f"skipped: {notification.status}")
+    if notification.not_before and notification.not_before > now + EARLY_TOLERANCE:
+        _requeue_at(notification, notification.not_before)
+        return _Claim("early")
+    slot = next_slot(
+        start=now,
+        interval=min_interval(notification.channel),
+        urgency=notification.urgency,
+        last=last_messages([(notification.channel, notification.address)], now=now).get(
+            (notification.channel, notification.address), LastMessages()
+        ),
+    )
+    if slot > now:
+        # Another message reached this address less than an interval ago (a concurrent
+        # page, a low-urgency row scheduled before it): wait for the slot, carry them then.
+        notification.not_before, notification.throttled = slot, True
+        notification.deadline = slot + settings.NOTIFY_PENDING_GRACE
+        notification.save(update_fields=["not_before", "throttled", "deadline"])
+        _requeue_at(notification, slot)
+        return _Claim("deferred to the next slot")
+    horizon = now + bundle_window(notification.channel)
+    companions = [
+        row
+        for row in locked
+        if row.pk != notification.pk and row.status == Status.PENDING and due_time(row) <= horizon
+    ]
+    for row in (notification, *companions):
+        row.attempts += 1
+        row.attempted_at = now
+    for row in companions:
+        row.bundled_into = notification
+    notifications_transition(
+        notifications=[notification, *companions],
+        to=Status.SENDING,
+        preset=["attempts", "attempted_at", "bundled_into"],
+        deadline=now + settings.NOTIFY_SENDING_TIMEOUT,
+    )
+    return _Claim(message=outgoing_message(notification, companions), attempt=notification.attempts)
+
+
+def _requeue_at(notification: Notification, eta: datetime) -> None:
+    transaction.on_commit(
+        lambda: enqueue_delivery(
+            notification_id=notification.pk, channel=notification.channel, eta=eta
+        )
     )
 
 
@@ -138,39 +206,17 @@ def retry_delay(*, attempts: int, retry_after: float | None) -> timedelta:
 def notification_deliver(*, notification_id: int) -> str:
     """Claim the row (pending → sending) under its lock, send outside the lock, record.
 
-    Pages to the same address due within the channel's bundling window are claimed with it
-    and go out in the same message; they reach sent, failed or pending (retry) with it.
+    Storm control (`notifications.services.storm`): the message waits for the address's
+    free slot and carries every page pending for the address and due by then (or within the
+    bundle window); they reach sent, failed or pending (retry) with it.
     Returns what happened, for the task's log: sent, failed, retry, or why it did nothing.
     A second task for the same row finds it no longer pending and does nothing.
     """
-    now = timezone.now()
     with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("contact_method")
-            .filter(pk=notification_id)
-            .first()
-        )
-        if notification is None:
-            logger.warning("notification %s does not exist", notification_id)
-            return "missing"
-        if notification.status != Status.PENDING:
-            return f"skipped: {notification.status}"
-        if notification.not_before and notification.not_before > now + EARLY_TOLERANCE:
-            return "early"
-        companions = _claim_companions(notification, now=now)
-        attempt = notification.attempts + 1
-        for row in (notification, *companions):
-            row.attempts += 1
-        for row in companions:
-            row.bundled_into = notification
-        notifications_transition(
-            notifications=[notification, *companions],
-            to=Status.SENDING,
-            preset=["attempts", "bundled_into"],
-            deadline=now + settings.NOTIFY_SENDING_TIMEOUT,
-        )
-        message = outgoing_message(notification, companions)
+        claim = _claim(notification_id)
+    if claim.message is None:
+        return claim.outcome
+    message, attempt = claim.message, claim.attempt
 
     result: SendResult | None = None
     error: Exception | None = None

@@ -2,13 +2,10 @@
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.callbacks import ack_handler_for, delivery_finished
@@ -20,6 +17,7 @@ from notifications.models import (
     Status,
     Urgency,
 )
+from notifications.services.storm import schedule_rows
 from oncall.celery import app as celery_app
 from oncall.models import User
 
@@ -122,50 +120,6 @@ def notifications_transition(
         transaction.on_commit(announce)
 
 
-def _interval(channel: str) -> timedelta:
-    return timedelta(seconds=settings.NOTIFY_MIN_INTERVAL.get(channel, 0))
-
-
-def schedule_rows(rows: list[Notification], now: datetime) -> None:
-    """Set `not_before`, `throttled` and `deadline` of new pending rows, in order.
-
-    A row may start at max(now, not_before); when
-    the address got a message (not cancelled or failed) less than the channel's interval
-    before that, it is held until last + interval. Each row then counts as the address's
-    last message at its start, for the rows after it.
-    """
-    limited = [row for row in rows if _interval(row.channel)]
-    last: dict[tuple[str, str], datetime | None] = {}
-    if limited:
-        methods = sorted({row.contact_method_id for row in limited if row.contact_method_id})
-        if methods:
-            # Serialise concurrent pages to one method so the rate limit holds (pk order: no
-            # deadlock between two batches).
-            list(ContactMethod.objects.select_for_update().filter(pk__in=methods).order_by("pk"))
-        addresses = {(row.channel, row.address) for row in limited}
-        where = Q()
-        for channel, address in addresses:
-            where |= Q(channel=channel, address=address)
-        found = (
-            Notification.objects.filter(where)
-            .exclude(status__in=[Status.CANCELLED, Status.FAILED])
-            .values("channel", "address")
-            .annotate(last=Max(Coalesce("not_before", "created_at")))
-        )
-        last = {(r["channel"], r["address"]): r["last"] for r in found}
-    for row in rows:
-        start = max(now, row.not_before) if row.not_before else now
-        interval = _interval(row.channel)
-        if interval:
-            previous = last.get((row.channel, row.address))
-            if previous is not None and previous + interval > start:
-                row.not_before = previous + interval
-                row.throttled = True
-                start = row.not_before
-            last[(row.channel, row.address)] = max(start, previous) if previous else start
-        row.deadline = start + settings.NOTIFY_PENDING_GRACE
-
-
 def notification_enqueue(
     *,
     idempotency_key: str,
@@ -230,9 +184,9 @@ def notifications_cancel_pending(*, subject_type: str, subject_id: int) -> int:
     check_transition(Status.PENDING, Status.CANCELLED)
     with transaction.atomic():
         rows = list(
-            Notification.objects.select_for_update().filter(
-                subject_type=subject_type, subject_id=subject_id, status=Status.PENDING
-            )
+            Notification.objects.select_for_update()
+            .filter(subject_type=subject_type, subject_id=subject_id, status=Status.PENDING)
+            .order_by("id")  # every locker of several rows goes in id order: no deadlock
         )
         if not rows:
             return 0

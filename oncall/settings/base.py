@@ -281,7 +281,8 @@ NOTIFY_RETRY_AFTER_MAX = timedelta(
 # A row still pending this long after it was due, or sending this long, is swept again.
 NOTIFY_PENDING_GRACE = timedelta(seconds=env.float("NOTIFY_PENDING_GRACE_SECONDS", default=60))
 NOTIFY_SENDING_TIMEOUT = timedelta(seconds=env.float("NOTIFY_SENDING_TIMEOUT_SECONDS", default=120))
-# Storm control: at most one message per this many seconds to one address, per channel.
+# Storm control: at most one message per this many seconds to one address, per channel; that
+# message carries every page pending for the address (notifications/services/storm.py).
 NOTIFY_MIN_INTERVAL = {
     "email": env.int("NOTIFY_MIN_INTERVAL_EMAIL", default=0),
     "sms": env.int("NOTIFY_MIN_INTERVAL_SMS", default=30),
@@ -289,8 +290,8 @@ NOTIFY_MIN_INTERVAL = {
     "slack": env.int("NOTIFY_MIN_INTERVAL_SLACK", default=0),
     "webhook": env.int("NOTIFY_MIN_INTERVAL_WEBHOOK", default=0),
 }
-# Storm control: pages to one address due within this many seconds of the one being sent go
-# out in that same message ("3 pages: ..."); 0 turns bundling off for the channel.
+# Storm control: a message also carries pages to its address due within this many seconds
+# after it (a rule's delay ending just after the slot). Pages already due always travel.
 NOTIFY_BUNDLE_WINDOW = {
     "email": env.int("NOTIFY_BUNDLE_WINDOW_EMAIL", default=0),
     "sms": env.int("NOTIFY_BUNDLE_WINDOW_SMS", default=60),

@@ -107,9 +107,10 @@ def test_a_batch_writes_what_one_by_one_runs_write(sent_tasks: list[Any]) -> Non
         assert [(r.recipient, r.channel) for r in rows] == [(ann, "sms"), (bob, "email")]
         paged = incident.timeline.filter(kind=TimelineKind.PAGED).order_by("id")
         assert [e.data["notifications"] for e in paged] == [[r.pk] for r in rows]
-        # Four SMS to one number at once: the rate limit holds all but the first back.
+        # Four SMS to one number at once share its free slot (storm control bundles them into
+        # one message); none waits behind another.
     sms = Notification.objects.filter(channel="sms").order_by("id")
-    assert [n.throttled for n in sms] == [False, True, True, True]
+    assert [(n.throttled, n.not_before) for n in sms] == [(False, None)] * 4
     states = EscalationState.objects.filter(incident__in=[*batched, *single])
     assert {s.status for s in states} == {EscalationStatus.DONE}
 
@@ -215,6 +216,15 @@ def test_bulk_throttle_and_deadline_match_notification_enqueue(settings: Setting
         )
         for user, number in ((one, "+12025550131"), (other, "+12025550132"))
     }
+    # Each number got a message 10 s ago: new rows wait for its next free slot, together.
+    for user, method in methods.items():
+        Notification.objects.create(
+            idempotency_key=f"earlier-{user.pk}",
+            channel=Channel.SMS,
+            address=method.address,
+            status="sent",
+            attempted_at=T0 - timedelta(seconds=10),
+        )
     with time_machine.travel(T0, tick=False):
         pages = [
             Page(
@@ -247,7 +257,7 @@ def test_bulk_throttle_and_deadline_match_notification_enqueue(settings: Setting
     assert [(r.not_before, r.throttled, r.deadline) for r in bulk] == [
         (r.not_before, r.throttled, r.deadline) for r in single
     ]
-    assert [r.throttled for r in bulk] == [False, True, True]
+    assert [(r.not_before, r.throttled) for r in bulk] == [(T0 + timedelta(seconds=20), True)] * 3
 
 
 @pytest.mark.postgres

@@ -253,7 +253,7 @@ def test_the_ack_link_of_a_bundled_sms_acknowledges_every_page_it_listed(
     assert services.notification_deliver(notification_id=rows[0].pk) == "sent (carrying 2 more)"
     request, _ = real_channels.log[0]
     body = parse_qs(request.get_data(as_text=True))["Body"][0]
-    link = re.search(r"Ack: (\S+)", body)
+    link = re.search(r"Ack all 2: (\S+)", body)
     assert link, body
     response = client.post(urlsplit(link.group(1)).path)
     assert response.status_code == 200

@@ -310,9 +310,12 @@ def test_three_pages_to_one_number_within_the_window_go_out_as_one_sms(
     assert len(real_channels.log) == 1, "one message for the three pages"
     form = sms_form(real_channels)
     assert form["To"] == "+12025550180"
-    assert form["Body"].startswith("3 pages: SEV2 #1 Incident 1; SEV2 #2 Incident 2;")
-    for n in (1, 2, 3):
-        assert f"{n}. SEV2 #{n} Incident {n}: details of {n}" in form["Body"]
+    # The most recent first, each page once, and an ack that says what it acknowledges.
+    assert form["Body"].startswith(
+        "SEV2 #3 Incident 3 and 2 more\n3 pages for you:\n"
+        "- SEV2 #3 Incident 3\n- SEV2 #2 Incident 2\n- SEV2 #1 Incident 1\n"
+        "Ack all 3: http"
+    )
     assert "Incident 4" not in form["Body"]
     assert "/notifications/ack/" in form["Body"]
 
@@ -425,7 +428,7 @@ def test_a_bundle_that_must_be_retried_puts_every_page_back_and_bundles_them_aga
     assert first.status == Status.SENT
     assert first.bundled_into_id == second.pk
     assert first.attempts == 2
-    assert "2 pages" in sms_form(real_channels, 1)["Body"]
+    assert "2 pages for you" in sms_form(real_channels, 1)["Body"]
 
 
 def test_a_provider_failure_report_for_a_bundle_fails_every_page_in_it(

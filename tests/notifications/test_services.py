@@ -150,25 +150,34 @@ def test_cancel_pending_cancels_only_the_subjects_pending_rows(
     assert delivered == [(pending.pk, Status.CANCELLED)]
 
 
-def test_a_second_sms_to_one_number_within_the_limit_is_held_back_not_dropped(
+def test_an_sms_to_a_number_texted_within_the_limit_waits_for_its_next_free_slot(
     sent_tasks: SentTasks, settings: Settings, django_capture_on_commit_callbacks: object
 ) -> None:
+    """Storm control: the slot counts messages that went out, not pages still waiting, so
+    pages pending for one number share one slot instead of queueing one interval apart."""
     settings.NOTIFY_MIN_INTERVAL = {**settings.NOTIFY_MIN_INTERVAL, "sms": 30}
+    texted = timezone.now() - timedelta(seconds=10)
+    Notification.objects.create(
+        idempotency_key="earlier",
+        channel=Channel.SMS,
+        address="+12025550110",
+        status=Status.SENT,
+        attempted_at=texted,
+    )
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         first = enqueue("s1", channel=Channel.SMS, address="+12025550110")
         second = enqueue("s2", channel=Channel.SMS, address="+12025550110")
         other = enqueue("s3", channel=Channel.SMS, address="+12025550120")
-    assert not first.throttled
-    assert first.not_before is None
-    assert second.throttled
-    assert second.not_before is not None
-    assert second.not_before - first.created_at == pytest.approx(
-        timedelta(seconds=30), abs=timedelta(seconds=1)
-    )
+    for held in (first, second):
+        assert held.throttled
+        assert held.not_before == texted + timedelta(seconds=30)
+        assert held.deadline == held.not_before + settings.NOTIFY_PENDING_GRACE
     assert not other.throttled
+    assert other.not_before is None
     countdowns = {c["args"][0]: c["countdown"] for c in sent_tasks.calls}
-    assert countdowns[first.pk] is None
-    assert countdowns[second.pk] == pytest.approx(30, abs=1)
+    assert countdowns[first.pk] == pytest.approx(20, abs=1)
+    assert countdowns[second.pk] == pytest.approx(20, abs=1)
+    assert countdowns[other.pk] is None
 
 
 def test_defaults_give_sms_at_once_a_call_after_two_minutes_and_email_for_low() -> None:

@@ -135,7 +135,7 @@ def test_pages_to_one_number_go_out_as_one_sms_through_a_real_worker(
         assert row.status == Status.SENT, row.last_error
     assert len(httpserver.log) == 1, "one SMS for three pages"
     [body] = parse_qs(httpserver.log[0][0].get_data(as_text=True))["Body"]
-    assert body.startswith("3 pages: Incident 1; Incident 2; Incident 3")
+    assert body.startswith("Incident 3 and 2 more\n3 pages for you:\n- Incident 3\n")
     carriers = {row.bundled_into_id or row.pk for row in rows}
     assert len(carriers) == 1
     assert sum(row.bundled_into_id is None for row in rows) == 1
