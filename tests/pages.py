@@ -106,9 +106,9 @@ def portal_build() -> Portal:
             text=f"Rolled back canary {n}; still seeing errors on {LONG_URL}",
         )
     for done in declared[10:16]:
-        incident_acknowledge(incident=done, actor=alice)
+        incident_acknowledge(incident=done, actor=people["morgan"])  # a Manager may
         incident_resolve(incident=done, actor=alice, note="Certificate chain fixed.")
-    incident_acknowledge(incident=engaged[0], actor=people["bob"])
+    incident_acknowledge(incident=engaged[0], actor=people["morgan"])
 
     # The engineer whose phone rang: whoever tops the veteran list this week.
     page = Notification.objects.filter(recipient__isnull=False).order_by("pk").first()

@@ -77,7 +77,7 @@ def test_with_debug_off_pages_get_their_css_htmx_and_favicon(tmp_path: Path) -> 
         assert result["page"] == 200, host
         assets = result["assets"]
         kinds = {path.split("/")[2].split(".")[0]: answer for path, answer in assets.items()}
-        assert set(kinds) == {"favicon", "css", "vendor"}, assets
+        assert set(kinds) == {"favicon", "css", "js", "vendor"}, assets
         for path, (status, content_type) in assets.items():
             assert status == 200, path
             assert content_type.split(";")[0] in {"text/css", "text/javascript", "image/svg+xml"}
