@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -102,6 +103,26 @@ def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
     ]
 
 
+def _born_failed_if_invalid(row: Notification, now: datetime) -> None:
+    """A row that does not validate (an address saved before a stricter rule, say) is written
+    failed with the reason, so the step's other pages still go out and the incident shows the
+    failure; raising here would fail the whole escalation step again and again, paging nobody.
+    """
+    try:
+        # The recipient and method were just read: no query per row to prove they exist.
+        row.full_clean(
+            exclude=["recipient", "contact_method"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+    except ValidationError as error:
+        reasons = "; ".join(
+            message for messages in error.message_dict.values() for message in messages
+        )
+        row.status, row.failed_at = Status.FAILED, now
+        row.last_error = f"Not sent: {reasons}"[:1000]
+
+
 def _insert(rows: list[Notification]) -> list[Notification]:
     """INSERT the rows; a key another transaction wrote meanwhile keeps that row.
 
@@ -167,12 +188,7 @@ def notifications_page_many(pages: Sequence[Page]) -> list[list[Notification]]:
             if row.idempotency_key in by_key:
                 continue  # written before (or twice in this batch): that row stands
             if row.status == Status.PENDING:
-                # The recipient and method were just read: no query per row to prove they exist.
-                row.full_clean(
-                    exclude=["recipient", "contact_method"],
-                    validate_unique=False,
-                    validate_constraints=False,
-                )
+                _born_failed_if_invalid(row, now)
             by_key[row.idempotency_key] = row
             new.append(row)
     schedule_rows([row for row in new if row.status == Status.PENDING], now)

@@ -283,3 +283,28 @@ def test_two_batch_runners_at_once_page_each_person_once(postgres: None) -> None
     assert sum(claimed) == 60
     assert len(keys(incidents)) == 60
     assert len(set(keys(incidents))) == 60
+
+
+def test_a_contact_method_with_an_invalid_address_fails_its_page_not_the_step(
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    # A number saved before the phone rule got stricter (here: a fictional 555 number) used to
+    # raise in the step, which then failed and was retried for ever, paging nobody at all.
+    first, second = UserFactory.create(), UserFactory.create()
+    now = T0
+    for channel, address in ((Channel.SMS, "+15551234567"), (Channel.EMAIL, "first@example.com")):
+        method = ContactMethod.objects.create(
+            user=first, channel=channel, address=address, verified_at=now
+        )
+        for urgency in ("high", "low"):
+            NotificationRule.objects.create(user=first, urgency=urgency, contact_method=method)
+    [incident] = declare(1, two_step_policy(first, second))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert escalation_run_due() == 1
+    rows = {row.channel: row for row in Notification.objects.filter(recipient=first)}
+    assert rows[Channel.EMAIL].status in {"pending", "sending", "sent"}
+    assert rows[Channel.SMS].status == "failed"
+    assert "not a valid phone number" in rows[Channel.SMS].last_error
+    state = EscalationState.objects.get(incident=incident)
+    assert state.step_index == 1  # the step ran and the engine moved on to the second person
+    assert incident.timeline.filter(kind=TimelineKind.PAGE_FAILED).exists()
