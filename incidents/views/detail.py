@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from incidents import acks
 from incidents.engine.outlook import TrackOutlook, outlook_rows, track_outlook
 from incidents.forms import (
     CommanderForm,
@@ -40,7 +41,8 @@ from incidents.models import (
 )
 from incidents.selectors import incident_detail, incident_pages
 from incidents.timeline import timeline_attribution
-from oncall.http import HtmxHttpRequest, in_viewer_timezone
+from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+from oncall.models import User
 
 # --------------------------------------------------------------------------- one incident
 
@@ -148,9 +150,10 @@ FORMS: dict[str, type[forms.Form]] = {
 }
 
 
-def _live_context(incident: Incident) -> dict[str, Any]:
+def _live_context(incident: Incident, viewer: User) -> dict[str, Any]:
     """What the page's self-refreshing regions show: the status header, the escalation
     tracks, the pages sent and the timeline (newest first)."""
+    triggered = incident.status == Status.TRIGGERED
     timeline = list(incident.timeline.all())
     newest_first = sorted(timeline, key=lambda e: (e.at, e.pk), reverse=True)
     now = timezone.now()
@@ -167,7 +170,8 @@ def _live_context(incident: Incident) -> dict[str, Any]:
         "call_directly": incident.contact_mode == ContactMode.CALL,
         # Engage stores the bridge in the body too; the header shows it once.
         "show_body": bool(incident.body) and incident.body != f"Bridge: {incident.bridge}",
-        "can_acknowledge": incident.status == Status.TRIGGERED,
+        # Offered only to who may (acks.acknowledge_right): support watches, never silences.
+        "can_acknowledge": triggered and acks.acknowledge_right(incident, viewer) is not None,
         "can_escalate": incident.status == Status.TRIGGERED,
     }
 
@@ -180,7 +184,7 @@ def _incident_context(
     notice: str = "",
     error: str = "",
 ) -> dict[str, Any]:
-    context = _live_context(incident)
+    context = _live_context(incident, signed_in_user(request))
     now = context["now"]
     policy = (
         SeverityPolicy.objects.filter(level=incident.severity)
@@ -233,4 +237,8 @@ def incident_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     incident = _incident(pk)
     if not request.htmx:
         return redirect("incidents:detail", pk=incident.pk)
-    return render(request, "incidents/incident.html#live", {**_live_context(incident), "oob": True})
+    return render(
+        request,
+        "incidents/incident.html#live",
+        {**_live_context(incident, signed_in_user(request)), "oob": True},
+    )

@@ -153,3 +153,16 @@ def test_the_live_poll_brings_what_happens_next_up_to_date(
     assert what_next(html).startswith(
         f"If nobody acknowledges by 10:20, {core.people['alice'].name} is paged."
     )
+
+
+def test_acknowledge_is_offered_to_the_paged_engineer_and_not_to_support(
+    client: Client, core: Core, viewer: User
+) -> None:
+    incident = declare(core)
+    escalation_sweep()  # Bob, at the top of the veteran list, is paged
+    client.force_login(viewer)  # support: declares and watches, never silences paging
+    assert 'id="acknowledge"' not in page(client, incident)
+    client.force_login(core.people["bob"])
+    assert 'id="acknowledge"' in page(client, incident)
+    live = client.get(f"/incidents/{incident.pk}/live/", headers=HTMX).content.decode()
+    assert 'id="acknowledge"' in live
