@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -19,9 +21,23 @@ class DirectNumberInline(SortableInline):
     verbose_name_plural = "numbers to call directly (in this order)"
 
 
+class TeamRotationRowForm(TeamRotationForm):
+    """An existing rotation's schedule changes only on its own page, which previews the
+    effect on who is on call and asks before changing who is on call now."""
+
+    SCHEDULE = ("shift_length", "handoff_time", "timezone")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for name in self.SCHEDULE:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Change it on the rotation's page (previewed)."
+
+
 class TeamRotationInline(admin.TabularInline):
     model = Rotation
-    form = TeamRotationForm
+    form = TeamRotationRowForm
     fields = ("name", "tier", "position", "shift_length", "handoff_time", "timezone")
     extra = 0
     show_change_link = True

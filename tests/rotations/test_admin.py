@@ -919,3 +919,24 @@ def test_the_override_page_refuses_a_double_booking_and_a_new_tier_cover(
     data["user"] = [str(core.dave.pk)]
     assert client.post(url, data).status_code == 302
     assert Override.objects.get().user == core.dave
+
+
+def test_the_team_page_cannot_change_a_rotations_schedule_behind_the_preview(
+    client: Client, core: Core, manager: User
+) -> None:
+    # The rotation's own page previews an edit and asks before changing who is on call now;
+    # the team page's rotation rows must not be a way around it.
+    url = change_url(core.team)
+    data = read_form(client, url, "team")
+    prefix = next(k for k in data if k.endswith("-0-handoff_time")).removesuffix("-0-handoff_time")
+    before = (core.rotation.handoff_time, core.rotation.timezone)
+    data[f"{prefix}-0-handoff_time"] = ["23:00"]
+    data[f"{prefix}-0-timezone"] = ["Asia/Tokyo"]
+    response = client.post(url, {k: v for k, v in data.items()})
+    assert response.status_code == 302
+    core.rotation.refresh_from_db()
+    assert (core.rotation.handoff_time, core.rotation.timezone) == before
+    page = client.get(url).content.decode()
+    field = re.search(rf'<input[^>]*name="{prefix}-0-handoff_time"[^>]*>', page)
+    assert field is not None
+    assert "disabled" in field.group(0)
