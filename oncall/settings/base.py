@@ -179,6 +179,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+# The console channel prints pages (make run); they are news, not warnings.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 
 # One queue per kind of work, so a slow Slack never delays an SMS and a backlog of mail
 # never delays an escalation timer.

@@ -57,3 +57,9 @@ def test_at_debug_the_periodic_lines_are_shown_as_debug() -> None:
         assert line.levelno == logging.DEBUG
     finally:
         root.setLevel(previous)
+
+
+def test_pages_printed_by_the_console_channel_are_logged_as_info_not_warnings() -> None:
+    from oncall.celery import app
+
+    assert app.conf.worker_redirect_stdouts_level == "INFO"
