@@ -72,7 +72,7 @@ class TeamAdmin(SortableParentAdmin, admin.ModelAdmin):
             object_id = (
                 request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             )
-            team_id = int(object_id) if object_id and str(object_id).isdigit() else None
+            team_id = int(object_id) if object_id and str(object_id).isdigit() else 0
             kwargs["queryset"] = EscalationPolicy.objects.filter(team_id=team_id).order_by("name")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
