@@ -3,17 +3,16 @@
 Forms validate input only; the services (incidents.services) decide what is allowed.
 """
 
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from incidents.models import Incident, Severity, Status
+from incidents.services.declare import callback_phone_clean, ticket_clean
 from oncall.models import User
 from rotations.models import ContactMode, EscalationPolicy, Team
 
-TICKET = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
 OPEN = "open"
 
 
@@ -114,10 +113,7 @@ class DeclareForm(ServiceErrorsMixin, forms.Form):
             field.queryset = queryset
 
     def clean_ticket(self) -> str:
-        ticket: str = self.cleaned_data["ticket"].strip().upper()
-        if ticket and not TICKET.match(ticket):
-            raise ValidationError("Give a ticket key like CSD-123.")
-        return ticket
+        return ticket_clean(self.cleaned_data["ticket"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -132,7 +128,9 @@ class EngageForm(ServiceErrorsMixin, forms.Form):
     ticket = forms.CharField(max_length=100, help_text="The JIRA ticket, e.g. CSD-123.")
     requester_name = forms.CharField(max_length=150, label="Your name")
     requester_phone = forms.CharField(
-        max_length=40, label="Your call-back number", help_text="Development calls you here."
+        max_length=40,
+        label="Your call-back number",
+        help_text="Development calls you here: with the country code, e.g. +1 202 555 0143.",
     )
     bridge = forms.CharField(
         max_length=500,
@@ -147,17 +145,12 @@ class EngageForm(ServiceErrorsMixin, forms.Form):
         assert isinstance(team, forms.ModelChoiceField)
         team.queryset = _teams().prefetch_related("direct_numbers")
 
+    # The services' rules (incidents.services.declare), shown next to the field at once.
     def clean_ticket(self) -> str:
-        ticket: str = self.cleaned_data["ticket"].strip().upper()
-        if not TICKET.match(ticket):
-            raise ValidationError("Give a ticket key like CSD-123.")
-        return ticket
+        return ticket_clean(self.cleaned_data["ticket"])
 
     def clean_requester_phone(self) -> str:
-        phone: str = self.cleaned_data["requester_phone"].strip()
-        if sum(c.isdigit() for c in phone) < 7:
-            raise ValidationError("Give a number development can call, e.g. 555-123-4567.")
-        return phone
+        return callback_phone_clean(self.cleaned_data["requester_phone"])
 
 
 # --------------------------------------------------------------------------- actions

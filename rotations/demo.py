@@ -122,6 +122,9 @@ def seed(*, users: dict[str, User]) -> None:
         rotation=new,
         wait=timedelta(minutes=10),
     )
+    # Declared incidents and the veteran side of engage both walk the list (handbook 000).
+    core.default_policy, core.engage_policy, core.new_tier_policy = policy, policy, new_policy
+    core.save(update_fields=["default_policy", "engage_policy", "new_tier_policy"])
 
     platform, _ = Team.objects.update_or_create(
         slug="platform",

@@ -48,12 +48,57 @@ class Team(models.Model):
         help_text="Call directly: support dials the team's numbers instead of paging.",
     )
     announcement_email = models.EmailField(blank=True, help_text="Where status updates go.")
+    # Which of the team's policies pages for what: chosen explicitly, so renaming a policy
+    # changes nobody's pager. Each is optional; the engine's fallbacks are in
+    # incidents/engine/tracks.py (docs/architecture.md, "Which policy pages").
+    default_policy = models.ForeignKey(
+        "EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Pages a declared incident (unless the incident or its severity names "
+        "another). Empty: the team's oldest policy, else its veteran list.",
+    )
+    engage_policy = models.ForeignKey(
+        "EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="engage (veteran) policy",
+        help_text="Engage development: how the veteran tier is paged. Empty: walk the "
+        "veteran list, then the escalation contact.",
+    )
+    new_tier_policy = models.ForeignKey(
+        "EscalationPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="new-tier policy",
+        help_text="Engage development: how the new tier is paged. Empty: its on-call, once.",
+    )
 
     class Meta:
         ordering = ("name",)
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors = {
+            field: "Choose one of this team's own policies."
+            for field in POLICY_FIELDS
+            if (policy := getattr(self, field)) is not None
+            and (self.pk is None or policy.team_id != self.pk)
+        }
+        if errors:
+            raise ValidationError(errors)
+
+
+# A team's explicit policy references (Team.clean keeps each to the team's own policies).
+POLICY_FIELDS = ("default_policy", "engage_policy", "new_tier_policy")
 
 
 class DirectNumber(models.Model):
@@ -302,6 +347,25 @@ class EscalationPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team.name} · {self.name}"
+
+    def clean(self) -> None:
+        if self.pk is None or self.team_id is None:
+            return
+        # A team's references stay on its own policies: a referenced policy keeps its team.
+        referenced_by = (
+            Team.objects.exclude(pk=self.team_id)
+            .filter(
+                Q(default_policy=self.pk) | Q(engage_policy=self.pk) | Q(new_tier_policy=self.pk)
+            )
+            .first()
+        )
+        if referenced_by is not None:
+            raise ValidationError(
+                {
+                    "team": f"{referenced_by.name} pages with this policy; choose another "
+                    "policy there before moving it to another team."
+                }
+            )
 
 
 class StepAction(models.TextChoices):

@@ -10,6 +10,7 @@ from oncall.models import User
 from oncall.roles import is_manager
 from rotations import callbacks
 from rotations.models import (
+    POLICY_FIELDS,
     EscalationPolicy,
     EscalationStep,
     Override,
@@ -366,11 +367,29 @@ def _clean(instance: Any, prefix: str | None = None) -> None:
         ) from error
 
 
+def team_policies(data: dict[str, Any]) -> dict[str, EscalationPolicy | None]:
+    """The policy references in `data` (ids or None) as policies, in one query; an error
+    naming the field for an id that is no policy. Team.clean checks they are the team's."""
+    ids = {field: data[field] for field in POLICY_FIELDS if field in data}
+    found = EscalationPolicy.objects.in_bulk([i for i in ids.values() if i is not None])
+    errors = {
+        field: f"There is no escalation policy with the id {policy_id}."
+        for field, policy_id in ids.items()
+        if policy_id is not None and policy_id not in found
+    }
+    if errors:
+        raise ValidationError(errors)
+    return {field: found.get(policy_id) if policy_id else None for field, policy_id in ids.items()}
+
+
 def team_write(*, team: Team, data: dict[str, Any]) -> Team:
-    """Create (`team` unsaved) or change a team."""
+    """Create (`team` unsaved) or change a team; its policy references are policy ids."""
     data = dict(data)
     if "escalation_contact" in data:
         team.escalation_contact = active_user(data.pop("escalation_contact"), "escalation_contact")
+    for field, policy in team_policies(data).items():
+        data.pop(field)
+        setattr(team, field, policy)
     for name, value in data.items():
         setattr(team, name, value)
     with transaction.atomic():

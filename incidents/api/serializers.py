@@ -167,9 +167,13 @@ class StatusUpdateInputSerializer(serializers.Serializer):
 
 class EngageSerializer(serializers.Serializer):
     team = _team_field()
-    ticket = serializers.CharField(max_length=100, help_text="e.g. CSD-123")
+    ticket = serializers.CharField(max_length=100, help_text="A ticket key, e.g. CSD-123.")
     requester = serializers.CharField(max_length=150, help_text="Who asked; development calls.")
-    phone = serializers.CharField(max_length=40, help_text="The call-back number.")
+    phone = serializers.CharField(
+        max_length=40,
+        help_text="The call-back number with its country code, e.g. +1 202 555 0143 "
+        "(an extension may follow).",
+    )
     bridge = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="Conference bridge."
     )

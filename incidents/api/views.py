@@ -6,6 +6,7 @@ serializer. Domain errors (IncidentError) become 409 in the portal's error shape
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -26,6 +27,8 @@ from oncall.api.permissions import signed_in
 from oncall.models import User
 
 TAGS = ["incidents"]
+# The engage service's field names as the API's body spells them.
+ENGAGE_FIELDS = {"requester_name": "requester", "requester_phone": "phone"}
 READ_ERRORS = (401, 403, 404)
 WRITE_ERRORS = (400, 401, 403, 404, 413, 415)
 
@@ -323,16 +326,23 @@ class EngageApi(IncidentApiView):
     def post(self, request: Request) -> Response:
         data = _body(s.EngageSerializer, request)
         extra = {"severity": data["severity"]} if "severity" in data else {}
-        incident = services.incident_engage(
-            team=data["team"],
-            ticket=data["ticket"],
-            requester_name=data["requester"],
-            requester_phone=data["phone"],
-            bridge=data.get("bridge", ""),
-            actor=signed_in(request),
-            via=Via.API,
-            **extra,
-        )
+        try:
+            incident = services.incident_engage(
+                team=data["team"],
+                ticket=data["ticket"],
+                requester_name=data["requester"],
+                requester_phone=data["phone"],
+                bridge=data.get("bridge", ""),
+                actor=signed_in(request),
+                via=Via.API,
+                **extra,
+            )
+        except ValidationError as error:  # the service's rules, named as this body names them
+            raise ValidationError(
+                {ENGAGE_FIELDS.get(f, f): e for f, e in error.error_dict.items()}
+                if hasattr(error, "error_dict")
+                else error
+            ) from None
         return Response(_detail(incident.pk), status=status.HTTP_201_CREATED)
 
 

@@ -186,25 +186,36 @@ def new_tier_snapshot(*, team: Team, at: datetime) -> Snapshot | None:
     return {"policy_id": None, "name": f"{team.name}: new tier", "repeat": 0, "steps": [step]}
 
 
-def _named_policy(team: Team, name: str) -> EscalationPolicy | None:
-    return EscalationPolicy.objects.filter(team=team, name=name).first()
-
-
-def _team_first_policy(team: Team) -> EscalationPolicy | None:
+def _policy_by_id(policy_id: int | None) -> EscalationPolicy | None:
+    if policy_id is None:
+        return None
     return memoized(
-        ("team_first_policy", team.pk), lambda: team.escalation_policies.order_by("name").first()
+        ("policy", policy_id), lambda: EscalationPolicy.objects.filter(pk=policy_id).first()
+    )
+
+
+def team_default_policy(team: Team) -> EscalationPolicy | None:
+    """The policy that pages the team's declared incidents: the one the team names, else
+    its oldest (never chosen by name, so a rename changes nothing), else none (the veteran
+    list pages)."""
+    if team.default_policy_id is not None:
+        return _policy_by_id(team.default_policy_id)
+    return memoized(
+        ("team_oldest_policy", team.pk),
+        lambda: team.escalation_policies.order_by("pk").first(),
     )
 
 
 def tracks_for_engage(*, team: Team, at: datetime) -> list[Track]:
-    """Engage development (handbook 000): the veteran walk, and the new tier once."""
+    """Engage development (handbook 000): the team's engage (veteran) policy, else the walk
+    of its veteran list; and its new-tier policy, else the new tier's on-call once."""
     tracks: list[Track] = []
-    veteran = _named_policy(team, settings.ENGAGE_VETERAN_POLICY)
+    veteran = _policy_by_id(team.engage_policy_id)
     if veteran is not None:
         tracks.append(Track("veteran", veteran, snapshot_policy(policy=veteran, at=at)))
     elif (snapshot := veteran_snapshot(team=team, at=at)) is not None:
         tracks.append(Track("veteran", None, snapshot))
-    new = _named_policy(team, settings.ENGAGE_NEW_TIER_POLICY)
+    new = _policy_by_id(team.new_tier_policy_id)
     if new is not None:
         tracks.append(Track("new", new, snapshot_policy(policy=new, at=at)))
     elif (snapshot := new_tier_snapshot(team=team, at=at)) is not None:
@@ -215,14 +226,14 @@ def tracks_for_engage(*, team: Team, at: datetime) -> list[Track]:
 def tracks_for_incident(
     *, incident: Incident, severity_policy: SeverityPolicy | None, at: datetime
 ) -> list[Track]:
-    """A declared incident: its policy (given, the severity's, the team's first), else the
+    """A declared incident: its policy (given, the severity's, the team's default), else the
     team's veteran list; plus the new tier when the severity pages both tiers."""
     policy = incident.escalation_policy or (
         severity_policy.escalation_policy if severity_policy else None
     )
     team = incident.team
     if policy is None and team is not None:
-        policy = _team_first_policy(team)
+        policy = team_default_policy(team)
     tracks: list[Track] = []
     if policy is not None:
         tracks.append(Track("main", policy, snapshot_policy(policy=policy, at=at)))

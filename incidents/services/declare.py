@@ -1,5 +1,6 @@
 """Opening an incident: declare (or repeat a dedup key), engage development, record a call."""
 
+import re
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -24,8 +25,40 @@ from incidents.services.common import (
 )
 from incidents.timeline import timeline_write
 from oncall.models import User
+from oncall.validators import normalize_e164
 from rotations.models import ContactMode as TeamContactMode
 from rotations.models import EscalationPolicy, Team
+
+# A ticket key as JIRA writes it: CSD-123.
+TICKET = re.compile(r"^[A-Z][A-Z0-9]*-\d+$")
+
+
+def ticket_clean(ticket: str) -> str:
+    """A ticket key in its canonical form ('csd-123 ' → 'CSD-123'); empty stays empty.
+
+    The one rule for every door (the declare and engage forms, the API)."""
+    ticket = ticket.strip().upper()
+    if ticket and not TICKET.match(ticket):
+        raise ValidationError("Give a ticket key like CSD-123.", code="invalid_ticket")
+    return ticket
+
+
+def callback_phone_clean(phone: str) -> str:
+    """The number development calls back, as typed (trimmed), once it is a real one.
+
+    Checked by the portal's phone rule (oncall.validators): with its country code, so an
+    engineer anywhere can dial it; an extension may follow ('… ext. 4455')."""
+    phone = phone.strip()
+    if not phone:
+        raise ValidationError("Give the number development calls back.", code="required")
+    try:
+        normalize_e164(phone)
+    except ValidationError:
+        raise ValidationError(
+            "Give a number development can call, with its country code, e.g. +1 202 555 0143.",
+            code="invalid_phone",
+        ) from None
+    return phone
 
 
 def _call_directly(incident: Incident, team: Team, actor: User | None, via: str) -> None:
@@ -94,6 +127,10 @@ def incident_declare(
 ) -> Incident:
     """Open an incident and start paging (or record "call directly" for such teams)."""
     now = timezone.now()
+    try:
+        ticket = ticket_clean(ticket)
+    except ValidationError as error:
+        raise ValidationError({"ticket": error}) from None
     with transaction.atomic():
         incident = Incident(
             title=title,
@@ -252,12 +289,26 @@ def incident_engage(
     severity: str = Severity.SEV1,
     via: str = Via.DASHBOARD,
 ) -> Incident:
-    """Engage development: ONE incident, the veteran walk and the new tier on the same text."""
+    """Engage development: ONE incident, the veteran walk and the new tier on the same text.
+
+    Its rules (a ticket key, a name, a number to call back) hold at every door."""
+    errors: dict[str, Any] = {}
     for name, value in (("ticket", ticket), ("requester_name", requester_name)):
         if not value.strip():
-            raise ValidationError({name: "This field is required to engage development."})
-    if not requester_phone.strip():
-        raise ValidationError({"requester_phone": "Give the number development calls back."})
+            errors[name] = ValidationError(
+                "This field is required to engage development.", code="required"
+            )
+    try:
+        ticket = ticket_clean(ticket)
+    except ValidationError as error:
+        errors.setdefault("ticket", error)
+    try:
+        requester_phone = callback_phone_clean(requester_phone)
+    except ValidationError as error:
+        errors["requester_phone"] = error
+    if errors:
+        raise ValidationError(errors)
+    requester_name = requester_name.strip()
     description = engage_description(
         ticket=ticket, requester_name=requester_name, requester_phone=requester_phone
     )

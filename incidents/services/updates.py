@@ -1,7 +1,8 @@
 """Status updates to the company, triage confirmation and the triage/cadence timers."""
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -11,7 +12,15 @@ from django.utils import timezone
 
 from incidents.acks import TRIAGE_REMINDER, UPDATE_REMINDER
 from incidents.engine import page_content
-from incidents.models import Incident, Severity, Status, StatusUpdate, TimelineKind, Via
+from incidents.models import (
+    Incident,
+    Severity,
+    SeverityPolicy,
+    Status,
+    StatusUpdate,
+    TimelineKind,
+    Via,
+)
 from incidents.services.common import TriageIncomplete, locked, severity_policy
 from incidents.services.steering import page_new_tier_if_raised
 from incidents.timeline import timeline_write
@@ -27,6 +36,46 @@ from oncall.roles import SUPPORT_MANAGER
 logger = logging.getLogger(__name__)
 
 FIVE_WS = ("who", "what", "where", "when", "how")
+
+
+# --- the timers' rules: the incident page shows them, the sweep acts on them ------------
+
+
+@dataclass(frozen=True)
+class TriageDeadline:
+    target: timedelta
+    at: datetime
+    confirmed: bool
+    overdue: bool  # open, not confirmed, and the deadline has come
+
+
+def triage_deadline(
+    *, incident: Incident, policy: SeverityPolicy | None, now: datetime
+) -> TriageDeadline:
+    """Handbook 004: severity and 5Ws confirmed within the severity's triage target."""
+    target = policy.triage_target if policy else settings.TRIAGE_TARGET_DEFAULT
+    at = incident.triggered_at + target
+    confirmed = incident.triage_confirmed_at is not None
+    return TriageDeadline(target, at, confirmed, not confirmed and incident.is_open and now >= at)
+
+
+@dataclass(frozen=True)
+class UpdateDue:
+    since: datetime  # the last update, else the trigger
+    interval: timedelta
+    at: datetime
+    overdue: bool
+
+
+def status_update_due(
+    *, incident: Incident, policy: SeverityPolicy | None, now: datetime
+) -> UpdateDue | None:
+    """When the next company status update is due; None when none is required."""
+    if not incident.is_open or policy is None or not policy.status_updates_required:
+        return None
+    since = incident.last_status_update_at or incident.triggered_at
+    interval = policy.status_update_interval
+    return UpdateDue(since, interval, since + interval, now >= since + interval)
 
 
 def status_update_recipients(incident: Incident) -> list[str]:
@@ -182,13 +231,10 @@ def _update_reminder_target(incident: Incident) -> User | None:
 
 
 def _remind_update_due(incident: Incident, now: datetime) -> bool:
-    policy = severity_policy(incident.severity)
-    if policy is None or not policy.status_updates_required:
+    due = status_update_due(incident=incident, policy=severity_policy(incident.severity), now=now)
+    if due is None or not due.overdue:
         return False
-    since = incident.last_status_update_at or incident.triggered_at
-    interval = policy.status_update_interval
-    if now < since + interval:
-        return False
+    since, interval = due.since, due.interval
     # The n-th missed interval since the last update: one reminder each, never two.
     missed = int((now - since) / interval)
     key = f"inc{incident.pk}:update-due:{int(since.timestamp())}:n{missed}"
@@ -238,13 +284,10 @@ def incident_timers_sweep(*, now: datetime | None = None) -> int:
             )
             if incident is None:
                 continue
-            policy = severity_policy(incident.severity)
-            triage_target = policy.triage_target if policy else settings.TRIAGE_TARGET_DEFAULT
-            if (
-                incident.triage_confirmed_at is None
-                and incident.triage_paged_at is None
-                and now >= incident.triggered_at + triage_target
-            ):
+            triage = triage_deadline(
+                incident=incident, policy=severity_policy(incident.severity), now=now
+            )
+            if triage.overdue and incident.triage_paged_at is None:
                 _page_triage_overdue(incident, now)
                 acted += 1
             if _remind_update_due(incident, now):

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -40,6 +39,7 @@ from incidents.models import (
     TimelineKind,
 )
 from incidents.selectors import incident_detail, incident_pages
+from incidents.services.updates import status_update_due, triage_deadline
 from incidents.timeline import timeline_attribution
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
@@ -120,23 +120,20 @@ def _tracks(incident: Incident, timeline: list[TimelineEvent], now: datetime) ->
 
 
 def _triage(incident: Incident, policy: SeverityPolicy | None, now: datetime) -> dict[str, Any]:
-    target = policy.triage_target if policy else settings.TRIAGE_TARGET_DEFAULT
-    deadline = incident.triggered_at + target
+    deadline = triage_deadline(incident=incident, policy=policy, now=now)
     return {
-        "target_minutes": int(target.total_seconds() // 60),
-        "deadline": deadline,
-        "confirmed": incident.triage_confirmed_at is not None,
-        "overdue": incident.triage_confirmed_at is None and incident.is_open and now > deadline,
+        "target_minutes": int(deadline.target.total_seconds() // 60),
+        "deadline": deadline.at,
+        "confirmed": deadline.confirmed,
+        "overdue": deadline.overdue,
     }
 
 
 def _update_due(
     incident: Incident, policy: SeverityPolicy | None, now: datetime
 ) -> dict[str, Any] | None:
-    if not incident.is_open or policy is None or not policy.status_updates_required:
-        return None
-    due = (incident.last_status_update_at or incident.triggered_at) + policy.status_update_interval
-    return {"at": due, "overdue": now > due}
+    due = status_update_due(incident=incident, policy=policy, now=now)
+    return None if due is None else {"at": due.at, "overdue": due.overdue}
 
 
 FORMS: dict[str, type[forms.Form]] = {

@@ -19,7 +19,7 @@ from incidents.models import (
     Incident,
     Status,
 )
-from incidents.selectors import incidents_open
+from incidents.selectors import incidents_filter, incidents_open
 from incidents.views.actions import needs_ack_confirmation, to_ack_confirmation
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 
@@ -37,11 +37,10 @@ LIST_RELATED = ("team", "commander", "acknowledged_by", "resolved_by")
 
 
 def _filtered(queryset: Any, data: dict[str, Any]) -> Any:
-    if data.get("severity"):
-        queryset = queryset.filter(severity=data["severity"])
-    if data.get("team"):
-        queryset = queryset.filter(team=data["team"])
-    return queryset
+    team = data.get("team")
+    return incidents_filter(
+        queryset, severity=data.get("severity") or "", team_slug=team.slug if team else ""
+    )
 
 
 def _list_context(request: HttpRequest) -> dict[str, Any]:

@@ -308,6 +308,7 @@ INCIDENT_TIMERS_SWEEP_SECONDS = env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default
 # Handbook 000: no answer within 10 minutes, page the next person on the veteran list
 # (used when a team has no "Engage development" policy of its own).
 ENGAGE_WALK_WAIT_SECONDS = env.int("ENGAGE_WALK_WAIT_SECONDS", default=600)
+# Read only by the data migration rotations/0005 (teams now name their policies).
 ENGAGE_VETERAN_POLICY = env.str("ENGAGE_VETERAN_POLICY", default="Engage development")
 ENGAGE_NEW_TIER_POLICY = env.str("ENGAGE_NEW_TIER_POLICY", default="New tier (paged once)")
 # Handbook 004: triage within 30 minutes (when a severity has no policy row).

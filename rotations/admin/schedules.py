@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.db import transaction
 from django.db.models import Count, ForeignKey, QuerySet
 from django.forms import BaseInlineFormSet, ModelChoiceField, ModelForm
 from django.http import HttpRequest, HttpResponse
@@ -30,7 +31,12 @@ from rotations.admin_forms import (
 )
 from rotations.models import Override, Rotation, RotationMember
 from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
-from rotations.services import rotation_feed_rotate
+from rotations.services import (
+    override_create,
+    override_delete,
+    override_update,
+    rotation_feed_rotate,
+)
 
 ONCALL_NOW = "admin_oncall_now"
 
@@ -204,6 +210,19 @@ class RotationAdmin(SortableParentAdmin, admin.ModelAdmin):
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method != "POST" or object_id is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic():
+            lock_rotations(object_id)  # the override services' lock, for the inline overrides
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_formset(
         self, request: HttpRequest, form: ModelForm[Rotation], formset: Any, change: bool
     ) -> None:
@@ -216,15 +235,54 @@ class RotationAdmin(SortableParentAdmin, admin.ModelAdmin):
             self.message_user(request, "Who is on call changes: " + " ".join(preview.sentences))
 
 
+def lock_rotations(*ids: object) -> None:
+    """Take the override services' row locks before the admin validates, so the checks its
+    forms run and the services' own checks at save see the same overrides."""
+    rotation_ids = sorted({int(str(i)) for i in ids if i and str(i).isdigit()})
+    list(Rotation.objects.select_for_update().filter(pk__in=rotation_ids).order_by("pk"))
+
+
+def _override_values(form: ModelForm[Override]) -> dict[str, Any]:
+    data = form.cleaned_data
+    return {
+        "user": data["user"],
+        "replaces": data.get("replaces"),
+        "start": data["start"],
+        "end": data["end"],
+        "reason": data.get("reason") or "",
+        "confirm_double_booking": bool(data.get("confirm_double_booking")),
+    }
+
+
+def override_save_from_admin(
+    *, form: ModelForm[Override], rotation: Rotation, actor: User
+) -> Override:
+    """An admin form's override, written by the services the portal and the API use (their
+    lock, permission and team rules; the colleague concerned is told)."""
+    values = _override_values(form)
+    if form.instance.pk is None:
+        return override_create(rotation=rotation, actor=actor, **values)
+    return override_update(override=form.instance, rotation=rotation, actor=actor, **values)
+
+
 def _save_overrides(formset: BaseInlineFormSet[Override, Rotation, Any], actor: User) -> None:
-    """Save an override formset, recording who made each new override."""
-    for override in formset.save(commit=False):
-        if override.pk is None:
-            override.created_by = actor
-        override.save()
-    for deleted in formset.deleted_objects:
-        deleted.delete()
-    formset.save_m2m()
+    """An override formset through the services: removals first, then changes and additions."""
+    deleted = formset.deleted_forms
+    # What the admin's change message reads (a formset's save() would have set them).
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+    for form in deleted:
+        if form.instance.pk is not None:
+            override_delete(override=form.instance, actor=actor)
+            formset.deleted_objects.append(form.instance)
+    for form in formset.forms:
+        if form in deleted or not form.has_changed():
+            continue
+        new = form.instance.pk is None
+        saved = override_save_from_admin(form=form, rotation=formset.instance, actor=actor)
+        if new:
+            formset.new_objects.append(saved)
+        else:
+            formset.changed_objects.append((saved, form.changed_data))
 
 
 @admin.register(Override)
@@ -244,9 +302,37 @@ class OverrideAdmin(admin.ModelAdmin):
             kwargs["queryset"] = Rotation.objects.select_related("team")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic():
+            saved = (
+                Override.objects.filter(pk=object_id).values_list("rotation_id", flat=True)
+                if object_id and str(object_id).isdigit()
+                else []
+            )
+            lock_rotations(request.POST.get("rotation"), *saved)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(
         self, request: HttpRequest, obj: Override, form: ModelForm[Override], change: bool
     ) -> None:
-        if not change and isinstance(request.user, User):
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        assert isinstance(request.user, User)  # the admin requires a signed-in manager
+        saved = override_save_from_admin(form=form, rotation=obj.rotation, actor=request.user)
+        # The admin goes on with `obj` (its log entry, the redirect): the row just written.
+        obj.pk, obj.created_by, obj.created_at = saved.pk, saved.created_by, saved.created_at
+
+    def delete_model(self, request: HttpRequest, obj: Override) -> None:
+        assert isinstance(request.user, User)
+        override_delete(override=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Override]) -> None:
+        assert isinstance(request.user, User)
+        for override in queryset.select_related("rotation__team", "user", "replaces"):
+            override_delete(override=override, actor=request.user)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, ForeignKey, QuerySet
+from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
 from rotations.admin.formsets import DirectNumberFormSet
 from rotations.admin.sortable import SortableInline, SortableParentAdmin
 from rotations.admin_forms import TeamAdminForm, TeamRotationForm
-from rotations.models import DirectNumber, Rotation, Team
+from rotations.models import POLICY_FIELDS, DirectNumber, EscalationPolicy, Rotation, Team
 
 
 class DirectNumberInline(SortableInline):
@@ -65,9 +66,29 @@ class TeamAdmin(SortableParentAdmin, admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "slug", "description")}),
         ("Paging", {"fields": ("contact_mode", "escalation_contact", "announcement_email")}),
+        (
+            "Policies",
+            {
+                "description": "Which of the team's policies pages for what. Renaming a "
+                "policy changes nothing here; a new team chooses after adding policies.",
+                "fields": POLICY_FIELDS,
+            },
+        ),
         ("People", {"fields": ("members",)}),
     )
     inlines = (DirectNumberInline, TeamRotationInline)
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
+        if db_field.name in POLICY_FIELDS:
+            # Only the team's own policies (a team being added has none yet).
+            object_id = (
+                request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            )
+            team_id = int(object_id) if object_id and str(object_id).isdigit() else 0
+            kwargs["queryset"] = EscalationPolicy.objects.filter(team_id=team_id).order_by("name")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         return (

@@ -75,6 +75,24 @@ class TeamSerializer(serializers.Serializer):
     direct_numbers = DirectNumberSerializer(
         many=True, help_text="Numbers support dials when contact_mode is call."
     )
+    default_policy = serializers.IntegerField(
+        source="default_policy_id",
+        allow_null=True,
+        help_text="Id of the policy that pages the team's declared incidents. Null: the "
+        "team's oldest policy, else its veteran list.",
+    )
+    engage_policy = serializers.IntegerField(
+        source="engage_policy_id",
+        allow_null=True,
+        help_text="Id of the policy that pages the veteran tier when development is engaged. "
+        "Null: walk the veteran list, then the escalation contact.",
+    )
+    new_tier_policy = serializers.IntegerField(
+        source="new_tier_policy_id",
+        allow_null=True,
+        help_text="Id of the policy that pages the new tier when development is engaged. "
+        "Null: the new tier's on-call, once.",
+    )
 
 
 class WorkingHoursSerializer(serializers.Serializer):
@@ -224,6 +242,27 @@ class TeamInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     announcement_email = serializers.EmailField(
         required=False, allow_blank=True, help_text="Where status updates go."
+    )
+    default_policy = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        allow_null=True,
+        required=False,
+        help_text="Id of one of the team's policies: pages its declared incidents.",
+    )
+    engage_policy = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        allow_null=True,
+        required=False,
+        help_text="Id of one of the team's policies: pages the veteran tier on engage.",
+    )
+    new_tier_policy = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        allow_null=True,
+        required=False,
+        help_text="Id of one of the team's policies: pages the new tier on engage.",
     )
 
 

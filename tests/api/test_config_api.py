@@ -281,6 +281,9 @@ def test_team_round_trip_with_the_contract_fields(
         "escalation_contact": people["manager"].pk,
         "contact_mode": "call",
         "direct_numbers": [],
+        "default_policy": None,
+        "engage_policy": None,
+        "new_tier_policy": None,
     }
     renamed = manager_api.patch(
         reverse("api:team-detail", args=["platform"]),

@@ -14,6 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from pytest_django import DjangoAssertNumQueries
 
 from incidents.engine import escalation_sweep
+from incidents.forms import DeclareForm, EngageForm
 from incidents.models import EscalationState, Incident, Severity, Source, Status, TimelineKind
 from notifications.models import Notification
 from oncall.models import User
@@ -320,25 +321,91 @@ def test_engage_development(engineer_api: Client, core: Core) -> None:
             "team": "core",
             "ticket": "CSD-123",
             "requester": "John",
-            "phone": "555-123-4567",
+            "phone": "+1-202-555-0143",
             "bridge": "https://meet.example.com/b",
         },
     )
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["title"] == "Need immediate help with CSD-123 - Call John at 555-123-4567"
+    assert body["title"] == "Need immediate help with CSD-123 - Call John at +1-202-555-0143"
     assert body["source"] == "engage"
-    assert (body["ticket"], body["requester_phone"]) == ("CSD-123", "555-123-4567")
+    assert (body["ticket"], body["requester_phone"]) == ("CSD-123", "+1-202-555-0143")
     assert body["timeline"][0]["kind"] == TimelineKind.ENGAGED
 
 
 @pytest.mark.parametrize("missing", ["team", "ticket", "requester", "phone"])
 def test_engage_names_what_is_missing(engineer_api: Client, core: Core, missing: str) -> None:
-    body = {"team": "core", "ticket": "CSD-1", "requester": "John", "phone": "555"}
+    body = {"team": "core", "ticket": "CSD-1", "requester": "John", "phone": "+1-202-555-0143"}
     del body[missing]
 
     assert_error(post(engineer_api, reverse("api:engage"), body), 400, "required", field=missing)
+    assert not Incident.objects.exists()
+
+
+# What the engage form refuses, by (API field, form field, value).
+ENGAGE_REFUSED = [
+    ("phone", "requester_phone", "555"),
+    ("phone", "requester_phone", "555-123-4567"),  # no country code: nobody abroad can dial
+    ("phone", "requester_phone", "+1 555 123 4567"),  # no such area code
+    ("phone", "requester_phone", "call me maybe"),
+    ("ticket", "ticket", "not a ticket"),
+    ("ticket", "ticket", "CSD123"),
+]
+
+
+@pytest.mark.parametrize(("api_field", "form_field", "value"), ENGAGE_REFUSED)
+def test_engage_through_the_api_refuses_what_the_form_refuses(
+    engineer_api: Client, core: Core, api_field: str, form_field: str, value: str
+) -> None:
+    good = {"ticket": "CSD-1", "requester_name": "John", "requester_phone": "+1-202-555-0143"}
+    form = EngageForm({"team": core.team.pk, **good, form_field: value})
+    assert not form.is_valid()
+    assert set(form.errors) == {form_field}
+
+    body = {"team": "core", "ticket": "CSD-1", "requester": "John", "phone": "+1-202-555-0143"}
+    response = post(engineer_api, reverse("api:engage"), {**body, api_field: value})
+
+    error = assert_error(response, 400, field=api_field)
+    assert set(error["fields"]) == {api_field}
+    assert error["fields"][api_field] == form.errors[form_field]
+    assert not Incident.objects.exists()
+
+
+def test_engage_through_the_api_takes_a_number_with_its_extension(
+    engineer_api: Client, core: Core
+) -> None:
+    body = {"team": "core", "ticket": "csd-9 ", "requester": "Santhosh"}
+    response = post(
+        engineer_api, reverse("api:engage"), {**body, "phone": " +91 98123 45601 ext. 4455"}
+    )
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["ticket"], response.json()["requester_phone"]) == (
+        "CSD-9",
+        "+91 98123 45601 ext. 4455",
+    )
+
+
+def test_declaring_through_the_api_refuses_a_ticket_the_form_refuses(
+    engineer_api: Client, core: Core
+) -> None:
+    body = {"title": "Checkout down", "severity": "SEV2", "team": "core", "ticket": "not a ticket"}
+    form = DeclareForm(
+        {
+            "title": "Checkout down",
+            "severity": "SEV2",
+            "team": core.team.pk,
+            "ticket": "not a ticket",
+        }
+    )
+    assert not form.is_valid()
+    assert set(form.errors) == {"ticket"}
+
+    error = assert_error(
+        post(engineer_api, reverse("api:incident-list"), body), 400, field="ticket"
+    )
+    assert error["fields"]["ticket"] == form.errors["ticket"]
     assert not Incident.objects.exists()
 
 

@@ -84,7 +84,7 @@ def test_the_support_manager_acknowledges_a_triage_reminder_and_paging_goes_on(
         actor=None,
         team=team,
         requester_name="John",
-        requester_phone="555-123-4567",
+        requester_phone="+1-202-555-0143",
         bridge="https://meet.example.com/csd-123",
     )
     escalation_sweep()  # the first veteran is paged
@@ -102,7 +102,7 @@ def test_the_support_manager_acknowledges_a_triage_reminder_and_paging_goes_on(
     expect(page.locator(".ack-subject")).to_contain_text("Reminder: triage overdue")
     expect(page.locator(".ack-subject")).to_contain_text(incident.number)
     expect(page.locator(".ack-subject")).to_contain_text("does not acknowledge")
-    expect(page.locator('a[href="tel:555-123-4567"]')).to_be_visible()
+    expect(page.locator('a[href="tel:+1-202-555-0143"]')).to_be_visible()
     expect(page.locator('a[href="https://meet.example.com/csd-123"]')).to_be_visible()
     page.wait_for_load_state("networkidle")
     page.click("#acknowledge")

@@ -65,10 +65,10 @@ def test_support_engages_development_and_an_engineer_acknowledges_in_place(
     page.select_option("#id_team", str(team.pk))
     page.fill("#id_ticket", "CSD-123")
     page.fill("#id_requester_name", "John")
-    page.fill("#id_requester_phone", "555-123-4567")
+    page.fill("#id_requester_phone", "+1-202-555-0143")
     page.fill("#id_bridge", "https://meet.example.com/csd-123")
     expect(page.locator("#engage-preview")).to_contain_text(
-        "Need immediate help with CSD-123 - Call John at 555-123-4567"
+        "Need immediate help with CSD-123 - Call John at +1-202-555-0143"
     )
     # The live server shares the test's SQLite connection: let the previews finish first.
     page.wait_for_load_state("networkidle")
@@ -80,7 +80,7 @@ def test_support_engages_development_and_an_engineer_acknowledges_in_place(
     assert page.url == f"{live_server.url}/incidents/{incident.pk}/"
     expect(page.locator("#incident .incident-header h1")).to_contain_text(incident.number)
     expect(page.locator(".badge.status")).to_have_text("Triggered")
-    expect(page.locator('a[href="tel:555-123-4567"]')).to_be_visible()
+    expect(page.locator('a[href="tel:+1-202-555-0143"]')).to_be_visible()
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / "incident-support.png"), full_page=True)
 

@@ -47,7 +47,7 @@ def declare(core: Core, **kwargs: Any) -> Incident:
     defaults: dict[str, Any] = {
         "title": "Checkout down",
         "requester_name": "John",
-        "requester_phone": "555-123-4567",
+        "requester_phone": "+1-202-555-0143",
         "bridge": "https://meet.example.com/csd-123",
     }
     incident = incident_declare(actor=core.people["john"], team=core.team, **{**defaults, **kwargs})
@@ -162,7 +162,7 @@ def test_the_link_page_shows_what_is_acknowledged(client: Client, core: Core) ->
         "Checkout down",
         incident.get_severity_display(),
         "John",
-        'href="tel:555-123-4567"',
+        'href="tel:+1-202-555-0143"',
         'href="https://meet.example.com/csd-123"',
         f'href="/incidents/{incident.pk}/"',
         "stops the engineering paging",

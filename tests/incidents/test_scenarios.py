@@ -33,7 +33,7 @@ def engage(core: Core) -> Incident:
         team=core.team,
         ticket="CSD-123",
         requester_name="John",
-        requester_phone="555-123-4567",
+        requester_phone="+1-202-555-0143",
         bridge="https://meet.example.com/csd-123",
         actor=core.people["john"],
     )
@@ -79,7 +79,7 @@ def test_the_new_tier_is_paged_exactly_once_with_the_same_text(core: Core) -> No
     texts = {(n.subject, n.body) for n in rows}
     assert len(texts) == 1
     (_, body) = texts.pop()
-    assert "Need immediate help with CSD-123 - Call John at 555-123-4567" in body
+    assert "Need immediate help with CSD-123 - Call John at +1-202-555-0143" in body
     assert "https://meet.example.com/csd-123" in body
 
 
@@ -159,7 +159,7 @@ def test_a_call_directly_team_is_not_paged_and_its_numbers_are_recorded(
         team=platform,
         ticket="CSD-9",
         requester_name="John",
-        requester_phone="555-123-4567",
+        requester_phone="+1-202-555-0143",
         bridge="",
         actor=support,
     )

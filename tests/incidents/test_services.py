@@ -70,8 +70,10 @@ def kinds(incident: Incident) -> list[str]:
 
 def test_engage_description_follows_the_handbook_format() -> None:
     assert (
-        engage_description(ticket="CSD-123", requester_name="John", requester_phone="555-123-4567")
-        == "Need immediate help with CSD-123 - Call John at 555-123-4567"
+        engage_description(
+            ticket="CSD-123", requester_name="John", requester_phone="+1-202-555-0143"
+        )
+        == "Need immediate help with CSD-123 - Call John at +1-202-555-0143"
     )
 
 

@@ -91,7 +91,7 @@ def test_an_engaged_incident_already_paged_the_new_tier_and_is_not_paged_again(
             team=core.team,
             ticket="CSD-9",
             requester_name="John",
-            requester_phone="555-123-4567",
+            requester_phone="+1-202-555-0143",
             bridge="https://meet.example.com/csd-9",
             actor=core.people["john"],
             severity=Severity.SEV2,

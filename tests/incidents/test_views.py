@@ -248,7 +248,7 @@ def test_incident_page_shows_everything_support_and_engineers_need(
         severity=Severity.SEV1,
         ticket="CSD-123",
         requester_name="John",
-        requester_phone="555-123-4567",
+        requester_phone="+1-202-555-0143",
         bridge="https://meet.example.com/checkout",
         commander=core.people["morgan"],
         five_ws=FIVE_WS,
@@ -267,7 +267,7 @@ def test_incident_page_shows_everything_support_and_engineers_need(
     assert f"{incident.number} Checkout down" in words
     assert "sev-sev1" in html
     assert "status-triggered" in html
-    assert 'href="tel:555-123-4567"' in html
+    assert 'href="tel:+1-202-555-0143"' in html
     assert 'href="https://meet.example.com/checkout"' in html
     assert "CSD-123" in words
     assert core.people["morgan"].name in words
@@ -738,10 +738,10 @@ def test_engage_form_prefills_me_and_previews_the_handbook_description(
     assert 'value="+15551234567"' in html
     preview = client.get(
         "/incidents/engage/preview/",
-        {"ticket": "CSD-123", "requester_name": "John", "requester_phone": "555-123-4567"},
+        {"ticket": "CSD-123", "requester_name": "John", "requester_phone": "+1-202-555-0143"},
         headers=HTMX,
     ).content.decode()
-    assert "Need immediate help with CSD-123 - Call John at 555-123-4567" in preview
+    assert "Need immediate help with CSD-123 - Call John at +1-202-555-0143" in preview
     assert "<html" not in preview
 
 
@@ -755,14 +755,14 @@ def test_engaging_creates_one_incident_with_the_handbook_description(
             "team": core.team.pk,
             "ticket": "CSD-123",
             "requester_name": "John",
-            "requester_phone": "555-123-4567",
+            "requester_phone": "+1-202-555-0143",
             "bridge": "https://meet.example.com/csd-123",
         },
     )
     incident = Incident.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/incidents/{incident.pk}/"
-    description = "Need immediate help with CSD-123 - Call John at 555-123-4567"
+    description = "Need immediate help with CSD-123 - Call John at +1-202-555-0143"
     assert (incident.description, incident.title) == (description, description)
     assert (incident.source, incident.bridge) == ("engage", "https://meet.example.com/csd-123")
     assert kinds(incident)[0] == TimelineKind.ENGAGED
@@ -772,7 +772,7 @@ def test_engaging_creates_one_incident_with_the_handbook_description(
         "veteran",
     ]
     page = client.get(response["Location"]).content.decode()
-    assert 'href="tel:555-123-4567"' in page
+    assert 'href="tel:+1-202-555-0143"' in page
 
 
 def test_engaging_a_call_directly_team_shows_the_numbers_and_pages_nobody(
@@ -791,7 +791,7 @@ def test_engaging_a_call_directly_team_shows_the_numbers_and_pages_nobody(
             "team": platform.pk,
             "ticket": "CSD-7",
             "requester_name": "Sam",
-            "requester_phone": "+1 555 123 4567",
+            "requester_phone": "+1 202 555 0143",
         },
         follow=True,
     )

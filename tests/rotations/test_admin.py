@@ -14,8 +14,9 @@ import pytest
 import time_machine
 from django.contrib.staticfiles import finders
 from django.test import Client
-from pytest_django import DjangoAssertNumQueries
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
+from notifications.models import Notification
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER
 from rotations.models import (
@@ -940,3 +941,94 @@ def test_the_team_page_cannot_change_a_rotations_schedule_behind_the_preview(
     field = re.search(rf'<input[^>]*name="{prefix}-0-handoff_time"[^>]*>', page)
     assert field is not None
     assert "disabled" in field.group(0)
+
+
+# --- a team's policies, chosen on the team page --------------------------------------------
+
+
+def test_the_team_page_sets_its_policies_from_its_own_only(
+    client: Client, core: Core, manager: User
+) -> None:
+    theirs = EscalationPolicyFactory.create(team=TeamFactory.create(name="VRO"), name="Theirs")
+    url = change_url(core.team)
+    page = client.get(url).content.decode()
+    assert f'<option value="{core.policy.pk}">Core · Default</option>' in page
+    assert "VRO · Theirs" not in page
+
+    data = read_form(client, url, "team")
+    data.update(default_policy=[str(core.policy.pk)], engage_policy=[str(core.policy.pk)])
+    assert client.post(url, data).status_code == 302
+    core.team.refresh_from_db()
+    assert (core.team.default_policy, core.team.engage_policy) == (core.policy, core.policy)
+    assert core.team.new_tier_policy is None
+
+    data.update(new_tier_policy=[str(theirs.pk)])
+    assert_form_error(client.post(url, data), "Select a valid choice")
+    core.team.refresh_from_db()
+    assert core.team.new_tier_policy is None
+
+
+# --- overrides go through the services -----------------------------------------------------
+
+
+def test_an_override_made_in_the_admin_tells_the_colleague_as_the_portal_does(
+    client: Client,
+    core: Core,
+    manager: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    data = read_form(client, "/admin/rotations/override/add/", "override")
+    data.update(
+        rotation=[str(core.rotation.pk)],
+        user=[str(core.dave.pk)],
+        replaces=[str(core.bob.pk)],
+        start_0=["2099-02-01"],
+        start_1=["09:00"],
+        end_0=["2099-02-02"],
+        end_1=["09:00"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/admin/rotations/override/add/", data).status_code == 302
+    override = Override.objects.get()
+    told = {n.recipient for n in Notification.objects.all()}
+    assert told == {core.dave, core.bob}  # both concern them; the manager acted
+    assert all(
+        n.idempotency_key.startswith(f"override:{override.pk}:") for n in Notification.objects.all()
+    )
+
+
+def test_an_inline_override_change_and_removal_go_through_the_services(
+    client: Client,
+    core: Core,
+    manager: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    url = change_url(core.rotation)
+    data = read_form(client, url, "rotation")
+    add_row(
+        data,
+        "overrides",
+        user=core.dave.pk,
+        replaces=core.bob.pk,
+        start_0="2099-01-20",
+        start_1="00:00:00",
+        end_0="2099-01-21",
+        end_1="00:00:00",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, data).status_code == 302
+    override = Override.objects.get()
+    assert override.created_by == manager
+    assert {n.recipient for n in Notification.objects.all()} == {core.dave, core.bob}
+
+    data = read_form(client, url, "rotation")
+    data["overrides-0-end_0"] = ["2099-01-22"]
+    assert client.post(url, data).status_code == 302
+    override.refresh_from_db()
+    assert override.end == datetime(2099, 1, 22, tzinfo=UTC)
+    assert override.created_by == manager
+
+    data = read_form(client, url, "rotation")
+    data["overrides-0-DELETE"] = ["on"]
+    assert client.post(url, data).status_code == 302
+    assert not Override.objects.exists()

@@ -16,6 +16,7 @@ from oncall.models import User
 from rotations.models import ContactMode, Position, Rotation, Team, Tier
 from tests.factories import (
     DirectNumberFactory,
+    EscalationPolicyFactory,
     OverrideFactory,
     RotationFactory,
     TeamFactory,
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.django_db
 
 ONCALL_FIELDS = {"team", "tier", "position", "user", "start", "end", "override"}
 USER_FIELDS = {"id", "username", "name", "email", "phone"}
+NO_POLICIES = {"default_policy": None, "engage_policy": None, "new_tier_policy": None}
 # Mid-June 2026, a Monday, 08:00 in New York: an hour before the weekly handoff.
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -295,6 +297,7 @@ def test_teams_list_contact_mode_and_direct_numbers(
             "escalation_contact": people["morgan"].pk,
             "contact_mode": "page",
             "direct_numbers": [],
+            **NO_POLICIES,
         },
         {
             "slug": "platform",
@@ -305,6 +308,7 @@ def test_teams_list_contact_mode_and_direct_numbers(
                 {"label": "Frank (lead)", "phone": "+15551230001"},
                 {"label": "Grace", "phone": "+15551230002"},
             ],
+            **NO_POLICIES,
         },
     ]
 
@@ -579,3 +583,82 @@ def test_the_schema_documents_confirm_double_booking(client_in: Client) -> None:
     fields = schema["components"]["schemas"]["OverrideInputRequest"]["properties"]
     assert "confirm_double_booking" in fields
     assert "Managers only" in fields["confirm_double_booking"]["description"]
+
+
+# --- a team's policies: explicit references by id ------------------------------------------
+
+
+def test_a_manager_sets_a_teams_policies_by_id(manager_in: Client, core: Team) -> None:
+    walk = EscalationPolicyFactory.create(team=core, name="Walk")
+    once = EscalationPolicyFactory.create(team=core, name="Once")
+    path = reverse("api:team-detail", args=["core"])
+
+    response = manager_in.patch(
+        path,
+        {"default_policy": walk.pk, "engage_policy": walk.pk, "new_tier_policy": once.pk},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert {k: response.json()[k] for k in NO_POLICIES} == {
+        "default_policy": walk.pk,
+        "engage_policy": walk.pk,
+        "new_tier_policy": once.pk,
+    }
+    core.refresh_from_db()
+    assert (core.default_policy, core.engage_policy, core.new_tier_policy) == (walk, walk, once)
+    cleared = manager_in.patch(path, {"engage_policy": None}, content_type="application/json")
+    assert cleared.json()["engage_policy"] is None
+    assert cleared.json()["default_policy"] == walk.pk  # a PATCH leaves the others alone
+
+
+@pytest.mark.parametrize("field", ["default_policy", "engage_policy", "new_tier_policy"])
+def test_another_teams_policy_is_a_400_naming_the_field(
+    manager_in: Client, core: Team, field: str
+) -> None:
+    theirs = EscalationPolicyFactory.create(team=TeamFactory.create(slug="vro"), name="VRO")
+    path = reverse("api:team-detail", args=["core"])
+
+    assert_error(
+        manager_in.patch(path, {field: theirs.pk}, content_type="application/json"),
+        400,
+        field=field,
+    )
+    assert_error(
+        manager_in.patch(path, {field: 987654}, content_type="application/json"), 400, field=field
+    )
+    assert_error(
+        manager_in.patch(path, {field: "Walk"}, content_type="application/json"), 400, field=field
+    )
+    core.refresh_from_db()
+    assert getattr(core, field) is None
+
+
+def test_a_new_team_cannot_name_a_policy_yet(manager_in: Client, core: Team) -> None:
+    theirs = EscalationPolicyFactory.create(team=core, name="Walk")
+    response = manager_in.post(
+        reverse("api:team-list"),
+        {"slug": "vro", "name": "VRO", "default_policy": theirs.pk},
+        content_type="application/json",
+    )
+    assert_error(response, 400, field="default_policy")
+    assert not Team.objects.filter(slug="vro").exists()
+
+
+def test_a_policy_a_team_pages_with_cannot_move_to_another_team(
+    manager_in: Client, core: Team
+) -> None:
+    walk = EscalationPolicyFactory.create(team=core, name="Walk")
+    core.default_policy = walk
+    core.save()
+    TeamFactory.create(slug="vro")
+
+    response = manager_in.patch(
+        reverse("api:escalation-policy-detail", args=[walk.pk]),
+        {"team": "vro"},
+        content_type="application/json",
+    )
+
+    assert_error(response, 400, field="team")
+    walk.refresh_from_db()
+    assert walk.team == core
