@@ -42,7 +42,7 @@ def test_a_reader_racing_three_writers_gets_every_message_whole(root: Path) -> N
     # The stock kombu transport fails this with JSONDecodeError: the reader moves a message
     # file away while its writer is still writing it (the worker's crash under `make run`).
     writers = [
-        multiprocessing.get_context("fork").Process(target=publish, args=(str(root), w, 30))
+        multiprocessing.get_context("spawn").Process(target=publish, args=(str(root), w, 30))
         for w in range(3)
     ]
     for process in writers:
@@ -80,7 +80,7 @@ def test_a_file_that_does_not_parse_is_set_aside_and_the_next_message_read(root:
 
 def test_concurrent_binds_keep_every_queue_in_the_exchange_table(root: Path) -> None:
     binders = [
-        multiprocessing.get_context("fork").Process(target=bind, args=(str(root), f"q{n}"))
+        multiprocessing.get_context("spawn").Process(target=bind, args=(str(root), f"q{n}"))
         for n in range(4)
     ]
     for process in binders:
