@@ -5,12 +5,14 @@ An incident's status changes only through `incidents.services.common.incident_tr
 """
 
 from datetime import timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from notifications.models import Urgency
+from rotations.stepping import PolicySnapshot
 
 
 class Severity(models.TextChoices):
@@ -275,11 +277,22 @@ class EscalationStatus(models.TextChoices):
     STOPPED = "stopped", "Stopped"
 
 
+# A track runs until every step has run (done) or paging stops (acknowledged, resolved,
+# reassigned, or the incident is no longer triggered when a step falls due). A reopen or
+# reassignment starts new states (the next generation); it never revives an old one.
+ESCALATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    EscalationStatus.ACTIVE: frozenset({EscalationStatus.DONE, EscalationStatus.STOPPED}),
+    EscalationStatus.DONE: frozenset(),
+    EscalationStatus.STOPPED: frozenset(),
+}
+
+
 class EscalationState(models.Model):
     """One escalation track of an incident: the truth the engine and its tasks act on.
 
-    `snapshot` is the policy frozen at trigger: {"policy_id", "name", "repeat", "steps":
-    [{"action", "wait" (seconds), "rotation_id", "user_ids", "walk", "label"}]}.
+    `snapshot` is the policy frozen at trigger, stored as `PolicySnapshot.to_json()`; read
+    it as `policy_snapshot`. Its status changes only through
+    `incidents.engine.escalation_transition` (the ESCALATION_TRANSITIONS map above).
     """
 
     incident = models.ForeignKey(
@@ -319,6 +332,11 @@ class EscalationState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident.number} {self.track} ({self.status})"
+
+    @cached_property
+    def policy_snapshot(self) -> PolicySnapshot:
+        """The frozen policy, typed (the stored JSON never changes after the trigger)."""
+        return PolicySnapshot.from_json(self.snapshot)
 
     @property
     def key_prefix(self) -> str:

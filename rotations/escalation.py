@@ -1,12 +1,16 @@
-"""What an escalation policy would do if nobody acknowledged: the dry run managers read.
+"""What an escalation policy would do if nobody acknowledged: the dry run managers read,
+and the frozen copy of a policy the engine (incidents) escalates from.
 
-The escalation engine (incidents) runs policies step by step from a snapshot; this module
-computes the whole plan up front from the same rules, so a manager can check a policy.
+Both walk the policy with `rotations.stepping`: the dry run freezes the policy at `at`
+exactly as a trigger does (`policy_snapshot`) and steps it as the engine will, so the plan
+shows the pages the engine sends, person for person and second for second.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from oncall.memo import memoized
 from oncall.models import User
 from rotations import resolver
 from rotations.models import (
@@ -24,11 +28,22 @@ from rotations.selectors import (
     rotations_with_members,
     users_of,
 )
+from rotations.stepping import (
+    FrozenStep,
+    Nobody,
+    Paged,
+    PolicySnapshot,
+    Position,
+    Target,
+    step_plan,
+)
 
 # A plan never grows without bound even for a long list with many repeats.
 MAX_PLANNED_PAGES = 500
 # Overrides further out than this cannot matter to a plan that people read in minutes.
 PLAN_HORIZON = timedelta(days=31)
+# The instant used to ask "who covers at t" of the overrides.
+INSTANT = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -45,31 +60,209 @@ class PlannedPage:
 
 
 def policy_plan(*, policy: EscalationPolicy, at: datetime) -> list[PlannedPage]:
-    """Every page the policy would send from `at` if nobody ever acknowledges."""
-    steps = list(
-        policy.steps.select_related(
-            "rotation__team", "policy__team__escalation_contact"
-        ).prefetch_related("users")
-    )
-    rotation_ids = {s.rotation_id for s in steps if s.rotation_id}
-    rotations = {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
-    team_members = list(policy.team.members.all())
-    overrides = overrides_between(list(rotation_ids), at, at + PLAN_HORIZON)
+    """Every page the policy would send from `at` if nobody ever acknowledges: the policy
+    frozen at `at` as a trigger freezes it, then stepped as the engine steps it."""
+    rows = _policy_rows(policy)
+    overrides = overrides_between(list(rows.rotations), at, at + PLAN_HORIZON)
+    snapshot = _freeze(policy, rows, overrides, at)
+    people = {u.pk: u for u in rows.people()}
+    for rotation_overrides in overrides.values():
+        people.update({o.user_id: o.user for o in rotation_overrides})
+    directory = RotaDirectory(people, rows.rotations, overrides)
     plan: list[PlannedPage] = []
-    offset = timedelta()
-    for repeat in range(policy.repeat + 1):
-        for number, step in enumerate(steps, start=1):
-            for user, reason in _step_targets(
-                step, rotations, overrides, team_members, at + offset
-            ):
+    for run in step_plan(snapshot, Position(), at, directory):
+        for happening in run.happened:
+            if isinstance(happening, Paged | Nobody):
                 if len(plan) >= MAX_PLANNED_PAGES:
                     return plan
-                plan.append(PlannedPage(offset, user, number, repeat, reason))
-                if step.action == StepAction.WALK_ROTATION:
-                    offset += step.wait
-            if step.action != StepAction.WALK_ROTATION:
-                offset += step.wait
+                user = people[happening.user_id] if isinstance(happening, Paged) else None
+                where = happening.position
+                plan.append(
+                    PlannedPage(run.at - at, user, where.step + 1, where.repeat, happening.reason)
+                )
     return plan
+
+
+# --- the policy frozen at trigger -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PolicyRows:
+    """What a snapshot reads of a policy: its steps (with their people), the rotations they
+    name (with ordered members), its team and, when a step pages the team, its members."""
+
+    steps: list[EscalationStep]
+    rotations: dict[int, Rotation]
+    team: Team
+    team_members: list[User]
+
+    def people(self) -> Iterable[User]:
+        for step in self.steps:
+            yield from step.users.all()
+        yield from self.team_members
+        if self.team.escalation_contact is not None:
+            yield self.team.escalation_contact
+        for rotation in self.rotations.values():
+            yield from (m.user for m in getattr(rotation, "ordered_members", []))
+
+
+def _policy_rows(policy: EscalationPolicy) -> _PolicyRows:
+    def read() -> _PolicyRows:
+        steps = list(
+            policy.steps.select_related("policy__team__escalation_contact").prefetch_related(
+                "users"
+            )
+        )
+        rotation_ids = {s.rotation_id for s in steps if s.rotation_id}
+        rotations = (
+            {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
+            if rotation_ids
+            else {}
+        )
+        team = steps[0].policy.team if steps else policy.team
+        pages_team = any(s.action == StepAction.TEAM for s in steps)
+        members = list(team.members.all()) if pages_team else []
+        return _PolicyRows(steps, rotations, team, members)
+
+    return memoized(("policy_rows", policy.pk), read)
+
+
+def frozen_step(
+    *,
+    action: str,
+    wait: timedelta,
+    at: datetime,
+    rotation: Rotation | None = None,
+    overrides: list[Override] | None = None,
+    targets: list[tuple[User | None, str]] | None = None,
+    label: str = "",
+) -> FrozenStep:
+    """One frozen step. Walks and named people are resolved now; a rotation's on-call is
+    resolved when the step runs (whoever is on call at that instant). `overrides`: the
+    rotation's overrides around `at` (read here when not given)."""
+    walk: tuple[Target, ...] = ()
+    frozen: tuple[Target, ...] = ()
+    if action == StepAction.WALK_ROTATION and rotation is not None:
+        if overrides is None:
+            overrides = overrides_between([rotation.pk], at, at + INSTANT)[rotation.pk]
+        walk = tuple(Target(u.pk, why) for u, why in rotation_walk(rotation, overrides, at))
+    elif targets is not None:
+        frozen = tuple(Target(u.pk if u else None, why) for u, why in targets)
+    return FrozenStep(
+        action=action,
+        wait=wait,
+        rotation_id=rotation.pk if rotation else None,
+        targets=frozen,
+        walk=walk,
+        label=label,
+    )
+
+
+def _freeze(
+    policy: EscalationPolicy,
+    rows: _PolicyRows,
+    overrides: dict[int, list[Override]],
+    at: datetime,
+) -> PolicySnapshot:
+    team = rows.team
+    steps = []
+    for step in rows.steps:
+        rotation = rows.rotations.get(step.rotation_id) if step.rotation_id else None
+        targets: list[tuple[User | None, str]] | None = None
+        if step.action == StepAction.USERS:
+            targets = [(u, "named in the policy") for u in step.users.all()]
+        elif step.action == StepAction.TEAM:
+            targets = [(u, f"member of {team.name}") for u in rows.team_members]
+        elif step.action == StepAction.ESCALATION_CONTACT:
+            targets = [escalation_contact_target(team)]
+        steps.append(
+            frozen_step(
+                action=step.action,
+                wait=step.wait,
+                at=at,
+                rotation=rotation,
+                overrides=overrides.get(rotation.pk, []) if rotation else None,
+                targets=targets,
+                label=str(step),
+            )
+        )
+    return PolicySnapshot(
+        name=policy.name, steps=tuple(steps), repeat=policy.repeat, policy_id=policy.pk
+    )
+
+
+def policy_snapshot(*, policy: EscalationPolicy, at: datetime) -> PolicySnapshot:
+    """Freeze a policy's steps at `at` (the trigger)."""
+    rows = _policy_rows(policy)
+    walked = [
+        s.rotation_id
+        for s in rows.steps
+        if s.action == StepAction.WALK_ROTATION and s.rotation_id in rows.rotations
+    ]
+    overrides = overrides_between(walked, at, at + INSTANT) if walked else {}
+    return _freeze(policy, rows, overrides, at)
+
+
+# --- who is there when a step runs ------------------------------------------------------------
+
+
+class RotaDirectory:
+    """`rotations.stepping.Directory` over loaded rows: people by id, rotations (with their
+    members) and their overrides. People found on call are added to `users`."""
+
+    def __init__(
+        self,
+        users: dict[int, User],
+        rotations: dict[int, Rotation],
+        overrides: dict[int, list[Override]],
+    ) -> None:
+        self.users = users
+        self.rotations = rotations
+        self.overrides = overrides
+
+    def on_call(self, rotation_id: int, at: datetime) -> Target | None:
+        rotation = self.rotations.get(rotation_id)
+        if rotation is None:
+            return None
+        user, why = rotation_oncall_target(rotation, self.overrides.get(rotation_id, []), at)
+        if user is None:
+            return Target(None, why)
+        self.users.setdefault(user.pk, user)
+        return Target(user.pk, why)
+
+    def present(self, user_id: int) -> bool:
+        return user_id in self.users
+
+
+def rota_directory(
+    snapshots: Iterable[PolicySnapshot],
+    *,
+    start: datetime,
+    until: datetime,
+    every_rotation: bool = False,
+) -> RotaDirectory:
+    """The people the snapshots name, the rotations whose on-call they ask for (or, with
+    `every_rotation`, every rotation they name) and those rotations' overrides overlapping
+    [start, until): at most four queries, however many snapshots."""
+    user_ids: set[int] = set()
+    rotation_ids: set[int] = set()
+    for snapshot in snapshots:
+        for step in snapshot.steps:
+            user_ids.update(t.user_id for t in step.targets if t.user_id)
+            user_ids.update(t.user_id for t in step.walk if t.user_id)
+            asks = every_rotation or step.action == StepAction.ROTATION_ONCALL
+            if asks and step.rotation_id:
+                rotation_ids.add(step.rotation_id)
+    users: dict[int, User] = User.objects.in_bulk(list(user_ids)) if user_ids else {}
+    rotations: dict[int, Rotation] = {}
+    overrides: dict[int, list[Override]] = {}
+    if rotation_ids:
+        rotations = {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
+        overrides = overrides_between(list(rotations), start, until) if rotations else {}
+    return RotaDirectory(users, rotations, overrides)
+
+
+# --- the people of a step ------------------------------------------------------------------
 
 
 def rotation_oncall_target(
@@ -109,26 +302,6 @@ def escalation_contact_target(team: Team) -> tuple[User | None, str]:
     if contact is None:
         return None, f"{team.name} has no escalation contact"
     return contact, f"escalation contact of {team.name} (the list ran out)"
-
-
-def _step_targets(
-    step: EscalationStep,
-    rotations: dict[int, Rotation],
-    overrides: dict[int, list[Override]],
-    team_members: list[User],
-    when: datetime,
-) -> list[tuple[User | None, str]]:
-    if step.action in (StepAction.ROTATION_ONCALL, StepAction.WALK_ROTATION):
-        assert step.rotation_id is not None  # EscalationStep.clean requires it for these actions
-        rotation = rotations[step.rotation_id]
-        if step.action == StepAction.ROTATION_ONCALL:
-            return [rotation_oncall_target(rotation, overrides[rotation.pk], when)]
-        return list(rotation_walk(rotation, overrides[rotation.pk], when))
-    if step.action == StepAction.USERS:
-        return [(u, "named in the policy") for u in step.users.all()]
-    if step.action == StepAction.TEAM:
-        return [(u, f"member of {step.policy.team.name}") for u in team_members]
-    return [escalation_contact_target(step.policy.team)]
 
 
 # --- the same steps in plain words (the incident page, the team page, the admin) -----------

@@ -1,7 +1,10 @@
 """The escalation engine: the database is the truth, Celery the executor.
 
 - `tracks_for_*` decide which tracks an incident escalates on and freeze each policy into a
-  snapshot (steps with their resolved targets, waits in seconds, repeat).
+  `rotations.stepping.PolicySnapshot` (steps with their resolved targets, waits, repeat);
+  every step run is decided by `rotations.stepping.step_run`, the rule the dry run and the
+  incident page's forecast use too.
+- A track's status changes only in `escalation_transition` (active → done | stopped).
 - `escalation_start` writes one `EscalationState` per track with `next_action_at` and a guard
   token in the caller's transaction, and queues the step task on commit.
 - Due steps run in batches: `escalation_run_due` claims up to DUE_BATCH due states with
@@ -24,10 +27,12 @@ from incidents.engine.due import (
     escalation_wake,
 )
 from incidents.engine.states import (
+    IllegalEscalationTransition,
     enqueue_step,
     escalation_hurry,
     escalation_start,
     escalation_stop,
+    escalation_transition,
 )
 from incidents.engine.tracks import (
     STEP_TASK,
@@ -47,6 +52,7 @@ __all__ = [
     "RETRY_AFTER",
     "STEP_TASK",
     "SUBJECT_TYPE",
+    "IllegalEscalationTransition",
     "Snapshot",
     "Track",
     "enqueue_step",
@@ -57,6 +63,7 @@ __all__ = [
     "escalation_step_run",
     "escalation_stop",
     "escalation_sweep",
+    "escalation_transition",
     "escalation_wake",
     "new_tier_snapshot",
     "page_content",

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from incidents.engine.tracks import _INSTANT, SUBJECT_TYPE
+from incidents.engine.states import escalation_transition
+from incidents.engine.tracks import SUBJECT_TYPE
 from incidents.models import (
     EscalationState,
     EscalationStatus,
@@ -21,9 +22,8 @@ from incidents.timeline import timeline_write_many
 from notifications.models import Urgency
 from notifications.services import Page, notifications_page_many
 from oncall.models import User
-from rotations.escalation import rotation_oncall_target
-from rotations.models import Rotation, StepAction
-from rotations.selectors import overrides_between, rotations_with_members
+from rotations.escalation import INSTANT, rota_directory
+from rotations.stepping import Happening, Nobody, Paged, Position, Repeated, step_run
 
 logger = logging.getLogger(__name__)
 
@@ -68,21 +68,9 @@ class _Batch:
         self.events: list[TimelineEvent] = []
         self.pages: list[tuple[Page, TimelineEvent]] = []
         self._content: dict[int, dict[str, Any]] = {}
-        user_ids: set[int] = set()
-        rotation_ids: set[int] = set()
-        for state, _ in running:
-            for step in state.snapshot["steps"]:
-                user_ids.update(uid for uid, _ in step["targets"] if uid)
-                user_ids.update(uid for uid, _ in step["walk"] if uid)
-                if step["action"] == StepAction.ROTATION_ONCALL and step["rotation_id"]:
-                    rotation_ids.add(step["rotation_id"])
-        self.users: dict[int, User] = User.objects.in_bulk(list(user_ids)) if user_ids else {}
-        self.rotations: dict[int, Rotation] = {}
-        self.overrides: dict[int, list[Any]] = {}
-        if rotation_ids:
-            rotations = rotations_with_members().filter(pk__in=rotation_ids)
-            self.rotations = {r.pk: r for r in rotations}
-            self.overrides = overrides_between(list(self.rotations), now, now + _INSTANT)
+        self.directory = rota_directory(
+            (state.policy_snapshot for state, _ in running), start=now, until=now + INSTANT
+        )
         severities = {incident.severity for _, incident in running}
         self.urgency: dict[str, str] = dict(
             SeverityPolicy.objects.filter(level__in=severities).values_list("level", "urgency")
@@ -92,25 +80,6 @@ class _Batch:
         if incident.pk not in self._content:
             self._content[incident.pk] = page_content(incident)
         return self._content[incident.pk]
-
-    def targets(
-        self, state: EscalationState, step: dict[str, Any]
-    ) -> list[tuple[User | None, str]]:
-        """Whom this step pages now, from the snapshot (a rotation's on-call at this instant)."""
-        action = step["action"]
-        if action == StepAction.ROTATION_ONCALL:
-            rotation = self.rotations.get(step["rotation_id"])
-            if rotation is None:
-                return [(None, f"the rotation of step '{step['label']}' no longer exists")]
-            return [rotation_oncall_target(rotation, self.overrides[rotation.pk], self.now)]
-        if action == StepAction.WALK_ROTATION:
-            walk = step["walk"]
-            if state.walk_position >= len(walk):
-                return []
-            uid, why = walk[state.walk_position]
-            user = self.users.get(uid)
-            return [(user, why if user else "the next person on the list no longer exists")]
-        return [(self.users.get(uid) if uid else None, why) for uid, why in step["targets"]]
 
     def event(
         self, incident: Incident, kind: TimelineKind, message: str, data: dict[str, Any]
@@ -144,92 +113,60 @@ class _Batch:
         timeline_write_many(self.events)
 
 
-def _page_step(
-    state: EscalationState, incident: Incident, step: dict[str, Any], batch: _Batch
-) -> int:
-    """Page the step's targets; returns how many people were paged."""
-    number = state.step_index + 1
-    paged = 0
-    for user, why in batch.targets(state, step):
-        if user is None:
-            batch.event(
-                incident,
-                TimelineKind.ESCALATION,
-                f"{state.track}: step {number} has nobody to page ({why})",
-                {"track": state.track, "step": number, "warning": why},
-            )
-            continue
-        key = (
-            f"{state.key_prefix}:r{state.repeat_index}:s{state.step_index}"
-            f":w{state.walk_position}:u{user.pk}"
-        )
+def _record(
+    state: EscalationState, incident: Incident, happening: Happening, batch: _Batch
+) -> None:
+    """The timeline row (and, for a page, the outbox row) of what a step run did."""
+    track = state.track
+    if isinstance(happening, Paged):
+        where = happening.position
+        user = batch.directory.users[happening.user_id]
+        key = f"{state.key_prefix}:r{where.repeat}:s{where.step}:w{where.walk}:u{user.pk}"
         event = batch.event(
             incident,
             TimelineKind.PAGED,
-            f"Paged {user} ({why})",
+            f"Paged {user} ({happening.reason})",
             {
-                "track": state.track,
-                "step": number,
-                "repeat": state.repeat_index,
-                "walk": state.walk_position,
+                "track": track,
+                "step": where.step + 1,
+                "repeat": where.repeat,
+                "walk": where.walk,
                 "user_id": user.pk,
             },
         )
-        batch.page(incident, user, key, why, event)
-        paged += 1
-    return paged
-
-
-def _advance_once(state: EscalationState, incident: Incident, batch: _Batch) -> bool:
-    """Run the current step and move the position on; True when somebody was paged."""
-    steps = state.snapshot["steps"]
-    step = steps[state.step_index]
-    paged = _page_step(state, incident, step, batch)
-    if step["action"] == StepAction.WALK_ROTATION and state.walk_position + 1 < len(step["walk"]):
-        state.walk_position += 1
-    else:
-        state.step_index += 1
-        state.walk_position = 0
-    state.next_action_at = batch.now + timedelta(seconds=step["wait"])
-    return paged > 0
-
-
-def _finish_or_repeat(state: EscalationState, incident: Incident, batch: _Batch) -> bool:
-    """At the end of the steps: start the next repeat (True) or finish the track (False)."""
-    if state.repeat_index < state.snapshot["repeat"]:
-        state.repeat_index += 1
-        state.step_index = 0
-        state.walk_position = 0
+        batch.page(incident, user, key, happening.reason, event)
+    elif isinstance(happening, Nobody):
+        number = happening.position.step + 1
         batch.event(
             incident,
             TimelineKind.ESCALATION,
-            f"{state.track}: nobody acknowledged; repeating the policy "
-            f"({state.repeat_index} of {state.snapshot['repeat']})",
-            {"track": state.track, "repeat": state.repeat_index},
+            f"{track}: step {number} has nobody to page ({happening.reason})",
+            {"track": track, "step": number, "warning": happening.reason},
         )
-        return True
-    state.status = EscalationStatus.DONE
-    state.next_action_at = None
-    state.guard_token = None
-    batch.event(
-        incident,
-        TimelineKind.ESCALATION,
-        f"{state.track}: every step has run",
-        {"track": state.track},
-    )
-    return False
+    elif isinstance(happening, Repeated):
+        batch.event(
+            incident,
+            TimelineKind.ESCALATION,
+            f"{track}: nobody acknowledged; repeating the policy "
+            f"({happening.repeat} of {state.policy_snapshot.repeat})",
+            {"track": track, "repeat": happening.repeat},
+        )
+    else:
+        batch.event(
+            incident, TimelineKind.ESCALATION, f"{track}: every step has run", {"track": track}
+        )
 
 
 def _run(state: EscalationState, incident: Incident, batch: _Batch) -> None:
-    steps = state.snapshot["steps"]
-    # Steps with nobody to page are skipped at once; the bound only guards against loops.
-    for _ in range((len(steps) + 1) * (state.snapshot["repeat"] + 1) + 1):
-        if state.step_index >= len(steps) and not _finish_or_repeat(state, incident, batch):
-            return
-        if _advance_once(state, incident, batch):
-            last = state.step_index >= len(steps)
-            if last and state.repeat_index >= state.snapshot["repeat"]:
-                # The last page of the last pass: nothing more will be sent.
-                _finish_or_repeat(state, incident, batch)
-            return
-    state.next_action_at = batch.now
+    """Run the state's due step (`rotations.stepping.step_run`) and move it on."""
+    here = Position(state.step_index, state.repeat_index, state.walk_position)
+    run = step_run(state.policy_snapshot, here, batch.now, batch.directory)
+    for happening in run.happened:
+        _record(state, incident, happening, batch)
+    state.step_index = run.position.step
+    state.repeat_index = run.position.repeat
+    state.walk_position = run.position.walk
+    if run.next_at is None:
+        escalation_transition(state=state, to=EscalationStatus.DONE)
+    else:
+        state.next_action_at = run.next_at

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.engine.batch import _FATAL, DRAIN_SECONDS, DUE_BATCH, RETRY_AFTER, _Batch, _run
-from incidents.engine.states import _schedule, enqueue_step
+from incidents.engine.states import _schedule, enqueue_step, escalation_transition
 from incidents.models import (
     EscalationState,
     EscalationStatus,
@@ -79,9 +79,7 @@ def _run_states(states: list[EscalationState], now: datetime) -> None:
         incident = incidents[state.incident_id]
         state.incident = incident
         if incident.status != Status.TRIGGERED:
-            state.status = EscalationStatus.STOPPED
-            state.guard_token = None
-            state.next_action_at = None
+            escalation_transition(state=state, to=EscalationStatus.STOPPED)
         else:
             running.append((state, incident))
     batch = _Batch(running, now)

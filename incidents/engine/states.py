@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents.engine.tracks import STEP_TASK, Track
 from incidents.models import (
+    ESCALATION_TRANSITIONS,
     EscalationState,
     EscalationStatus,
     Incident,
@@ -17,6 +18,27 @@ from incidents.models import (
 from oncall.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
+
+
+class IllegalEscalationTransition(Exception):
+    """A track was asked to move where its status map does not go (a done or stopped track
+    never runs again: a reopen or reassignment starts new states)."""
+
+    code = "illegal_escalation_transition"
+
+
+def escalation_transition(*, state: EscalationState, to: EscalationStatus) -> None:
+    """The one place a track's status changes (the caller holds its row lock and saves).
+
+    Leaving `active` ends the track: no next step, no guard token for a task to match."""
+    if to not in ESCALATION_TRANSITIONS[state.status]:
+        raise IllegalEscalationTransition(
+            f"escalation track {state.track} is {state.status}; it cannot become {to}"
+        )
+    state.status = to
+    if to != EscalationStatus.ACTIVE:
+        state.next_action_at = None
+        state.guard_token = None
 
 
 # --- starting and stopping ----------------------------------------------------------------
@@ -52,11 +74,12 @@ def escalation_start(
             track=track.name,
             generation=generation,
             policy=track.policy,
-            snapshot=track.snapshot,
+            snapshot=track.snapshot.to_json(),
             triggered_at=at,
             next_action_at=at,
             guard_token=uuid.uuid4(),
         )
+        state.__dict__["policy_snapshot"] = track.snapshot  # the cached typed copy
         state.full_clean(exclude=["incident", "policy"])
         state.save()
         _schedule(state)
@@ -73,9 +96,7 @@ def escalation_stop(*, incident: Incident) -> list[EscalationState]:
         .order_by("pk")
     )
     for state in states:
-        state.status = EscalationStatus.STOPPED
-        state.guard_token = None
-        state.next_action_at = None
+        escalation_transition(state=state, to=EscalationStatus.STOPPED)
         state.save(update_fields=["status", "guard_token", "next_action_at", "updated_at"])
     return states
 

@@ -1,9 +1,9 @@
-"""Which tracks an incident escalates on, each policy frozen into a snapshot."""
+"""Which tracks an incident escalates on, each policy frozen into a snapshot
+(`rotations.stepping.PolicySnapshot`, built by `rotations.escalation`)."""
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 
@@ -13,123 +13,40 @@ from incidents.models import (
 )
 from oncall.memo import memoized
 from oncall.models import User
-from rotations.escalation import escalation_contact_target, rotation_walk
+from rotations.escalation import escalation_contact_target, frozen_step, policy_snapshot
 from rotations.models import (
     EscalationPolicy,
-    EscalationStep,
     Position,
     Rotation,
     StepAction,
     Team,
     Tier,
 )
-from rotations.selectors import overrides_between, rotations_with_members
+from rotations.selectors import rotations_with_members
+from rotations.stepping import PolicySnapshot
 
 logger = logging.getLogger(__name__)
 
 
 STEP_TASK = "incidents.escalation_step"
 SUBJECT_TYPE = "incident"
-# The instant used to ask "who covers at t" of the overrides.
-_INSTANT = timedelta(microseconds=1)
 
-Snapshot = dict[str, Any]
+Snapshot = PolicySnapshot
 
 
 @dataclass(frozen=True)
 class Track:
     name: str
     policy: EscalationPolicy | None
-    snapshot: Snapshot
+    snapshot: PolicySnapshot
 
 
 # --- snapshots ----------------------------------------------------------------------------
 
 
-def _rotation_label(rotation: Rotation) -> str:
-    return str(rotation)
-
-
-def _step_entry(
-    *,
-    action: str,
-    wait: timedelta,
-    at: datetime,
-    rotation: Rotation | None = None,
-    targets: list[tuple[User | None, str]] | None = None,
-    label: str = "",
-) -> dict[str, Any]:
-    """One frozen step. Walks and named people are resolved now; a rotation's on-call is
-    resolved when the step runs (whoever is on call at that instant)."""
-    entry: dict[str, Any] = {
-        "action": action,
-        "wait": wait.total_seconds(),
-        "rotation_id": rotation.pk if rotation else None,
-        "targets": [],
-        "walk": [],
-        "label": label,
-    }
-    if action == StepAction.WALK_ROTATION and rotation is not None:
-        overrides = overrides_between([rotation.pk], at, at + _INSTANT)[rotation.pk]
-        entry["walk"] = [[u.pk, why] for u, why in rotation_walk(rotation, overrides, at)]
-    elif targets is not None:
-        entry["targets"] = [[u.pk if u else None, why] for u, why in targets]
-    return entry
-
-
-@dataclass(frozen=True)
-class _PolicyRows:
-    """What a snapshot reads of a policy: its steps (with their people), the rotations they
-    name (with ordered members), its team and, when a step pages the team, its members."""
-
-    steps: list[EscalationStep]
-    rotations: dict[int, Rotation]
-    team: Team
-    team_members: list[User]
-
-
-def _policy_rows(policy: EscalationPolicy) -> _PolicyRows:
-    def read() -> _PolicyRows:
-        steps = list(
-            policy.steps.select_related("policy__team__escalation_contact").prefetch_related(
-                "users"
-            )
-        )
-        rotation_ids = {s.rotation_id for s in steps if s.rotation_id}
-        rotations = {r.pk: r for r in rotations_with_members().filter(pk__in=rotation_ids)}
-        team = steps[0].policy.team if steps else policy.team
-        pages_team = any(s.action == StepAction.TEAM for s in steps)
-        members = list(team.members.all()) if pages_team else []
-        return _PolicyRows(steps, rotations, team, members)
-
-    return memoized(("policy_rows", policy.pk), read)
-
-
-def snapshot_policy(*, policy: EscalationPolicy, at: datetime) -> Snapshot:
+def snapshot_policy(*, policy: EscalationPolicy, at: datetime) -> PolicySnapshot:
     """Freeze a policy's steps at `at` (the trigger)."""
-    rows = _policy_rows(policy)
-    team = rows.team
-    entries = []
-    for step in rows.steps:
-        rotation = rows.rotations.get(step.rotation_id) if step.rotation_id else None
-        targets: list[tuple[User | None, str]] | None = None
-        if step.action == StepAction.USERS:
-            targets = [(u, "named in the policy") for u in step.users.all()]
-        elif step.action == StepAction.TEAM:
-            targets = [(u, f"member of {team.name}") for u in rows.team_members]
-        elif step.action == StepAction.ESCALATION_CONTACT:
-            targets = [escalation_contact_target(team)]
-        entries.append(
-            _step_entry(
-                action=step.action,
-                wait=step.wait,
-                at=at,
-                rotation=rotation,
-                targets=targets,
-                label=str(step),
-            )
-        )
-    return {"policy_id": policy.pk, "name": policy.name, "repeat": policy.repeat, "steps": entries}
+    return policy_snapshot(policy=policy, at=at)
 
 
 def _team_rotation(team: Team, tier: str) -> Rotation | None:
@@ -144,14 +61,14 @@ def _team_rotation(team: Team, tier: str) -> Rotation | None:
     )
 
 
-def veteran_snapshot(*, team: Team, at: datetime) -> Snapshot | None:
+def veteran_snapshot(*, team: Team, at: datetime) -> PolicySnapshot | None:
     """Walk the veteran primary list, each after the wait; then the escalation contact."""
     rotation = _team_rotation(team, Tier.VETERAN) or _team_rotation(team, Tier.NONE)
     wait = timedelta(seconds=settings.ENGAGE_WALK_WAIT_SECONDS)
     steps = []
     if rotation is not None:
         steps.append(
-            _step_entry(
+            frozen_step(
                 action=StepAction.WALK_ROTATION,
                 wait=wait,
                 at=at,
@@ -160,7 +77,7 @@ def veteran_snapshot(*, team: Team, at: datetime) -> Snapshot | None:
             )
         )
     steps.append(
-        _step_entry(
+        frozen_step(
             action=StepAction.ESCALATION_CONTACT,
             wait=wait,
             at=at,
@@ -168,22 +85,22 @@ def veteran_snapshot(*, team: Team, at: datetime) -> Snapshot | None:
             label="Escalation contact",
         )
     )
-    return {"policy_id": None, "name": f"{team.name}: veteran list", "repeat": 0, "steps": steps}
+    return PolicySnapshot(name=f"{team.name}: veteran list", steps=tuple(steps))
 
 
-def new_tier_snapshot(*, team: Team, at: datetime) -> Snapshot | None:
+def new_tier_snapshot(*, team: Team, at: datetime) -> PolicySnapshot | None:
     """The new tier's on-call, paged once."""
     rotation = _team_rotation(team, Tier.NEW)
     if rotation is None:
         return None
-    step = _step_entry(
+    step = frozen_step(
         action=StepAction.ROTATION_ONCALL,
         wait=timedelta(0),
         at=at,
         rotation=rotation,
         label=f"On call of {rotation}",
     )
-    return {"policy_id": None, "name": f"{team.name}: new tier", "repeat": 0, "steps": [step]}
+    return PolicySnapshot(name=f"{team.name}: new tier", steps=(step,))
 
 
 def _policy_by_id(policy_id: int | None) -> EscalationPolicy | None:
@@ -246,13 +163,11 @@ def tracks_for_incident(
 
 
 def track_for_users(*, users: list[User], at: datetime) -> Track:
-    step = _step_entry(
+    step = frozen_step(
         action=StepAction.USERS,
         wait=timedelta(0),
         at=at,
         targets=[(u, "assigned to the incident") for u in users],
         label="Assigned",
     )
-    return Track(
-        "assigned", None, {"policy_id": None, "name": "Assigned", "repeat": 0, "steps": [step]}
-    )
+    return Track("assigned", None, PolicySnapshot(name="Assigned", steps=(step,)))

@@ -100,9 +100,9 @@ def _start_paging(
         timeline_write(
             incident=incident,
             kind=TimelineKind.ESCALATION,
-            message=f"Escalation started on track {state.track}: {state.snapshot['name']}",
+            message=f"Escalation started on track {state.track}: {state.policy_snapshot.name}",
             actor=actor,
-            data={"track": state.track, "state_id": state.pk, "policy": state.snapshot["name"]},
+            data={"track": state.track, "state_id": state.pk, "policy": state.policy_snapshot.name},
         )
 
 

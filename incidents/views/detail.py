@@ -97,7 +97,7 @@ def _tracks(incident: Incident, timeline: list[TimelineEvent], now: datetime) ->
         ]
         assert rows is not None
         outlook = track_outlook(state, rows, now=now)
-        steps = state.snapshot.get("steps", [])
+        steps = state.policy_snapshot.steps
         if state.status == EscalationStatus.ACTIVE and state.step_index < len(steps):
             current = outlook.steps[state.step_index]
         elif state.status == EscalationStatus.ACTIVE:

@@ -42,7 +42,7 @@ def test_the_engineer_reads_who_is_paged_next_and_acknowledges(page: Page, live_
     escalation_sweep()  # the on-call of the week is paged; the next one in ten minutes
     state = EscalationState.objects.get(incident=incident)
     assert state.next_action_at is not None
-    walk = [uid for uid, _ in state.snapshot["steps"][0]["walk"]]
+    walk = [t.user_id for t in state.policy_snapshot.steps[0].walk]
     paged_first, next_up = (alice, bob) if walk[0] == alice.pk else (bob, alice)
     berlin = zoneinfo.ZoneInfo("Europe/Berlin")
     due = state.next_action_at.astimezone(berlin)

@@ -166,9 +166,10 @@ def test_a_broken_state_delays_only_itself(sent_tasks: list[Any]) -> None:
     with time_machine.travel(T0, tick=False):
         good = declare(3, two_step_policy(UserFactory.create(), UserFactory.create()), "good")
         broken = declare(1, two_step_policy(UserFactory.create(), UserFactory.create()), "broken")
-        # A snapshot the engine cannot read (an invalid address no longer breaks a step: its
-        # page is written failed, see the test below).
-        EscalationState.objects.filter(incident=broken[0]).update(snapshot={"steps": [None]})
+        # A snapshot nothing can step (a bad address no longer breaks a step: it fails its page).
+        EscalationState.objects.filter(incident=broken[0]).update(
+            snapshot={"name": "Broken", "steps": 5}
+        )
         assert escalation_run_due() == 4
     assert [len(keys([i])) for i in good] == [1, 1, 1]
     assert keys(broken) == []

@@ -278,12 +278,8 @@ def test_engage_runs_through_a_real_worker_with_short_timers(
         time.sleep(0.2)
     elapsed = time.monotonic() - started
     # Real time: whoever tops the lists today; the veteran list in order, the new tier once.
-    walk = [
-        uid
-        for uid, _ in EscalationState.objects.get(incident=incident, track="veteran").snapshot[
-            "steps"
-        ][0]["walk"]
-    ]
+    veteran = EscalationState.objects.get(incident=incident, track="veteran")
+    walk = [t.user_id for t in veteran.policy_snapshot.steps[0].walk if t.user_id]
     veterans = [
         u.username for u in sorted(User.objects.filter(pk__in=walk), key=lambda u: walk.index(u.pk))
     ]
