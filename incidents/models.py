@@ -1,6 +1,6 @@
 """Severity policies, incidents, their timeline, escalation state and status updates.
 
-An incident's status changes only through `incidents.services.common.incident_transition`
+An incident's status changes only through `incidents.services.lifecycle.incident_transition`
 (the TRANSITIONS map below); its escalation is the `EscalationState` rows, one per track.
 """
 

@@ -38,7 +38,7 @@ DRAIN_SECONDS = 30.0
 RETRY_AFTER = timedelta(seconds=30)
 # Errors of the connection or of the transaction (a restart, a deadlock): the whole claim
 # rolls back and the states stay due for the next drain.
-_FATAL = (OperationalError, InterfaceError)
+FATAL_ERRORS = (OperationalError, InterfaceError)
 
 
 def page_content(incident: Incident) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def page_content(incident: Incident) -> dict[str, Any]:
     }
 
 
-class _Batch:
+class Batch:
     """What a set of due steps reads, loaded once for all of them (people, the rotations'
     on-call, each severity's urgency), and what they write, in the order one-by-one runs
     would have written it: pages (outbox rows) and timeline rows."""
@@ -113,9 +113,7 @@ class _Batch:
         timeline_write_many(self.events)
 
 
-def _record(
-    state: EscalationState, incident: Incident, happening: Happening, batch: _Batch
-) -> None:
+def _record(state: EscalationState, incident: Incident, happening: Happening, batch: Batch) -> None:
     """The timeline row (and, for a page, the outbox row) of what a step run did."""
     track = state.track
     if isinstance(happening, Paged):
@@ -157,7 +155,7 @@ def _record(
         )
 
 
-def _run(state: EscalationState, incident: Incident, batch: _Batch) -> None:
+def batch_run(state: EscalationState, incident: Incident, batch: Batch) -> None:
     """Run the state's due step (`rotations.stepping.step_run`) and move it on."""
     here = Position(state.step_index, state.repeat_index, state.walk_position)
     run = step_run(state.policy_snapshot, here, batch.now, batch.directory)

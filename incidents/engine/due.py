@@ -10,8 +10,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.engine.batch import _FATAL, DRAIN_SECONDS, DUE_BATCH, RETRY_AFTER, _Batch, _run
-from incidents.engine.states import _schedule, enqueue_step, escalation_transition
+from incidents.engine.batch import (
+    DRAIN_SECONDS,
+    DUE_BATCH,
+    FATAL_ERRORS,
+    RETRY_AFTER,
+    Batch,
+    batch_run,
+)
+from incidents.engine.states import enqueue_step, escalation_transition, schedule_step
 from incidents.models import (
     EscalationState,
     EscalationStatus,
@@ -82,9 +89,9 @@ def _run_states(states: list[EscalationState], now: datetime) -> None:
             escalation_transition(state=state, to=EscalationStatus.STOPPED)
         else:
             running.append((state, incident))
-    batch = _Batch(running, now)
+    batch = Batch(running, now)
     for state, incident in running:
-        _run(state, incident, batch)
+        batch_run(state, incident, batch)
     batch.write()
     _save_states(states)
     _hint([s for s in states if s.status == EscalationStatus.ACTIVE])
@@ -117,7 +124,7 @@ def escalation_step_run(
             return f"not active ({state.status})"
         if state.next_action_at > now:
             if token is not None:  # an early task: come back when it is due
-                _schedule(state)
+                schedule_step(state)
             return "not due"
         _run_states([state], now)
         if state.status == EscalationStatus.STOPPED:
@@ -133,7 +140,7 @@ def _run_one_by_one(state_ids: list[int], now: datetime) -> None:
             with transaction.atomic():
                 state = EscalationState.objects.select_for_update().get(pk=state_id)
                 _run_states([state], now)
-        except _FATAL:
+        except FATAL_ERRORS:
             raise
         except Exception:
             logger.exception("escalation state %s: the step failed; retrying later", state_id)
@@ -161,7 +168,7 @@ def escalation_run_due(*, now: datetime | None = None, limit: int = DUE_BATCH) -
         try:
             with transaction.atomic():
                 _run_states(states, now)
-        except _FATAL:
+        except FATAL_ERRORS:
             raise
         except Exception:
             logger.exception("a batch of %d escalation steps failed; one by one", len(states))

@@ -2,7 +2,7 @@
 
 The incident page tells people who is paged next and when ("If nobody acknowledges by
 10:45, Alice Moreau is paged"). This walks the rest of a track the way the batch runner
-(`batch._run`) will: a step with nobody to page is skipped at once, a step that pages
+(`batch.batch_run`) will: a step with nobody to page is skipped at once, a step that pages
 someone waits its `wait` before the next one, a walk pages the next person on the frozen
 list, and repeats start the steps over. A rotation's on-call is looked up at the time the
 step would run, as the runner does. Nothing here writes.

@@ -52,7 +52,7 @@ def enqueue_step(*, state_id: int, token: uuid.UUID, eta: datetime) -> None:
     )
 
 
-def _schedule(state: EscalationState) -> None:
+def schedule_step(state: EscalationState) -> None:
     token, due = state.guard_token, state.next_action_at
     assert token is not None
     assert due is not None
@@ -82,7 +82,7 @@ def escalation_start(
         state.__dict__["policy_snapshot"] = track.snapshot  # the cached typed copy
         state.full_clean(exclude=["incident", "policy"])
         state.save()
-        _schedule(state)
+        schedule_step(state)
         states.append(state)
     return states
 
@@ -112,5 +112,5 @@ def escalation_hurry(*, incident: Incident, at: datetime) -> list[EscalationStat
         state.next_action_at = at
         state.guard_token = uuid.uuid4()
         state.save(update_fields=["next_action_at", "guard_token", "updated_at"])
-        _schedule(state)
+        schedule_step(state)
     return states

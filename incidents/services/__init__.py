@@ -1,11 +1,5 @@
 """Every write of the incidents app: one keyword-only function per use case."""
 
-from incidents.services.common import (
-    IllegalTransition,
-    IncidentError,
-    TriageIncomplete,
-    incident_transition,
-)
 from incidents.services.declare import (
     engage_description,
     incident_declare,
@@ -13,6 +7,12 @@ from incidents.services.declare import (
     incident_record_call,
 )
 from incidents.services.details import incident_update
+from incidents.services.lifecycle import (
+    IllegalTransition,
+    IncidentError,
+    TriageIncomplete,
+    incident_transition,
+)
 from incidents.services.steering import (
     incident_add_note,
     incident_set_commander,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from incidents import acks
 from incidents.engine import SUBJECT_TYPE
 from incidents.models import Incident, Status, TimelineKind, Via
-from incidents.services.common import IncidentError
+from incidents.services.lifecycle import IncidentError
 from incidents.services.transitions import incident_acknowledge
 from incidents.timeline import timeline_write
 from notifications.callbacks import AckSubject

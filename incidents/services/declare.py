@@ -18,7 +18,7 @@ from incidents.models import (
     TimelineKind,
     Via,
 )
-from incidents.services.common import (
+from incidents.services.lifecycle import (
     IncidentError,
     locked,
     severity_policy,
@@ -77,7 +77,7 @@ def _call_directly(incident: Incident, team: Team, actor: User | None, via: str)
     )
 
 
-def _start_paging(
+def start_paging(
     incident: Incident,
     tracks: list[engine.Track],
     actor: User | None,
@@ -180,7 +180,7 @@ def incident_declare(
                 tracks = engine.tracks_for_incident(
                     incident=incident, severity_policy=severity_policy(severity), at=now
                 )
-            _start_paging(incident, tracks, actor, generation=1)  # a new incident has none yet
+            start_paging(incident, tracks, actor, generation=1)  # a new incident has none yet
     return incident
 
 
@@ -194,7 +194,7 @@ class DedupKeyInUse(IncidentError):
     code = DEDUP_CLASH
 
 
-def _open_with_key(*, team_id: int, dedup_key: str) -> QuerySet[Incident]:
+def open_with_key(*, team_id: int, dedup_key: str) -> QuerySet[Incident]:
     return Incident.objects.filter(
         team_id=team_id, dedup_key=dedup_key, status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED)
     )
@@ -240,7 +240,7 @@ def incident_declare_or_repeat(
     for _ in range(DEDUP_ATTEMPTS):
         with transaction.atomic():
             incident = (
-                _open_with_key(team_id=team.pk, dedup_key=dedup_key)
+                open_with_key(team_id=team.pk, dedup_key=dedup_key)
                 .select_for_update(of=("self",))
                 .order_by("pk")
                 .first()
@@ -266,7 +266,7 @@ def incident_declare_or_repeat(
             if not _is_key_clash(error):
                 raise
         except IntegrityError:  # the winner's insert raced ours (and has committed since)
-            if not _open_with_key(team_id=team.pk, dedup_key=dedup_key).exists():
+            if not open_with_key(team_id=team.pk, dedup_key=dedup_key).exists():
                 raise
         else:
             return incident, True

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import transaction
 
 from incidents.models import Incident, TimelineKind, Via
-from incidents.services.common import locked
+from incidents.services.lifecycle import locked
 from incidents.services.steering import incident_set_commander, incident_set_severity
 from incidents.timeline import timeline_write
 from oncall.models import User

@@ -13,11 +13,11 @@ from incidents.models import (
     TimelineKind,
     Via,
 )
-from incidents.services.common import (
+from incidents.services.declare import start_paging
+from incidents.services.lifecycle import (
     locked,
     severity_policy,
 )
-from incidents.services.declare import _start_paging
 from incidents.timeline import timeline_write
 from oncall.models import User
 
@@ -51,7 +51,7 @@ def page_new_tier_if_raised(*, incident: Incident, previous: str, actor: User | 
             data={"warning": "no new tier"},
         )
         return False
-    _start_paging(incident, [engine.Track("new", None, snapshot)], actor)
+    start_paging(incident, [engine.Track("new", None, snapshot)], actor)
     return True
 
 

@@ -15,14 +15,14 @@ from incidents.models import (
     TimelineKind,
     Via,
 )
-from incidents.services.common import (
+from incidents.services.declare import DedupKeyInUse, open_with_key, start_paging
+from incidents.services.lifecycle import (
     IllegalTransition,
     IncidentError,
     incident_transition,
     locked,
     severity_policy,
 )
-from incidents.services.declare import DedupKeyInUse, _open_with_key, _start_paging
 from incidents.timeline import timeline_write
 from notifications.models import Notification
 from notifications.services import notifications_cancel_pending
@@ -163,7 +163,7 @@ def _refuse_second_open_key(incident: Incident) -> None:
     if incident.source == Source.INTEGRATION:
         return
     holder = (
-        _open_with_key(team_id=incident.team_id, dedup_key=incident.dedup_key)
+        open_with_key(team_id=incident.team_id, dedup_key=incident.dedup_key)
         .exclude(pk=incident.pk)
         .order_by("pk")
         .first()
@@ -210,7 +210,7 @@ def incident_reopen(
                 tracks = engine.tracks_for_incident(
                     incident=incident, severity_policy=severity_policy(incident.severity), at=now
                 )
-            _start_paging(incident, tracks, actor)
+            start_paging(incident, tracks, actor)
     return incident
 
 
@@ -282,5 +282,5 @@ def incident_reassign(
             },
             at=now,
         )
-        _start_paging(incident, [track], actor)
+        start_paging(incident, [track], actor)
     return incident

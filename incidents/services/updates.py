@@ -21,7 +21,7 @@ from incidents.models import (
     TimelineKind,
     Via,
 )
-from incidents.services.common import TriageIncomplete, locked, severity_policy
+from incidents.services.lifecycle import TriageIncomplete, locked, severity_policy
 from incidents.services.steering import page_new_tier_if_raised
 from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency

@@ -28,7 +28,7 @@ from incidents.models import (
     Incident,
     Status,
 )
-from incidents.views.detail import _incident, _incident_context
+from incidents.views.detail import incident_context, incident_or_404
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
 
@@ -47,7 +47,7 @@ def _run_action(
     form_name: str = "",
     form: forms.Form | None = None,
 ) -> HttpResponse:
-    incident = _incident(pk)
+    incident = incident_or_404(pk)
     actor = signed_in_user(request)
     if form is None or form.is_valid():
         data = form.cleaned_data if form is not None else {}
@@ -60,13 +60,13 @@ def _run_action(
                 return _answer(request, incident, error=" ".join(failure.messages))
             form.add_service_error(failure)
         else:
-            return _answer(request, _incident(pk), notice=notice)
+            return _answer(request, incident_or_404(pk), notice=notice)
     assert form is not None
     bound = {form_name: form}
     if request.htmx:
-        context = _incident_context(request, incident, bound=bound)
+        context = incident_context(request, incident, bound=bound)
         return render(request, "incidents/incident.html#incident", context)
-    context = _incident_context(request, incident, bound=bound)
+    context = incident_context(request, incident, bound=bound)
     return render(request, "incidents/incident.html", context, status=400)
 
 
@@ -75,7 +75,7 @@ def _answer(
 ) -> HttpResponse:
     """htmx: the refreshed incident region with the message; plain: back to the page."""
     if request.htmx:
-        context = _incident_context(request, incident, notice=notice, error=error)
+        context = incident_context(request, incident, notice=notice, error=error)
         return render(request, "incidents/incident.html#incident", context)
     if error:
         messages.error(request, error)
@@ -120,7 +120,7 @@ def to_ack_confirmation(request: HtmxHttpRequest, incident: Incident) -> HttpRes
 @in_viewer_timezone
 def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """POST acknowledges; someone acting for the people paged confirms first (GET asks)."""
-    incident = _incident(pk)
+    incident = incident_or_404(pk)
     if request.method == "GET":
         return acknowledge_confirmation(request, incident)
     if needs_ack_confirmation(request, incident):
@@ -255,6 +255,6 @@ def record_call(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
         return f"Call to {data['number']} recorded on the timeline."
 
-    incident = _incident(pk)
+    incident = incident_or_404(pk)
     form = RecordCallForm(request.POST, incident=incident)
     return _run_action(request, pk, run=run, form_name="record_call_form", form=form)

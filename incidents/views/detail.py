@@ -173,7 +173,7 @@ def _live_context(incident: Incident, viewer: User) -> dict[str, Any]:
     }
 
 
-def _incident_context(
+def incident_context(
     request: HttpRequest,
     incident: Incident,
     *,
@@ -209,7 +209,7 @@ def _incident_context(
     return context
 
 
-def _incident(pk: int) -> Incident:
+def incident_or_404(pk: int) -> Incident:
     try:
         return incident_detail(pk=pk)
     except Incident.DoesNotExist:
@@ -219,9 +219,9 @@ def _incident(pk: int) -> Incident:
 @require_GET
 @in_viewer_timezone
 def incident_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    incident = _incident(pk)
+    incident = incident_or_404(pk)
     template = "incidents/incident.html#incident" if request.htmx else "incidents/incident.html"
-    return render(request, template, _incident_context(request, incident))
+    return render(request, template, incident_context(request, incident))
 
 
 @require_GET
@@ -231,7 +231,7 @@ def incident_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
     A resolved incident's header stops polling. Without htmx this is just the page.
     """
-    incident = _incident(pk)
+    incident = incident_or_404(pk)
     if not request.htmx:
         return redirect("incidents:detail", pk=incident.pk)
     return render(

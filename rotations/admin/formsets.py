@@ -18,7 +18,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from rotations.admin.changes import ChangePreview, rotation_change_preview
-from rotations.admin_forms import override_team_rules, team_member_error
+from rotations.admin.forms import override_team_rules, team_member_error
 from rotations.models import (
     ContactMode,
     EscalationPolicy,

@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from rotations import resolver
-from rotations.admin_forms import describe_duration
+from rotations.admin.forms import describe_duration
 from rotations.escalation import PlannedPage, policy_plan
 from rotations.models import EscalationPolicy, Rotation
 from rotations.selectors import (

@@ -16,19 +16,19 @@ from django.utils.safestring import SafeString
 
 from oncall.models import User
 from rotations.admin import previews
-from rotations.admin.formsets import (
-    CONFIRM_ONCALL_CHANGE,
-    OverrideFormSet,
-    RotationMemberFormSet,
-)
-from rotations.admin.sortable import SortableInline, SortableParentAdmin
-from rotations.admin_forms import (
+from rotations.admin.forms import (
     OverrideAdminForm,
     OverrideInlineForm,
     RotationAdminForm,
     describe_duration,
     engineers_and,
 )
+from rotations.admin.formsets import (
+    CONFIRM_ONCALL_CHANGE,
+    OverrideFormSet,
+    RotationMemberFormSet,
+)
+from rotations.admin.sortable import SortableInline, SortableParentAdmin
 from rotations.models import Override, Rotation, RotationMember
 from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
 from rotations.services import (

@@ -9,9 +9,9 @@ from django.db.models import Count, ForeignKey, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
+from rotations.admin.forms import TeamAdminForm, TeamRotationForm
 from rotations.admin.formsets import DirectNumberFormSet
 from rotations.admin.sortable import SortableInline, SortableParentAdmin
-from rotations.admin_forms import TeamAdminForm, TeamRotationForm
 from rotations.models import POLICY_FIELDS, DirectNumber, EscalationPolicy, Rotation, Team
 
 

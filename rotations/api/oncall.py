@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from oncall.api.errors import error_responses
 from rotations import selectors
-from rotations.api.inputs import _query
+from rotations.api.inputs import validated_query
 from rotations.api.serializers import TAGS, OnCallQuerySerializer, OnCallSerializer
 from rotations.models import Team
 
@@ -25,7 +25,7 @@ class OnCallApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        query = _query(OnCallQuerySerializer, request)
+        query = validated_query(OnCallQuerySerializer, request)
         slug = query["team"]
         oncall = selectors.team_oncall(team_slug=slug, at=query.get("at") or timezone.now())
         # Only an empty answer needs to tell "no such team" from "a team without rotations".

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from oncall.api.errors import error_responses
 from oncall.api.permissions import IsManagerOrReadOnly, signed_in
 from rotations import services
-from rotations.api.inputs import _body, _query
+from rotations.api.inputs import validated_body, validated_query
 from rotations.api.serializers import (
     TAGS,
     WRITE_ERRORS,
@@ -54,7 +54,7 @@ class OverrideListApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        query = _query(OverridesQuerySerializer, request)
+        query = validated_query(OverridesQuerySerializer, request)
         overrides = Override.objects.filter(end__gt=query.get("ends_after") or timezone.now())
         if query.get("rotation"):
             overrides = overrides.filter(rotation_id=query["rotation"])
@@ -74,7 +74,7 @@ class OverrideListApi(APIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        data = _body(OverrideInputSerializer, request)
+        data = validated_body(OverrideInputSerializer, request)
         rotation = _input_rotation(data["rotation"])
         user = services.active_user(data["user"], "user")
         assert user is not None
@@ -116,7 +116,7 @@ class OverrideDetailApi(APIView):
     )
     def patch(self, request: Request, override_id: int) -> Response:
         override = _override_or_404(override_id)
-        data = _body(OverrideInputSerializer, request, partial=True)
+        data = validated_body(OverrideInputSerializer, request, partial=True)
         rotation = override.rotation
         if data.get("rotation", rotation.pk) != rotation.pk:
             rotation = _input_rotation(data["rotation"])

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from oncall.api.errors import error_responses
 from oncall.api.permissions import IsManagerOrReadOnly
 from rotations import services
-from rotations.api.inputs import _body, _query
+from rotations.api.inputs import validated_body, validated_query
 from rotations.api.serializers import (
     TAGS,
     WRITE_ERRORS,
@@ -44,7 +44,7 @@ class EscalationPolicyListApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        query = _query(TeamQuerySerializer, request)
+        query = validated_query(TeamQuerySerializer, request)
         policies = _policies()
         if query.get("team"):
             policies = policies.filter(team__slug=query["team"])
@@ -58,7 +58,7 @@ class EscalationPolicyListApi(APIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        data = _body(EscalationPolicyInputSerializer, request)
+        data = validated_body(EscalationPolicyInputSerializer, request)
         policy = services.escalation_policy_write(policy=EscalationPolicy(), data=data)
         return Response(EscalationPolicySerializer(_policy_or_404(policy.pk)).data, status=201)
 
@@ -85,7 +85,7 @@ class EscalationPolicyDetailApi(APIView):
     )
     def patch(self, request: Request, policy_id: int) -> Response:
         policy = _policy_or_404(policy_id)
-        data = _body(EscalationPolicyInputSerializer, request, partial=True)
+        data = validated_body(EscalationPolicyInputSerializer, request, partial=True)
         services.escalation_policy_write(policy=policy, data=data)
         return Response(EscalationPolicySerializer(_policy_or_404(policy_id)).data)
 

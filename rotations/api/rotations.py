@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from oncall.api.errors import error_responses
 from oncall.api.permissions import IsManagerOrReadOnly
 from rotations import selectors, services
-from rotations.api.inputs import _body, _query
+from rotations.api.inputs import validated_body, validated_query
 from rotations.api.serializers import (
     TAGS,
     WRITE_ERRORS,
@@ -41,7 +41,7 @@ class RotationListApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        query = _query(RotationsQuerySerializer, request)
+        query = validated_query(RotationsQuerySerializer, request)
         rotations = Rotation.objects.all()
         if query.get("team"):
             rotations = rotations.filter(team__slug=query["team"])
@@ -57,7 +57,7 @@ class RotationListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         rotation = services.rotation_write(
-            rotation=Rotation(), data=_body(RotationInputSerializer, request)
+            rotation=Rotation(), data=validated_body(RotationInputSerializer, request)
         )
         return Response(RotationSerializer(_rotation_or_404(rotation.pk)).data, status=201)
 
@@ -83,7 +83,7 @@ class RotationDetailApi(APIView):
     )
     def patch(self, request: Request, rotation_id: int) -> Response:
         rotation = _rotation_or_404(rotation_id)
-        data = _body(RotationInputSerializer, request, partial=True)
+        data = validated_body(RotationInputSerializer, request, partial=True)
         services.rotation_write(rotation=rotation, data=data)
         return Response(RotationSerializer(_rotation_or_404(rotation_id)).data)
 
@@ -111,7 +111,7 @@ class RotationShiftsApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request, rotation_id: int) -> Response:
-        query = _query(ShiftRangeSerializer, request)
+        query = validated_query(ShiftRangeSerializer, request)
         shifts = selectors.rotation_shifts(
             rotation=_rotation_or_404(rotation_id), start=query["start"], end=query["end"]
         )

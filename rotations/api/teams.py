@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from oncall.api.errors import error_responses
 from oncall.api.permissions import IsManagerOrReadOnly
 from rotations import services
-from rotations.api.inputs import _body
+from rotations.api.inputs import validated_body
 from rotations.api.serializers import TAGS, WRITE_ERRORS, TeamInputSerializer, TeamSerializer
 from rotations.models import Team
 
@@ -47,7 +47,7 @@ class TeamListApi(APIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        team = services.team_write(team=Team(), data=_body(TeamInputSerializer, request))
+        team = services.team_write(team=Team(), data=validated_body(TeamInputSerializer, request))
         return Response(TeamSerializer(_team_or_404(team.slug)).data, status=201)
 
 
@@ -73,7 +73,7 @@ class TeamDetailApi(APIView):
     def patch(self, request: Request, slug: str) -> Response:
         team = _team_or_404(slug)
         team = services.team_write(
-            team=team, data=_body(TeamInputSerializer, request, partial=True)
+            team=team, data=validated_body(TeamInputSerializer, request, partial=True)
         )
         return Response(TeamSerializer(_team_or_404(team.slug)).data)
 

@@ -14,7 +14,7 @@ from oncall.models import User
 from rotations import services
 from rotations.forms import SWAP, OverrideForm
 from rotations.models import Override, Rotation
-from rotations.views.rotation import _overrides_context, _rotation, _rotation_page_context
+from rotations.views.rotation import overrides_context, rotation_or_404, rotation_page_context
 
 
 def save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
@@ -48,7 +48,7 @@ def save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
 @in_viewer_timezone
 def override_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Cover or swap shifts; engineers change their own, managers anyone's."""
-    rotation = _rotation(pk)
+    rotation = rotation_or_404(pk)
     actor = signed_in_user(request)
     form = OverrideForm(request.POST, rotation=rotation, tz=actor.tzinfo)
     status = 200
@@ -66,7 +66,7 @@ def override_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 return render(
                     request,
                     "rotations/rotation.html#overrides",
-                    _overrides_context(request, rotation, notice=notice),
+                    overrides_context(request, rotation, notice=notice),
                 )
             messages.success(request, notice)
             return redirect("rotations:rotation", pk=rotation.pk)
@@ -77,12 +77,12 @@ def override_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "rotations/rotation.html#overrides",
-            _overrides_context(request, rotation, form),
+            overrides_context(request, rotation, form),
         )
     return render(
         request,
         "rotations/rotation.html",
-        _rotation_page_context(request, rotation, form),
+        rotation_page_context(request, rotation, form),
         status=status,
     )
 
@@ -93,16 +93,16 @@ def override_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     override = get_object_or_404(
         Override.objects.select_related("rotation__team", "user", "replaces"), pk=pk
     )
-    rotation = _rotation(override.rotation_id)
+    rotation = rotation_or_404(override.rotation_id)
     try:
         services.override_delete(override=override, actor=signed_in_user(request))
     except PermissionDenied as error:
         if request.htmx:
-            context = _overrides_context(request, rotation)
+            context = overrides_context(request, rotation)
             context["error"] = str(error)
             return render(request, "rotations/rotation.html#overrides", context)
         form = OverrideForm(rotation=rotation, tz=signed_in_user(request).tzinfo)
-        context = _rotation_page_context(request, rotation, form)
+        context = rotation_page_context(request, rotation, form)
         context["error"] = str(error)
         return render(request, "rotations/rotation.html", context, status=403)
     notice = f"Override removed: {override.user} no longer covers {rotation.label}."
@@ -110,7 +110,7 @@ def override_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "rotations/rotation.html#overrides",
-            _overrides_context(request, rotation, notice=notice),
+            overrides_context(request, rotation, notice=notice),
         )
     messages.success(request, notice)
     return redirect("rotations:rotation", pk=rotation.pk)

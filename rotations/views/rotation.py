@@ -39,7 +39,7 @@ def duration_text(length: timedelta) -> str:
     return f"{hours:g} hour{'s' if hours != 1 else ''}"
 
 
-def _rotation(pk: int) -> Rotation:
+def rotation_or_404(pk: int) -> Rotation:
     return get_object_or_404(rotations_with_members(Rotation.objects.all()), pk=pk)
 
 
@@ -63,7 +63,7 @@ def _initial_from_query(request: HttpRequest, rotation: Rotation) -> dict[str, A
     return initial
 
 
-def _overrides_context(
+def overrides_context(
     request: HttpRequest,
     rotation: Rotation,
     form: OverrideForm | None = None,
@@ -112,13 +112,13 @@ def _feed_context(request: HttpRequest, rotation: Rotation, notice: str = "") ->
     }
 
 
-def _rotation_page_context(
+def rotation_page_context(
     request: HttpRequest, rotation: Rotation, form: OverrideForm | None = None
 ) -> dict[str, Any]:
     now = timezone.now()
     until = _coming_until(rotation, now)
     return {
-        **_overrides_context(request, rotation, form),
+        **overrides_context(request, rotation, form),
         **_feed_context(request, rotation),
         "now": now,
         "until": until,
@@ -132,12 +132,12 @@ def _rotation_page_context(
 @require_GET
 @in_viewer_timezone
 def rotation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    rotation = _rotation(pk)
+    rotation = rotation_or_404(pk)
     if request.htmx and request.htmx.target == "overrides":
         return render(
-            request, "rotations/rotation.html#overrides", _overrides_context(request, rotation)
+            request, "rotations/rotation.html#overrides", overrides_context(request, rotation)
         )
-    return render(request, "rotations/rotation.html", _rotation_page_context(request, rotation))
+    return render(request, "rotations/rotation.html", rotation_page_context(request, rotation))
 
 
 @require_POST
@@ -146,7 +146,7 @@ def rotation_feed_rotate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Managers: a new secret for the rotation's feed; the old URL stops working."""
     if not is_manager(signed_in_user(request)):
         raise PermissionDenied("Only managers may change a rotation's calendar address.")
-    rotation = services.rotation_feed_rotate(rotation=_rotation(pk))
+    rotation = services.rotation_feed_rotate(rotation=rotation_or_404(pk))
     notice = "New calendar address made; the old one no longer works."
     if request.htmx:
         return render(

@@ -49,7 +49,7 @@ FormData = dict[str, list[str]]
 WEDNESDAY = datetime(2026, 1, 14, 12, 0, tzinfo=UTC)
 
 
-class _FormReader(HTMLParser):
+class FormReader(HTMLParser):
     """Collects what a browser would submit from the form with a given id."""
 
     def __init__(self, form_id: str) -> None:
@@ -107,7 +107,7 @@ class _FormReader(HTMLParser):
 def read_form(client: Client, url: str, model_name: str) -> FormData:
     response = client.get(url)
     assert response.status_code == 200
-    reader = _FormReader(f"{model_name}_form")
+    reader = FormReader(f"{model_name}_form")
     reader.feed(response.content.decode())
     reader.data.pop("", None)
     return reader.data

@@ -23,7 +23,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
-from tests.rotations.test_admin import _FormReader
+from tests.rotations.test_admin import FormReader
 
 pytestmark = pytest.mark.django_db
 
@@ -750,7 +750,7 @@ def test_a_new_tier_engineer_cannot_cover_a_veteran_shift(client: Client, core: 
 
 def change_form(html: str) -> dict[str, str]:
     """What the browser would post from the pre-filled change form (one value per name)."""
-    reader = _FormReader("shift-change-form")
+    reader = FormReader("shift-change-form")
     reader.feed(html)
     return {name: values[-1] for name, values in reader.data.items() if values and name}
 

@@ -1,4 +1,5 @@
-"""Domain errors and the one place an incident's status changes."""
+"""Domain errors, the one place an incident's status changes, the incident row lock and the
+severity policy lookup: what every incident service shares."""
 
 from django.db.models import QuerySet
 
