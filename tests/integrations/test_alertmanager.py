@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from incidents.integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from incidents.models import Incident, Status
+from integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from oncall.roles import ENGINEER
 from tests.factories import UserFactory
 from tests.integrations.support import am_alert, am_message, post_json, timeline_line
