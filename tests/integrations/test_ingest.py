@@ -1,7 +1,7 @@
 """Asynchronous ingestion: one stored row per accepted event, folded in order by a task.
 
-These tests turn INGEST_INLINE off (the test settings fold in the request, so the
-wire-format tests see incidents at once).
+These tests post without folding and run the tasks themselves (the wire-format tests let
+`support.post_json` run the drain after each answer).
 """
 
 import threading
@@ -43,17 +43,22 @@ from tests.factories import (
     RotationMemberFactory,
     UserFactory,
 )
-from tests.integrations.support import am_alert, am_message, post_json, trigger
+from tests.integrations import support
+from tests.integrations.support import am_alert, am_message, trigger
 
 URL = "/v2/enqueue"
+
+
+def post_json(client: Client, url: str, body: Any, **headers: str) -> Any:
+    """POST only: these tests fold by hand (task, drain, sweeper) and look in between."""
+    return support.post_json(client, url, body, fold=False, **headers)
 REAL_FOLD = common.fold_event
 Sent = list[tuple[str, list[Any], dict[str, Any]]]
 
 
 @pytest.fixture(autouse=True)
 def asynchronous(settings: Settings) -> None:
-    """Fold later; without the ingest Redis (one task per event) unless a test sets it."""
-    settings.INGEST_INLINE = False
+    """Without the ingest Redis (one task per event) unless a test sets it."""
     settings.INGEST_REDIS_URL = ""
 
 
