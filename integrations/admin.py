@@ -1,6 +1,6 @@
 """Managers create and edit integrations and webhook subscriptions in the admin.
 
-Who may do what follows the role permissions in IncidentsConfig: managers edit
+Who may do what follows the role permissions in IntegrationsConfig: managers edit
 integrations and subscriptions and view alert groups; other roles see none of it.
 Secrets (an integration's key, a subscription's signing secret) are shown once, in a
 message after add or rotate, and never on a change page or list.

@@ -1,4 +1,4 @@
-"""/api/v1/integrations/ and /api/v1/webhooks/ (included from incidents/api/urls.py)."""
+"""/api/v1/integrations/ and /api/v1/webhooks/ (included from oncall/api_urls.py)."""
 
 from django.urls import path
 
