@@ -8,13 +8,18 @@ from typing import Any
 from django.test import Client
 
 
-def post_json(client: Client, url: str, body: Any, *, fold: bool = True, **headers: str) -> Any:
-    """POST a JSON body; then, unless `fold=False`, do what the ingest worker does when the
-    accepted event wakes it (the drain task), so the test sees what a client sees a moment
-    after the 202: the path production takes, not INGEST_INLINE's."""
+def post_only(client: Client, url: str, body: Any, **headers: str) -> Any:
+    """POST a JSON body and nothing else: the accepted event waits for its worker."""
     raw = body if isinstance(body, bytes | str) else json.dumps(body)
-    response = client.post(url, data=raw, content_type="application/json", headers=headers)
-    if fold and 200 <= response.status_code < 300:
+    return client.post(url, data=raw, content_type="application/json", headers=headers)
+
+
+def post_json(client: Client, url: str, body: Any, **headers: str) -> Any:
+    """POST a JSON body, then do what the ingest worker does when the accepted event wakes
+    it (the drain task), so the test sees what a client sees a moment after the 202: the
+    path production takes, not INGEST_INLINE's."""
+    response = post_only(client, url, body, **headers)
+    if 200 <= response.status_code < 300:
         fold_accepted()
     return response
 

@@ -15,6 +15,7 @@ from tests.integrations.support import (
     am_message,
     last_fold_action,
     post_json,
+    post_only,
     timeline_line,
 )
 
@@ -52,7 +53,7 @@ def test_folded_in_the_request_the_answer_says_what_the_fold_did(
     # Inline on purpose: only a fold in the request can put its action and incident in the
     # answer (INGEST_INLINE's contract); queued, the answer says "accepted".
     settings.INGEST_INLINE = True
-    response = post_json(client, url(am_integration), am_message(), fold=False)
+    response = post_only(client, url(am_integration), am_message())
 
     incident = Incident.objects.get()
     assert response.json() == {
@@ -61,7 +62,7 @@ def test_folded_in_the_request_the_answer_says_what_the_fold_did(
         "dedup_key": '{}:{alertname="HighLatency"}',
         "incident": incident.number,
     }
-    resolved = post_json(client, url(am_integration), am_message(status="resolved"), fold=False)
+    resolved = post_only(client, url(am_integration), am_message(status="resolved"))
     assert resolved.json()["action"] == "resolved"
 
 

@@ -49,9 +49,8 @@ from tests.integrations.support import am_alert, am_message, trigger
 URL = "/v2/enqueue"
 
 
-def post_json(client: Client, url: str, body: Any, **headers: str) -> Any:
-    """POST only: these tests fold by hand (task, drain, sweeper) and look in between."""
-    return support.post_json(client, url, body, fold=False, **headers)
+# These tests fold by hand (task, drain, sweeper) and look in between.
+post_json = support.post_only
 REAL_FOLD = common.fold_event
 Sent = list[tuple[str, list[Any], dict[str, Any]]]
 

@@ -17,7 +17,7 @@ from integrations.ingest.status import (
     inbound_transition_many,
 )
 from integrations.models import InboundEvent, InboundStatus, Integration
-from tests.integrations.support import post_json, trigger
+from tests.integrations.support import post_only, trigger
 
 URL = "/v2/enqueue"
 REAL_FOLD = common.fold_event
@@ -25,7 +25,7 @@ REAL_FOLD = common.fold_event
 
 def _accept(client: Client, integration: Integration, dedup: str = "db") -> InboundEvent:
     key = integration.key  # type: ignore[attr-defined]
-    assert post_json(client, URL, trigger(key, dedup), fold=False).status_code == 202
+    assert post_only(client, URL, trigger(key, dedup)).status_code == 202
     return InboundEvent.objects.latest("id")
 
 
