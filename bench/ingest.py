@@ -124,7 +124,7 @@ def prepare(database_url: str) -> str:
     django.setup()
     from django.db import connection
 
-    from incidents.integrations.services import integration_create
+    from integrations.services import integration_create
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -331,7 +331,7 @@ def start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def pending_events(integration_key: str) -> int:
-    from incidents.integrations.models import InboundEvent
+    from integrations.models import InboundEvent
     from oncall.keys import key_digest
 
     return InboundEvent.objects.filter(
@@ -354,8 +354,8 @@ def verify(integration_key: str, accepted: list[str]) -> str:
     """One incident per distinct dedup key, alert counts adding up, nothing failed."""
     from django.db.models import Sum
 
-    from incidents.integrations.models import AlertGroup, InboundEvent
     from incidents.models import Incident
+    from integrations.models import AlertGroup, InboundEvent
     from oncall.keys import key_digest
 
     groups = AlertGroup.objects.filter(integration__key_digest=key_digest(integration_key))

@@ -88,6 +88,3 @@ class IncidentAdmin(_ReadOnlyAdmin):
 class StatusUpdateAdmin(_ReadOnlyAdmin):
     list_display = ("incident", "created_at", "author", "severity")
     list_select_related = ("incident", "author")
-
-
-from incidents.integrations import admin as integrations_admin  # noqa: E402,F401

@@ -3,10 +3,6 @@ from django.apps import AppConfig
 from oncall.roles import EDIT, ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, VIEW
 
 RECORDS = ("incident", "timelineevent", "escalationstate", "statusupdate")
-# Inbound integrations and outgoing webhooks are managers' configuration; what arrives
-# through them (alert groups, alerts, rate-limit windows) is read-only.
-INTEGRATION_CONFIG = ("integration", "webhooksubscription")
-INTEGRATION_RECORDS = ("alertgroup", "alert", "ingestwindow", "inboundevent")
 
 
 class IncidentsConfig(AppConfig):
@@ -18,8 +14,7 @@ class IncidentsConfig(AppConfig):
     role_permissions = {
         MANAGER: {
             "severitypolicy": EDIT,
-            **{model: VIEW for model in RECORDS + INTEGRATION_RECORDS},
-            **{model: EDIT for model in INTEGRATION_CONFIG},
+            **{model: VIEW for model in RECORDS},
         },
         SUPPORT_MANAGER: {"severitypolicy": VIEW, **{model: VIEW for model in RECORDS}},
         ENGINEER: {"severitypolicy": VIEW, **{model: VIEW for model in RECORDS}},

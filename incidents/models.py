@@ -361,6 +361,3 @@ class StatusUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident.number} update {self.created_at:%Y-%m-%d %H:%M}"
-
-
-from incidents.integrations.models import *  # noqa: E402,F403

@@ -1,13 +1,12 @@
 """Thin escalation tasks: the step hint (ETA, guard token), the sweeper, the triage/cadence
-timers; both escalation tasks run due steps in batches. Thin ingestion tasks: fold an
-accepted event (`incidents.integrations.ingest`), and the sweeper for lost ones."""
+timers; both escalation tasks run due steps in batches. (The ingestion tasks, still named
+`incidents.ingest_*`, live in `integrations/tasks.py`.)"""
 
 import logging
 
 from celery import shared_task
 
 from incidents import engine
-from incidents.integrations import ingest
 from incidents.services import incident_timers_sweep
 
 logger = logging.getLogger(__name__)
@@ -32,20 +31,3 @@ def escalation_sweep(**kwargs: object) -> int:
 @shared_task(name="incidents.timers_sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
 def timers_sweep(**kwargs: object) -> int:
     return incident_timers_sweep()
-
-
-@shared_task(name=ingest.PROCESS_TASK, ignore_result=True, time_limit=60, soft_time_limit=50)
-def ingest_process(event_id: int, retries: int = 0, **kwargs: object) -> str:
-    # Fold the accepted event's key in order (its oldest pending event's row lock is the key).
-    return ingest.ingest_process(event_id=event_id, retries=retries)
-
-
-@shared_task(name=ingest.DRAIN_TASK, ignore_result=True, time_limit=60, soft_time_limit=50)
-def ingest_drain(**kwargs: object) -> str:
-    # Woken by a burst of accepted events (one task, not one per event): fold every due key.
-    return ingest.ingest_drain_pending()
-
-
-@shared_task(name="incidents.ingest_sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
-def ingest_sweep(**kwargs: object) -> int:
-    return ingest.ingest_sweep()

@@ -5,14 +5,31 @@ One rule for the words: a row's `message` says what happened and never who did i
 `timeline_attribution` ("Acknowledged — Bob via dashboard").
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
-from incidents.integrations.webhooks import webhooks_on_timeline_event
 from incidents.models import Incident, TimelineEvent, TimelineKind, Via
 from oncall.models import User
+
+# Called with each saved row inside the transaction that wrote it (an app above, such as
+# the integrations' outgoing webhooks, registers one at ready time; no signals).
+TimelineListener = Callable[[TimelineEvent], object]
+_listeners: list[TimelineListener] = []
+
+
+def register_timeline_listener(listener: TimelineListener) -> TimelineListener:
+    """Call `listener(event)` for every timeline row written, in the writer's transaction."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def _tell_listeners(event: TimelineEvent) -> None:
+    for listener in _listeners:
+        listener(event)
 
 
 def timeline_write(
@@ -27,7 +44,8 @@ def timeline_write(
 ) -> TimelineEvent:
     """One timeline row; call it inside the transaction that made the change.
 
-    Outgoing webhook subscribers hear of the change through the outbox, in that transaction.
+    The registered listeners hear of it in that transaction (outgoing webhooks write their
+    outbox rows there).
     """
     event = TimelineEvent(
         incident=incident,
@@ -40,7 +58,7 @@ def timeline_write(
     )
     event.full_clean(exclude=["incident", "actor"])
     event.save()
-    webhooks_on_timeline_event(event)
+    _tell_listeners(event)
     return event
 
 
@@ -51,7 +69,7 @@ def timeline_write_many(events: list[TimelineEvent]) -> list[TimelineEvent]:
         event.full_clean(exclude=["incident", "actor"])
     written = TimelineEvent.objects.bulk_create(events)
     for event in written:
-        webhooks_on_timeline_event(event)
+        _tell_listeners(event)
     return written
 
 

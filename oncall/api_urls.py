@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("oncall.api.urls")),
     path("", include("rotations.api_urls")),
     path("", include("incidents.api.urls")),
+    path("", include("integrations.api_urls")),  # integrations/ and webhooks/
 ]

@@ -26,7 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notifications/", include("notifications.urls")),
     path("api/v1/", include("oncall.api_urls")),
-    path("", include("incidents.integrations.urls")),
+    path("", include("integrations.urls")),
     path("incidents/", include("incidents.urls")),
     path("", include("rotations.urls")),
 ]

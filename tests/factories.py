@@ -202,7 +202,7 @@ class ApiKeyFactory(DjangoModelFactory[ApiKey]):
 
 
 # --- integrations ---------------------------------------------------------------------------
-from incidents.integrations.models import Integration, IntegrationType  # noqa: E402
+from integrations.models import Integration, IntegrationType  # noqa: E402
 
 
 class IntegrationFactory(DjangoModelFactory[Integration]):

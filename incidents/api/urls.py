@@ -1,6 +1,6 @@
 """Incident API routes (included by oncall/api_urls.py, namespace "api")."""
 
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, path
 
 from incidents.api import views
 
@@ -44,9 +44,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("engage/", views.EngageApi.as_view(), name="engage"),
     path("severity-policies/", views.SeverityPolicyListApi.as_view(), name="severity-policy-list"),
-    # --- Integrations (ingestion) ------------------------------------------------------------
-    # Reserved for incidents/integrations/: append the one include line for
-    # `api/v1/integrations/` here, e.g.
-    # path("integrations/", include("incidents.integrations.api_urls")),
-    path("", include("incidents.integrations.api_urls")),  # integrations/ and webhooks/
 ]

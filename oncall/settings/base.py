@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rotations.apps.RotationsConfig",
     "notifications.apps.NotificationsConfig",
     "incidents.apps.IncidentsConfig",
+    "integrations.apps.IntegrationsConfig",
     "postmortems.apps.PostmortemsConfig",
 ]
 

@@ -23,8 +23,9 @@ CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT = None  # the URL decides (base chose the embedded file transport)
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 TEST_REDIS_URL = REDIS_URL
-# Ingestion folds each accepted event in the request (tests/integrations opt out per test).
-INGEST_INLINE = True
+# Ingestion stores and answers, and a worker folds later, as in production; a test that
+# needs the fold in the request (and says why) sets INGEST_INLINE itself.
+INGEST_INLINE = False
 # Serve static files from the finders (npm's htmx included) without a collectstatic run.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from incidents.integrations.models import Integration, WebhookSubscription
 from incidents.models import Incident
+from integrations.models import Integration, WebhookSubscription
 from oncall.models import User
 from rotations.models import EscalationPolicy, Override, Rotation, RotationMember, Team
 from tests.api.conftest import Core, assert_error

@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents.integrations.models import Integration
+from integrations.models import Integration
 from tests.factories import IntegrationFactory
 
 

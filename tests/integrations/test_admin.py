@@ -7,13 +7,13 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from incidents.integrations.models import Integration, WebhookSubscription
+from integrations.models import Integration, WebhookSubscription
 from oncall.keys import key_digest
 from oncall.roles import ENGINEER, MANAGER
 from tests.factories import IntegrationFactory, TeamFactory, UserFactory
 from tests.integrations.support import post_json, trigger
 
-ADD = "/admin/incidents/integration/add/"
+ADD = "/admin/integrations/integration/add/"
 
 
 def staff(role: str) -> Client:
@@ -48,7 +48,7 @@ def test_a_manager_adds_an_integration_and_sees_its_key_once(db: None) -> None:
 
 def test_the_list_shows_refused_events(db: None) -> None:
     IntegrationFactory.create(refused_events=7)
-    page = staff(MANAGER).get("/admin/incidents/integration/")
+    page = staff(MANAGER).get("/admin/integrations/integration/")
     assert page.status_code == 200
     assert "Refused events" in page.content.decode()
 
@@ -59,7 +59,7 @@ def test_engineers_cannot_reach_integrations_in_the_admin(db: None) -> None:
 
 # --- Webhook subscriptions: the signing secret is shown once --------------------------------
 
-HOOKS = "/admin/incidents/webhooksubscription/"
+HOOKS = "/admin/integrations/webhooksubscription/"
 
 
 def shown_once(response: Any) -> list[str]:
@@ -123,7 +123,7 @@ def test_the_rotate_key_action_refuses_the_old_key_at_once(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff(MANAGER).post(
-            "/admin/incidents/integration/",
+            "/admin/integrations/integration/",
             {"action": "rotate_key", "_selected_action": [integration.pk]},
         )
 

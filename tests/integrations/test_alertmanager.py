@@ -4,12 +4,20 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 
-from incidents.integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from incidents.models import Incident, Status
+from integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from oncall.roles import ENGINEER
 from tests.factories import UserFactory
-from tests.integrations.support import am_alert, am_message, post_json, timeline_line
+from tests.integrations.support import (
+    am_alert,
+    am_message,
+    last_fold_action,
+    post_json,
+    post_only,
+    timeline_line,
+)
 
 
 def url(integration: Integration) -> str:
@@ -22,13 +30,14 @@ def test_firing_opens_one_incident_with_its_alerts(
     response = post_json(client, url(am_integration), am_message())
 
     assert response.status_code == 200
-    incident = Incident.objects.get()
-    assert response.json() == {
+    assert response.json() == {  # answered before the fold
         "status": "success",
-        "action": "created",
+        "action": "accepted",
         "dedup_key": '{}:{alertname="HighLatency"}',
-        "incident": incident.number,
+        "incident": None,
     }
+    assert last_fold_action() == "created"
+    incident = Incident.objects.get()
     assert incident.title == "[HighLatency] p99 latency over 2 s"
     assert incident.severity == "SEV1"
     alerts = {a.fingerprint: a for a in incident.alerts.all()}
@@ -36,6 +45,25 @@ def test_firing_opens_one_incident_with_its_alerts(
     assert alerts["a1"].labels["instance"] == "a1:9100"
     assert alerts["a1"].annotations == {"summary": "latency on a1"}
     assert alerts["a1"].ends_at is None  # 0001-01-01 means "not ended"
+
+
+def test_folded_in_the_request_the_answer_says_what_the_fold_did(
+    client: Client, am_integration: Integration, settings: Settings
+) -> None:
+    # Inline on purpose: only a fold in the request can put its action and incident in the
+    # answer (INGEST_INLINE's contract); queued, the answer says "accepted".
+    settings.INGEST_INLINE = True
+    response = post_only(client, url(am_integration), am_message())
+
+    incident = Incident.objects.get()
+    assert response.json() == {
+        "status": "success",
+        "action": "created",
+        "dedup_key": '{}:{alertname="HighLatency"}',
+        "incident": incident.number,
+    }
+    resolved = post_only(client, url(am_integration), am_message(status="resolved"))
+    assert resolved.json()["action"] == "resolved"
 
 
 def test_a_resend_updates_alerts_by_fingerprint_and_records_truncation(
@@ -46,9 +74,9 @@ def test_a_resend_updates_alerts_by_fingerprint_and_records_truncation(
         alerts=[am_alert("a1", status="resolved"), am_alert("a2"), am_alert("a3")], truncated=4
     )
 
-    response = post_json(client, url(am_integration), again)
+    post_json(client, url(am_integration), again)
 
-    assert response.json()["action"] == "updated"
+    assert last_fold_action() == "updated"
     incident = Incident.objects.get()
     assert incident.alerts.count() == 3
     assert incident.alerts.get(fingerprint="a1").status == AlertStatus.RESOLVED
@@ -61,15 +89,15 @@ def test_resolved_resolves_and_firing_again_opens_a_new_incident(
     client: Client, am_integration: Integration
 ) -> None:
     post_json(client, url(am_integration), am_message())
-    resolved = post_json(client, url(am_integration), am_message(status="resolved"))
+    post_json(client, url(am_integration), am_message(status="resolved"))
     first = Incident.objects.get()
-    assert resolved.json()["action"] == "resolved"
+    assert last_fold_action() == "resolved"
     assert first.status == Status.RESOLVED
     assert first.resolved_via == "integration"
 
-    again = post_json(client, url(am_integration), am_message())
+    post_json(client, url(am_integration), am_message())
 
-    assert again.json()["action"] == "created"
+    assert last_fold_action() == "created"
     assert Incident.objects.filter(status=Status.TRIGGERED).exclude(pk=first.pk).count() == 1
 
 
@@ -90,7 +118,7 @@ def test_a_resolve_names_the_tool_in_the_alert_line_and_says_via_integration_onc
 def test_resolved_with_nothing_open_is_ignored(client: Client, am_integration: Integration) -> None:
     response = post_json(client, url(am_integration), am_message(status="resolved"))
     assert response.status_code == 200
-    assert response.json()["action"] == "ignored"
+    assert last_fold_action() == "ignored"
     assert not Incident.objects.exists()
 
 

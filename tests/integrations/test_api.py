@@ -19,9 +19,9 @@ from pytest_django.fixtures import Settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from incidents.integrations.models import Integration, WebhookSubscription
-from incidents.integrations.services import webhook_subscription_create
 from incidents.models import Incident
+from integrations.models import Integration, WebhookSubscription
+from integrations.services import webhook_subscription_create
 from notifications.models import Channel, Notification
 from oncall.keys import key_digest
 from oncall.roles import ENGINEER, MANAGER, SUPPORT

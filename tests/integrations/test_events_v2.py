@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.test import Client, override_settings
 
-from incidents.integrations.models import Alert, AlertGroup, Integration
 from incidents.models import Incident, Source, Status, TimelineKind
+from integrations.models import Alert, AlertGroup, Integration
 from oncall.roles import ENGINEER
 from tests.factories import UserFactory
 from tests.integrations.support import post_json, timeline_line, trigger

@@ -1,7 +1,7 @@
 """Asynchronous ingestion: one stored row per accepted event, folded in order by a task.
 
-These tests turn INGEST_INLINE off (the test settings fold in the request, so the
-wire-format tests see incidents at once).
+These tests post without folding and run the tasks themselves (the wire-format tests let
+`support.post_json` run the drain after each answer).
 """
 
 import threading
@@ -20,18 +20,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from incidents.integrations import ingest
-from incidents.integrations.ingest import common, keyfold
-from incidents.integrations.models import (
+from incidents.models import EscalationState, Incident, Status
+from integrations import ingest
+from integrations.ingest import common, keyfold
+from integrations.models import (
     Alert,
     AlertGroup,
     InboundEvent,
     Integration,
     WebhookSubscription,
 )
-from incidents.integrations.services import integration_issue_key
-from incidents.models import EscalationState, Incident, Status
-from incidents.tasks import ingest_process, ingest_sweep
+from integrations.services import integration_issue_key
+from integrations.tasks import ingest_process, ingest_sweep
 from notifications.models import Channel, Notification
 from oncall.celery import app as celery_app
 from rotations.models import StepAction
@@ -43,17 +43,21 @@ from tests.factories import (
     RotationMemberFactory,
     UserFactory,
 )
-from tests.integrations.support import am_alert, am_message, post_json, trigger
+from tests.integrations import support
+from tests.integrations.support import am_alert, am_message, trigger
 
 URL = "/v2/enqueue"
+
+
+# These tests fold by hand (task, drain, sweeper) and look in between.
+post_json = support.post_only
 REAL_FOLD = common.fold_event
 Sent = list[tuple[str, list[Any], dict[str, Any]]]
 
 
 @pytest.fixture(autouse=True)
 def asynchronous(settings: Settings) -> None:
-    """Fold later; without the ingest Redis (one task per event) unless a test sets it."""
-    settings.INGEST_INLINE = False
+    """Without the ingest Redis (one task per event) unless a test sets it."""
     settings.INGEST_REDIS_URL = ""
 
 
@@ -392,19 +396,19 @@ def test_the_admin_lists_unprocessed_and_failed_events_read_only(
     client: Client, integration: Integration, sent: Sent
 ) -> None:
     post_json(client, URL, trigger(key(integration), "waiting"))
-    InboundEvent.objects.update(last_error="RuntimeError: boom", attempts=1)
+    InboundEvent.objects.update(last_error="RuntimeError: boom", attempts=1, status="retrying")
     user = UserFactory.create(is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_inboundevent"))
     admin = Client()
     admin.force_login(user)
 
     for state in ("", "?state=unprocessed", "?state=retrying", "?state=failed"):
-        page = admin.get(f"/admin/incidents/inboundevent/{state}")
+        page = admin.get(f"/admin/integrations/inboundevent/{state}")
         assert page.status_code == 200
         assert ("RuntimeError: boom" in page.content.decode()) == (state != "?state=failed")
     event = InboundEvent.objects.get()
-    assert admin.get(f"/admin/incidents/inboundevent/{event.pk}/change/").status_code == 200
-    assert admin.get("/admin/incidents/inboundevent/add/").status_code == 403
+    assert admin.get(f"/admin/integrations/inboundevent/{event.pk}/change/").status_code == 200
+    assert admin.get("/admin/integrations/inboundevent/add/").status_code == 403
 
 
 # --- PostgreSQL: concurrency ------------------------------------------------------------------
@@ -558,7 +562,7 @@ def test_a_drain_keeps_each_keys_order_and_leaves_waiting_retries_alone(
         assert post_committed(body) == 202
     b_trigger = InboundEvent.objects.filter(dedup_key="b").earliest("id")
     InboundEvent.objects.filter(pk=b_trigger.pk).update(
-        next_attempt_at=timezone.now() + timedelta(minutes=5), attempts=1
+        next_attempt_at=timezone.now() + timedelta(minutes=5), attempts=1, status="retrying"
     )
 
     # b's resolve is due but waits behind b's trigger, which waits for its retry (its own

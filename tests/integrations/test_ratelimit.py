@@ -8,9 +8,9 @@ import time_machine
 from django.test import Client, override_settings
 from pytest_django.fixtures import Settings
 
-from incidents.integrations.models import IngestWindow, Integration
-from incidents.integrations.ratelimit import REDIS_PREFIX, ingest_rate_take
 from incidents.models import Incident
+from integrations.models import IngestWindow, Integration
+from integrations.ratelimit import REDIS_PREFIX, ingest_rate_take
 from tests.factories import IntegrationFactory
 from tests.integrations.support import am_message, post_json, trigger
 

@@ -11,10 +11,10 @@ from pytest_django import Settings
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
-from incidents.integrations.models import WebhookSubscription
-from incidents.integrations.webhooks import webhooks_on_timeline_event
 from incidents.models import Incident, TimelineKind, Via
 from incidents.services import incident_post_status_update
+from integrations.models import WebhookSubscription
+from integrations.webhooks import webhooks_on_timeline_event
 from notifications.channels import base
 from notifications.channels.webhook import webhook_signature
 from notifications.models import Channel, Notification

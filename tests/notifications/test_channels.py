@@ -14,6 +14,8 @@ from django.test import Client
 from pytest_httpserver import HTTPServer
 
 from notifications import services
+from notifications.channels.twilio import twilio_signature_valid
+from notifications.channels.webhook import webhook_signature
 from notifications.models import Channel, Notification, Status
 from tests.factories import UserFactory
 from tests.notifications.conftest import (
@@ -176,17 +178,40 @@ def test_webhook_is_signed_over_timestamp_and_body_with_an_idempotency_key(
     assert request.headers["X-Signature"] == f"sha256={expected.hexdigest()}"
     assert request.headers["Idempotency-Key"] == "incident:42:step:1:user:9:webhook"
     assert json.loads(body)["subject"] == "Checkout down"
-    # A tampered body does not verify.
-    forged = hmac.new(
-        method.secret.encode(), f"{timestamp}.".encode() + body + b" ", hashlib.sha256
-    )
-    assert request.headers["X-Signature"] != f"sha256={forged.hexdigest()}"
+    # The portal's signer binds the body, the timestamp and the secret: change any one and
+    # the signature it makes is not the one sent (a signer that ignored one would make it).
+    sent = request.headers["X-Signature"]
+    assert webhook_signature(secret=method.secret, timestamp=timestamp, body=body) == sent
+    assert webhook_signature(secret=method.secret, timestamp=timestamp, body=body + b" ") != sent
+    later = str(int(timestamp) + 1)
+    assert webhook_signature(secret=method.secret, timestamp=later, body=body) != sent
+    assert webhook_signature(secret=method.secret + "x", timestamp=timestamp, body=body) != sent
 
 
 def twilio_sign(url: str, params: dict[str, str]) -> str:
     payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
     digest = hmac.new(TWILIO_TOKEN.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def test_twilio_signatures_are_checked_by_the_library_validator(
+    real_channels: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "https://portal.example.com/notifications/twilio/status/7/"
+    params = {"MessageStatus": "undelivered", "MessageSid": "SM1", "ErrorCode": "30003"}
+    good = twilio_sign(url, params)
+
+    assert twilio_signature_valid(url=url, params=params, signature=good)
+    # Twilio may sign the URL with the default port spelled out; the library knows.
+    ported = twilio_sign(url.replace(".com/", ".com:443/"), params)
+    assert twilio_signature_valid(url=url, params=params, signature=ported)
+    assert not twilio_signature_valid(
+        url=url, params={**params, "MessageStatus": "delivered"}, signature=good
+    )
+    assert not twilio_signature_valid(url=url + "?x=1", params=params, signature=good)
+    assert not twilio_signature_valid(url=url, params=params, signature="")
+    monkeypatch.setattr(settings, "TWILIO_AUTH_TOKEN", "another-token")
+    assert not twilio_signature_valid(url=url, params=params, signature=good)
 
 
 def test_twilio_status_callback_with_a_valid_signature_fails_an_undelivered_sms(

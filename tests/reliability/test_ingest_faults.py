@@ -13,8 +13,8 @@ from django.db.models import Sum
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from incidents.integrations.models import AlertGroup, InboundEvent, Integration
 from incidents.models import Incident
+from integrations.models import AlertGroup, InboundEvent, Integration
 from tests.factories import IntegrationFactory
 from tests.integrations.support import post_json, trigger
 from tests.reliability.conftest import Cluster, wait_until

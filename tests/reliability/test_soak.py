@@ -45,7 +45,7 @@ import json
 from datetime import timedelta
 from django.contrib.auth.models import Group
 from django.utils import timezone
-from incidents.integrations.services import integration_create
+from integrations.services import integration_create
 from notifications.models import ContactMethod
 from notifications.services import notification_defaults_ensure
 from oncall.api.services import api_key_create

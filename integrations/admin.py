@@ -1,0 +1,206 @@
+"""Managers create and edit integrations and webhook subscriptions in the admin.
+
+Who may do what follows the role permissions in IntegrationsConfig: managers edit
+integrations and subscriptions and view alert groups; other roles see none of it.
+Secrets (an integration's key, a subscription's signing secret) are shown once, in a
+message after add or rotate, and never on a change page or list.
+"""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from integrations.ingest import inbound_retry
+from integrations.models import (
+    INBOUND_PENDING,
+    Alert,
+    AlertGroup,
+    InboundEvent,
+    InboundStatus,
+    Integration,
+    WebhookSubscription,
+)
+from integrations.services import (
+    integration_issue_key,
+    integration_rotate_key,
+    integration_url,
+    webhook_subscription_rotate_secret,
+)
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ("name", "team", "type", "key_prefix", "rate_limit_per_minute", "refused_events")
+    list_filter = ("type", "team")
+    list_select_related = ("team",)
+    fields = (
+        "team",
+        "name",
+        "type",
+        "severity_map",
+        "escalation_policy",
+        "rate_limit_per_minute",
+        "key_prefix",
+        "refused_events",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = ("key_prefix", "refused_events", "created_by", "created_at")
+    actions = ("rotate_key",)
+
+    def save_model(
+        self, request: HttpRequest, obj: Integration, form: ModelForm, change: bool
+    ) -> None:
+        secret = None
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+            secret = integration_issue_key(integration=obj)
+        super().save_model(request, obj, form, change)
+        if secret is not None:
+            url = integration_url(integration=obj, key=secret)
+            messages.warning(
+                request,
+                f"Integration key (shown once, copy it now): {secret} — send events to {url}",
+            )
+
+    @admin.action(
+        description="Issue a new key (the old one stops working)", permissions=("change",)
+    )
+    def rotate_key(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        for integration in queryset:
+            secret = integration_rotate_key(integration=integration)
+            messages.warning(request, f"New key for {integration.name} (shown once): {secret}")
+
+
+class AlertInline(admin.TabularInline):
+    model = Alert
+    extra = 0
+    can_delete = False
+    fields = ("fingerprint", "status", "summary", "severity", "labels", "annotations", "starts_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(admin.ModelAdmin):
+    list_display = (
+        "dedup_key",
+        "integration",
+        "incident",
+        "is_open",
+        "alert_count",
+        "truncated_alerts",
+        "last_event_at",
+    )
+    list_filter = ("is_open", "integration")
+    list_select_related = ("integration", "incident")
+    readonly_fields = list_display
+    inlines = (AlertInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class InboundStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("unprocessed", "Unprocessed"),
+            ("retrying", "Failed, retrying"),
+            ("failed", "Failed, given up"),
+            ("processed", "Processed"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        match self.value():
+            case "unprocessed":
+                return queryset.filter(status__in=INBOUND_PENDING)
+            case "retrying":
+                return queryset.filter(status=InboundStatus.RETRYING)
+            case "failed":
+                return queryset.filter(status=InboundStatus.FAILED)
+            case "processed":
+                return queryset.filter(status=InboundStatus.PROCESSED)
+        return queryset
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    """Accepted events, read-only: what is still to fold, what failed and why."""
+
+    list_display = (
+        "id",
+        "integration",
+        "kind",
+        "dedup_key",
+        "status",
+        "received_at",
+        "processed_at",
+        "action",
+        "attempts",
+        "next_attempt_at",
+        "failed_at",
+        "last_error",
+    )
+    list_filter = (InboundStateFilter, "kind", "integration")
+    list_select_related = ("integration",)
+    search_fields = ("dedup_key",)
+    readonly_fields = (*list_display, "payload")
+    actions = ("retry_now",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Retry now (failed or waiting events)", permissions=("view",))
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
+        count = inbound_retry(events=queryset)
+        messages.info(request, f"{count} event(s) queued again.")
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("url", "team", "event_types", "is_active", "created_at")
+    list_filter = ("is_active", "team")
+    list_select_related = ("team",)
+    # Never `secret`: it is shown once, in a message, when it is made.
+    fields = ("url", "team", "event_types", "is_active", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
+    actions = ("rotate_secret",)
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookSubscription, form: ModelForm, change: bool
+    ) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+        if not change:
+            messages.warning(
+                request,
+                f"Signing secret (shown once, copy it now): {obj.secret} — deliveries to "
+                f"{obj.url} carry X-Signature, HMAC-SHA256 over '<timestamp>.<body>' with it",
+            )
+
+    # Deliveries already queued keep the secret their row was written with.
+    @admin.action(description="Rotate secret", permissions=("change",))
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookSubscription]) -> None:
+        for subscription in queryset:
+            secret = webhook_subscription_rotate_secret(subscription=subscription)
+            messages.warning(
+                request, f"New signing secret for {subscription.url} (shown once): {secret}"
+            )

@@ -1,0 +1,142 @@
+"""Serializers of the integrations API: what goes in and what comes out.
+
+The `…Created` serializers are the only ones carrying a secret (an integration's key, a
+subscription's signing secret): they answer create and rotate, and nothing else.
+"""
+
+from rest_framework import serializers
+
+from integrations.models import (
+    Integration,
+    IntegrationType,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from oncall.api.fields import SlugLookupField
+from rotations.models import EscalationPolicy, Team
+
+# PositiveIntegerField's range on PostgreSQL; beyond it the database would refuse the row.
+MAX_RATE_LIMIT = 2**31 - 1
+# Source severities (Events v2 payload.severity, Alertmanager labels.severity): bounds that
+# refuse only nonsense (PostgreSQL's jsonb refuses a NUL byte; a blank name matches nothing).
+MAX_SOURCE_SEVERITY = 255
+MAX_SEVERITY_MAP = 50
+
+
+# --- Integrations -----------------------------------------------------------------------------
+
+
+class IntegrationInputSerializer(serializers.Serializer):
+    """What create takes; a PATCH takes any of it (`type` only as it is)."""
+
+    team = SlugLookupField(slug_field="slug", queryset=Team.objects.all())
+    name = serializers.CharField(max_length=100)
+    type = serializers.ChoiceField(choices=IntegrationType.choices, help_text="Fixed once created.")
+    severity_map = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Source severity → SEV level, replaced whole, e.g. "
+        '{"critical": "SEV1", "warning": "SEV3"}.',
+    )
+    escalation_policy = serializers.PrimaryKeyRelatedField(
+        queryset=EscalationPolicy.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A policy of the same team to page with; null: the team's default.",
+    )
+    rate_limit_per_minute = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_RATE_LIMIT,
+        required=False,
+        allow_null=True,
+        help_text="Events accepted per minute; null: the portal's default.",
+    )
+
+    def validate_severity_map(self, value: dict[str, str]) -> dict[str, str]:
+        # The levels are the model's rule (services check them); the keys are only shape.
+        if len(value) > MAX_SEVERITY_MAP:
+            raise serializers.ValidationError(f"Give at most {MAX_SEVERITY_MAP} severities.")
+        for source in value:
+            if not source.strip() or len(source) > MAX_SOURCE_SEVERITY or "\x00" in source:
+                raise serializers.ValidationError(
+                    f"Source severities are 1 to {MAX_SOURCE_SEVERITY} characters: {source!r}."
+                )
+        return value
+
+
+class IntegrationCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    key = serializers.CharField(help_text="The secret key: shown this once, never again.")
+    url = serializers.CharField(help_text="Where the monitoring tool sends events.")
+
+
+class IntegrationSerializer(serializers.ModelSerializer[Integration]):
+    team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = Integration
+        fields = (
+            "id",
+            "name",
+            "type",
+            "team",
+            "key_prefix",
+            "severity_map",
+            "escalation_policy",
+            "rate_limit_per_minute",
+            "refused_events",
+            "created_at",
+        )
+
+
+# --- Webhook subscriptions --------------------------------------------------------------------
+
+
+class WebhookInputSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    team = SlugLookupField(
+        slug_field="slug",
+        queryset=Team.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Only this team's incidents; null: every team's.",
+    )
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        allow_empty=False,
+        required=False,
+        default=list(WebhookEvent.values),
+    )
+
+
+class WebhookUpdateSerializer(WebhookInputSerializer):
+    is_active = serializers.BooleanField(
+        required=False, help_text="false: nothing is sent until it is true again."
+    )
+
+
+class WebhookSerializer(serializers.ModelSerializer[WebhookSubscription]):
+    # A subscription without a team hears every team's incidents.
+    team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields: tuple[str, ...] = ("id", "url", "team", "event_types", "is_active", "created_at")
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="The signing secret: shown this once, never again. Each delivery carries "
+        "`X-Signature: sha256=<hex>`, HMAC-SHA256 keyed by it over "
+        "`<X-Signature-Timestamp>.<body>`.",
+    )
+
+    class Meta(WebhookSerializer.Meta):
+        fields = (*WebhookSerializer.Meta.fields, "secret")
