@@ -13,6 +13,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from oncall.models import User
+from oncall.words import duration_words
 from rotations import resolver, selectors
 from rotations.models import Rotation, Team
 
@@ -69,13 +70,6 @@ def coverage_gaps_report(*, now: datetime, days: int = WATCH_DAYS) -> list[TeamG
     return sorted(report, key=lambda r: r.team.name)
 
 
-def _duration_text(length: timedelta) -> str:
-    days, minutes = divmod(int(length.total_seconds()) // 60, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "min")]
-    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "under a minute"
-
-
 def _gap_reason(rotation: Rotation, start: datetime) -> str:
     """The plain cause when there is one (otherwise: overrides or working hours)."""
     spec = selectors.rotation_spec(rotation)
@@ -98,7 +92,7 @@ def coverage_email(report: TeamGaps, contact: User) -> tuple[str, str]:
                 "rotation": found.rotation,
                 "reason": _gap_reason(found.rotation, report.start),
                 "gaps": [
-                    {"start": lo, "end": hi, "length": _duration_text(hi - lo)}
+                    {"start": lo, "end": hi, "length": duration_words(hi - lo)}
                     for lo, hi in found.gaps
                 ],
             }

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from oncall.memo import memoized
 from oncall.models import User
+from oncall.words import duration_words
 from rotations import resolver
 from rotations.models import (
     EscalationPolicy,
@@ -311,15 +312,7 @@ ESCALATION_CONTACT_ROLE = "the CPE manager"
 
 def wait_words(wait: timedelta) -> str:
     """10 minutes, 1 hour 30 minutes, 45 seconds: a step's wait as people say it."""
-    total = int(wait.total_seconds())
-    if total <= 0:
-        return "no wait"
-    parts = []
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
-        count, total = divmod(total, size)
-        if count:
-            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
-    return " ".join(parts)
+    return "no wait" if wait <= timedelta(0) else duration_words(wait)
 
 
 def people_words(names: list[str]) -> str:

@@ -9,13 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.api.common import (
+from integrations.api.access import (
     READ_ERRORS,
     TAGS,
     WRITE_ERRORS,
     IsManager,
-    _body,
-    _user,
+    request_user,
 )
 from integrations.api.serializers import (
     IntegrationCreatedSerializer,
@@ -31,6 +30,7 @@ from integrations.services import (
     integration_url,
 )
 from oncall.api.errors import error_responses
+from oncall.api.inputs import validated_body
 
 
 def _integration_or_404(integration_id: int) -> Integration:
@@ -78,8 +78,8 @@ class IntegrationListCreateApi(APIView):
         responses={201: IntegrationCreatedSerializer, **error_responses(*WRITE_ERRORS, 409)},
     )
     def post(self, request: Request) -> Response:
-        data = _body(IntegrationInputSerializer, request)
-        integration, key = integration_create(**data, actor=_user(request))
+        data = validated_body(IntegrationInputSerializer, request)
+        integration, key = integration_create(**data, actor=request_user(request))
         return Response(_with_key(integration, key), status=status.HTTP_201_CREATED)
 
 
@@ -109,7 +109,7 @@ class IntegrationDetailApi(APIView):
     )
     def patch(self, request: Request, integration_id: int) -> Response:
         integration = _integration_or_404(integration_id)
-        changes = _body(IntegrationInputSerializer, request, partial=True)
+        changes = validated_body(IntegrationInputSerializer, request, partial=True)
         integration_update(integration=integration, changes=changes)
         return Response(IntegrationSerializer(_integration_or_404(integration_id)).data)
 

@@ -10,13 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.api.common import (
+from integrations.api.access import (
     READ_ERRORS,
     TAGS,
     WRITE_ERRORS,
     IsManager,
-    _body,
-    _user,
+    request_user,
 )
 from integrations.api.serializers import (
     WebhookCreatedSerializer,
@@ -32,6 +31,7 @@ from integrations.services import (
     webhook_subscription_update,
 )
 from oncall.api.errors import error_responses
+from oncall.api.inputs import validated_body
 
 
 def _subscription_or_404(subscription_id: int) -> WebhookSubscription:
@@ -69,8 +69,8 @@ class WebhookListCreateApi(APIView):
         responses={201: WebhookCreatedSerializer, **error_responses(*WRITE_ERRORS)},
     )
     def post(self, request: Request) -> Response:
-        data = _body(WebhookInputSerializer, request)
-        subscription = webhook_subscription_create(**data, actor=_user(request))
+        data = validated_body(WebhookInputSerializer, request)
+        subscription = webhook_subscription_create(**data, actor=request_user(request))
         return Response(WebhookCreatedSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
 
@@ -98,7 +98,7 @@ class WebhookDetailApi(APIView):
     )
     def patch(self, request: Request, subscription_id: int) -> Response:
         subscription = _subscription_or_404(subscription_id)
-        changes = _body(WebhookUpdateSerializer, request, partial=True)
+        changes = validated_body(WebhookUpdateSerializer, request, partial=True)
         webhook_subscription_update(subscription=subscription, changes=changes)
         return Response(WebhookSerializer(_subscription_or_404(subscription_id)).data)
 

@@ -24,7 +24,7 @@
 
 from integrations.ingest.accept import Accepted, IngestRefused, alertmanager_level, ingest_accept
 from integrations.ingest.batch import ingest_drain_pending
-from integrations.ingest.common import BUSY_RETRY_SECONDS, Drained, retry_delay
+from integrations.ingest.events import BUSY_RETRY_SECONDS, Drained, retry_delay
 from integrations.ingest.keyfold import (
     inbound_retry,
     ingest_drain,

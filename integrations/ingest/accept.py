@@ -35,7 +35,7 @@ from integrations.parsing import (
     routing_key_of,
 )
 from integrations.ratelimit import ingest_rate_take
-from integrations.services.common import IngestResult
+from integrations.services.groups import IngestResult
 from integrations.services.keys import integration_by_key, integration_key_cache_clear
 
 

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from integrations.ingest import common
-from integrations.ingest.common import (
+from integrations.ingest import events as inbound
+from integrations.ingest.events import (
     BUSY_RETRY_SECONDS,
     Drained,
     due,
@@ -109,7 +109,7 @@ def _fold_claimed(
                 continue
             try:
                 with transaction.atomic() if isolate else nullcontext():
-                    result = common.fold_event(event)
+                    result = inbound.fold_event(event)
             except Exception as error:
                 if not isolate:
                     raise _Redo from error

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from integrations.ingest import common
-from integrations.ingest.common import (
+from integrations.ingest import events as inbound
+from integrations.ingest.events import (
     BUSY_RETRIES,
     BUSY_RETRY_SECONDS,
     DELETE_BATCH,
@@ -26,7 +26,7 @@ from integrations.ingest.common import (
 from integrations.ingest.status import inbound_transition, inbound_transition_many
 from integrations.ingest.wake import PROCESS_TASK, QUEUE, ingest_send
 from integrations.models import INBOUND_PENDING, InboundEvent, InboundStatus
-from integrations.services.common import IngestResult
+from integrations.services.groups import IngestResult
 from oncall.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def _fold_head(
             return False
         try:
             with transaction.atomic():
-                result = common.fold_event(event)
+                result = inbound.fold_event(event)
         except Exception as error:
             out.failed += 1
             return record_failure(event, error, now)  # a given-up event lets the key go on

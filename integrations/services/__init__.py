@@ -3,7 +3,7 @@
 - `keys`: issuing and rotating integration keys, the doors' cached key lookup.
 - `config`: integrations as configuration (create, change, delete, their URL).
 - `subscriptions`: webhook subscriptions as configuration (and their signing secrets).
-- `common`: the dedup core both formats fold through (one open alert group per key).
+- `groups`: the dedup core both formats fold through (one open alert group per key).
 - `events_v2`, `alertmanager`: folding PagerDuty Events v2 and Alertmanager messages.
 
 The doors' service, `ingest_accept`, is the ingest pipeline's first stage
@@ -13,7 +13,6 @@ Tests that monkeypatch a name must patch the module that uses it, not this packa
 """
 
 from integrations.services.alertmanager import alertmanager_process
-from integrations.services.common import CLAIM_ATTEMPTS, Action, IngestResult
 from integrations.services.config import (
     INTEGRATION_CHANGEABLE,
     integration_create,
@@ -22,6 +21,7 @@ from integrations.services.config import (
     integration_url,
 )
 from integrations.services.events_v2 import event_v2_process
+from integrations.services.groups import CLAIM_ATTEMPTS, Action, IngestResult
 from integrations.services.keys import (
     KEY_KIND,
     integration_by_key,

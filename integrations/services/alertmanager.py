@@ -7,7 +7,7 @@ from incidents.models import TimelineKind, Via
 from incidents.timeline import timeline_write
 from integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from integrations.parsing import AmMessage
-from integrations.services.common import (
+from integrations.services.groups import (
     Action,
     IngestResult,
     declare_from,

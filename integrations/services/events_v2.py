@@ -10,7 +10,7 @@ from incidents.models import Incident, TimelineKind, Via
 from incidents.timeline import timeline_write
 from integrations.models import Alert, AlertGroup, Integration
 from integrations.parsing import EventV2
-from integrations.services.common import (
+from integrations.services.groups import (
     Action,
     IngestResult,
     declare_from,

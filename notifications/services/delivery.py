@@ -38,6 +38,7 @@ from notifications.services.storm import (
     page_title,
 )
 from notifications.signing import ack_token_make, ack_url
+from oncall.backoff import exponential_backoff
 
 logger = logging.getLogger(__name__)
 
@@ -195,9 +196,11 @@ def _requeue_at(notification: Notification, eta: datetime) -> None:
 
 def retry_delay(*, attempts: int, retry_after: float | None) -> timedelta:
     """Exponential backoff (base × 2^(attempts-1), capped); a Retry-After wins if longer."""
-    base = settings.NOTIFY_RETRY_BASE_DELAY.total_seconds()
-    cap = settings.NOTIFY_RETRY_MAX_DELAY.total_seconds()
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    delay = exponential_backoff(
+        attempts=attempts,
+        base=settings.NOTIFY_RETRY_BASE_DELAY,
+        cap=settings.NOTIFY_RETRY_MAX_DELAY,
+    ).total_seconds()
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.NOTIFY_RETRY_AFTER_MAX.total_seconds()))
     return timedelta(seconds=delay)

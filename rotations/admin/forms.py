@@ -33,17 +33,6 @@ UNITS = {"hours": HOUR, "days": DAY}
 MAX_SHIFT = timedelta(days=366)
 
 
-def describe_duration(value: timedelta) -> str:
-    """7 days → "7 days", 12 hours → "12 hours", 90 minutes → "1:30:00"."""
-    if value and not value % DAY:
-        days = value // DAY
-        return f"{days} day{'s' if days != 1 else ''}"
-    if value and not value % HOUR:
-        hours = value // HOUR
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return str(value)
-
-
 class ShiftLengthWidget(forms.MultiWidget):
     """A number and a unit (hours or days), posted as `<name>_value` and `<name>_unit`."""
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from oncall.words import duration_words
 from rotations import resolver
-from rotations.admin.forms import describe_duration
 from rotations.escalation import PlannedPage, policy_plan
 from rotations.models import EscalationPolicy, Rotation
 from rotations.selectors import (
@@ -109,7 +109,7 @@ def coverage_gaps(rotation: Rotation, now: datetime) -> SafeString:
                 local_text(start, tz),
                 utc_text(end),
                 local_text(end, tz),
-                describe_duration(end - start),
+                duration_words(end - start),
             )
             for start, end in gaps[:GAPS_SHOWN]
         ),

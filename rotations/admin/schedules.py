@@ -15,12 +15,12 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from oncall.models import User
+from oncall.words import duration_words
 from rotations.admin import previews
 from rotations.admin.forms import (
     OverrideAdminForm,
     OverrideInlineForm,
     RotationAdminForm,
-    describe_duration,
     engineers_and,
 )
 from rotations.admin.formsets import (
@@ -154,7 +154,7 @@ class RotationAdmin(SortableParentAdmin, admin.ModelAdmin):
 
     @admin.display(description="Shift", ordering="shift_length")
     def shift(self, rotation: Rotation) -> str:
-        return describe_duration(rotation.shift_length)
+        return duration_words(rotation.shift_length)
 
     @admin.display(description="Members", ordering="member_total")
     def member_count(self, rotation: Rotation) -> int:

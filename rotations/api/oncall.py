@@ -8,8 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oncall.api.errors import error_responses
+from oncall.api.inputs import validated_query
 from rotations import selectors
-from rotations.api.inputs import validated_query
 from rotations.api.serializers import TAGS, OnCallQuerySerializer, OnCallSerializer
 from rotations.models import Team
 

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oncall.api.errors import error_responses
+from oncall.api.inputs import validated_body, validated_query
 from oncall.api.permissions import IsManagerOrReadOnly
 from rotations import services
-from rotations.api.inputs import validated_body, validated_query
 from rotations.api.serializers import (
     TAGS,
     WRITE_ERRORS,

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from oncall.api.errors import error_responses
+from oncall.api.inputs import validated_body
 from oncall.api.permissions import IsManagerOrReadOnly
 from rotations import services
-from rotations.api.inputs import validated_body
 from rotations.api.serializers import TAGS, WRITE_ERRORS, TeamInputSerializer, TeamSerializer
 from rotations.models import Team
 

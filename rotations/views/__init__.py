@@ -26,7 +26,6 @@ from rotations.views.overrides import override_create, override_delete
 from rotations.views.rotation import (
     COMING,
     COMING_SHIFTS,
-    duration_text,
     rotation_detail,
     rotation_feed_rotate,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "SLACK",
     "OnCallRow",
     "absolute_url",
-    "duration_text",
     "my_shift_change",
     "my_shifts",
     "oncall",

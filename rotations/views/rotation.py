@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.roles import is_manager
+from oncall.words import duration_words
 from rotations import services
 from rotations.forms import OverrideForm
 from rotations.models import Override, Rotation
@@ -26,17 +27,6 @@ from rotations.views.shifts import shifts_around
 # The rotation page shows the coming shifts over at least this long, or 8 shifts.
 COMING = timedelta(weeks=4)
 COMING_SHIFTS = 8
-
-
-def duration_text(length: timedelta) -> str:
-    """'1 week', '14 days', '12 hours': how long a shift lasts, in words."""
-    if length % timedelta(weeks=1) == timedelta(0):
-        weeks = length // timedelta(weeks=1)
-        return f"{weeks} week{'s' if weeks != 1 else ''}"
-    if length % timedelta(days=1) == timedelta(0):
-        return f"{length.days} day{'s' if length.days != 1 else ''}"
-    hours = length / timedelta(hours=1)
-    return f"{hours:g} hour{'s' if hours != 1 else ''}"
 
 
 def rotation_or_404(pk: int) -> Rotation:
@@ -122,7 +112,7 @@ def rotation_page_context(
         **_feed_context(request, rotation),
         "now": now,
         "until": until,
-        "shift_length": duration_text(rotation.shift_length),
+        "shift_length": duration_words(rotation.shift_length),
         "members": [m.user for m in rotation.ordered_members],  # type: ignore[attr-defined]
         "shifts": shifts_around(rotation, now, until),
         "gaps": rotation_gaps(rotation=rotation, start=now, end=until),

@@ -38,6 +38,11 @@ def test_schema_validates_without_warnings(tmp_path: Any) -> None:
         stdout=out,
         stderr=out,
     )
+    # --fail-on-warn exits on a warning; what it wrote must also be the whole schema.
+    written = (tmp_path / "s.yaml").read_text()
+    assert written.startswith("openapi: 3.")
+    assert "/api/v1/incidents/{incident_id}/acknowledge/:" in written
+    assert not re.search(r"warning|error", out.getvalue(), re.IGNORECASE), out.getvalue()
 
 
 def test_every_operation_documents_its_bodies_and_errors(schema: dict[str, Any]) -> None:

@@ -22,7 +22,8 @@ from pytest_django.fixtures import Settings
 
 from incidents.models import EscalationState, Incident, Status
 from integrations import ingest
-from integrations.ingest import common, keyfold
+from integrations.ingest import events as inbound
+from integrations.ingest import keyfold
 from integrations.models import (
     Alert,
     AlertGroup,
@@ -51,7 +52,7 @@ URL = "/v2/enqueue"
 
 # These tests fold by hand (task, drain, sweeper) and look in between.
 post_json = support.post_only
-REAL_FOLD = common.fold_event
+REAL_FOLD = inbound.fold_event
 Sent = list[tuple[str, list[Any], dict[str, Any]]]
 
 
@@ -258,7 +259,7 @@ def hiccup(
     client: Client, integration: Integration, sent: Sent, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[InboundEvent, InboundEvent, InboundEvent]:
     """A trigger and a resolve of "db", a trigger of "other"; folding the first one fails
-    (until the test puts `common.fold_event` back)."""
+    (until the test puts `inbound.fold_event` back)."""
     post_json(client, URL, trigger(key(integration), "db"))
     post_json(client, URL, action(integration, "resolve", "db"))
     post_json(client, URL, trigger(key(integration), "other"))
@@ -269,7 +270,7 @@ def hiccup(
             raise RuntimeError("database hiccup")
         return REAL_FOLD(event)
 
-    monkeypatch.setattr(common, "fold_event", broken)
+    monkeypatch.setattr(inbound, "fold_event", broken)
     sent.clear()
     return trig, resolve, other
 
@@ -298,7 +299,7 @@ def test_a_failing_event_records_its_error_holds_its_key_and_is_retried(
     assert retry[2]["countdown"] == pytest.approx(5)  # INGEST_RETRY_BASE_DELAY
     assert ingest.ingest_sweep(now=trig.next_attempt_at - timedelta(seconds=1)) == 0
 
-    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
+    monkeypatch.setattr(inbound, "fold_event", REAL_FOLD)
     assert ingest.ingest_sweep(now=trig.next_attempt_at) == 2
 
     trig.refresh_from_db()
@@ -330,7 +331,7 @@ def test_an_event_failing_every_attempt_is_given_up_and_its_key_goes_on(
             raise ValueError("cannot fold")
         return REAL_FOLD(event)
 
-    monkeypatch.setattr(common, "fold_event", broken)
+    monkeypatch.setattr(inbound, "fold_event", broken)
 
     ingest_process(bad.pk)
     assert sweep_later() == 1  # second attempt gives up, then the next event folds
@@ -340,7 +341,7 @@ def test_an_event_failing_every_attempt_is_given_up_and_its_key_goes_on(
     assert (bad.attempts, bad.processed_at) == (2, None)
     assert Incident.objects.get().title == "second"
 
-    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
+    monkeypatch.setattr(inbound, "fold_event", REAL_FOLD)
     sent.clear()
     assert ingest.inbound_retry(events=InboundEvent.objects.all()) == 1
     assert sweep_later() == 1
@@ -593,7 +594,7 @@ def test_a_failure_in_a_drain_batch_stops_only_its_key_and_queues_its_retry(
     assert InboundEvent.objects.get(pk=web.pk).action == "created"  # another key goes on
     assert [(name, args) for name, args, _ in sent] == [(ingest.PROCESS_TASK, [trig.pk])]
 
-    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
+    monkeypatch.setattr(inbound, "fold_event", REAL_FOLD)
     InboundEvent.objects.filter(pk=trig.pk).update(next_attempt_at=timezone.now())  # its time
     assert ingest_process(trig.pk) == "folded 2, failed 0"  # the retry folds its key in order
     assert Incident.objects.get(dedup_key="db").status == Status.RESOLVED
@@ -620,7 +621,7 @@ def test_a_failure_after_other_folds_in_a_batch_undoes_them_and_they_are_folded_
             raise RuntimeError("database hiccup")
         return REAL_FOLD(event)
 
-    monkeypatch.setattr(common, "fold_event", broken)
+    monkeypatch.setattr(inbound, "fold_event", broken)
     sent.clear()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert ingest.ingest_drain_pending() == "folded 2, failed 1"

@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from incidents.models import Incident
-from integrations.ingest import common
+from integrations.ingest import events as inbound
 from integrations.models import (
     Alert,
     AlertGroup,
@@ -105,7 +105,7 @@ def test_the_move_keeps_every_row_its_links_and_its_permissions() -> None:
         ids["retrying"]: InboundStatus.RETRYING,
         ids["accepted"]: InboundStatus.ACCEPTED,
     }
-    assert set(common.pending().values_list("pk", flat=True)) == {ids["retrying"], ids["accepted"]}
+    assert set(inbound.pending().values_list("pk", flat=True)) == {ids["retrying"], ids["accepted"]}
     # The same permission rows, now under the integrations label: nothing to grant again.
     moved = managers.permissions.filter(pk__in=held)
     assert list(moved.values_list("content_type__app_label", flat=True)) == ["integrations"]

@@ -9,7 +9,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from integrations import ingest
-from integrations.ingest import common
+from integrations.ingest import events as inbound
 from integrations.ingest.status import (
     INBOUND_TRANSITIONS,
     InboundTransitionError,
@@ -20,7 +20,7 @@ from integrations.models import InboundEvent, InboundStatus, Integration
 from tests.integrations.support import post_only, trigger
 
 URL = "/v2/enqueue"
-REAL_FOLD = common.fold_event
+REAL_FOLD = inbound.fold_event
 
 
 def _accept(client: Client, integration: Integration, dedup: str = "db") -> InboundEvent:
@@ -40,14 +40,14 @@ def test_an_accepted_event_is_pending_until_the_drain_folds_it(
 ) -> None:
     event = _accept(client, integration)
     assert event.status == InboundStatus.ACCEPTED
-    assert list(common.pending()) == [event]
+    assert list(inbound.pending()) == [event]
 
     ingest.ingest_drain_pending()
 
     event.refresh_from_db()
     assert (event.status, event.action, event.attempts) == (InboundStatus.PROCESSED, "created", 1)
     assert event.processed_at is not None
-    assert not common.pending().exists()
+    assert not inbound.pending().exists()
 
 
 def test_a_failure_retries_then_gives_up_and_the_admins_retry_makes_it_due_again(
@@ -62,7 +62,7 @@ def test_a_failure_retries_then_gives_up_and_the_admins_retry_makes_it_due_again
     def broken(event: InboundEvent) -> Any:
         raise ValueError("cannot fold")
 
-    monkeypatch.setattr(common, "fold_event", broken)
+    monkeypatch.setattr(inbound, "fold_event", broken)
     ingest.ingest_process(event_id=event.pk)
     event.refresh_from_db()
     assert (event.status, event.attempts) == (InboundStatus.RETRYING, 1)
@@ -74,7 +74,7 @@ def test_a_failure_retries_then_gives_up_and_the_admins_retry_makes_it_due_again
     assert (event.status, event.attempts) == (InboundStatus.FAILED, 2)
     assert event.failed_at is not None
     assert event.next_attempt_at is None
-    assert not common.pending().exists()
+    assert not inbound.pending().exists()
 
     assert ingest.inbound_retry(events=InboundEvent.objects.all()) == 1
     event.refresh_from_db()
@@ -82,7 +82,7 @@ def test_a_failure_retries_then_gives_up_and_the_admins_retry_makes_it_due_again
     assert (event.failed_at, event.next_attempt_at) == (None, None)
     assert event.last_error == "ValueError: cannot fold"  # kept for the operator
 
-    monkeypatch.setattr(common, "fold_event", REAL_FOLD)
+    monkeypatch.setattr(inbound, "fold_event", REAL_FOLD)
     ingest.ingest_process(event_id=event.pk)
     event.refresh_from_db()
     assert (event.status, event.attempts, event.last_error) == (

@@ -146,11 +146,11 @@ def test_send_mails_each_team_with_real_gaps_once_to_its_escalation_contact(
     # In the contact's timezone (New York, across spring forward), with UTC beside it.
     assert (
         "Mon 2 Mar 2026 03:00 EST to Mon 9 Mar 2026 09:00 EDT "
-        "(Mon 2 Mar 08:00 to Mon 9 Mar 13:00 UTC), 7 d 5 h" in body
+        "(Mon 2 Mar 08:00 to Mon 9 Mar 13:00 UTC), 7 days 5 hours" in body
     )
     assert (
         "Mon 2 Mar 2026 03:00 EST to Mon 16 Mar 2026 04:00 EDT "
-        "(Mon 2 Mar 08:00 to Mon 16 Mar 08:00 UTC), 14 d" in body
+        "(Mon 2 Mar 08:00 to Mon 16 Mar 08:00 UTC), 2 weeks" in body
     )
     sprint_mail = next(m for m in mail.outbox if m.to == ["quinn@example.com"])
     # Quinn reads London time: New York's 09:00 EDT on 9 March is 13:00 GMT.

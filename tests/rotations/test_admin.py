@@ -385,10 +385,10 @@ def test_rotation_list_shows_shape_and_who_is_on_call_now(
         response = client.get("/admin/rotations/rotation/")
     row = text(response.content)
     assert (
-        "Core · Veteran primary Core Veteran Primary 7 days America/New_York 3 Dave (override)"
+        "Core · Veteran primary Core Veteran Primary 1 week America/New_York 3 Dave (override)"
         in row
     )
-    assert "Core · New primary Core New Primary 7 days America/New_York 1 Dave" in row
+    assert "Core · New primary Core New Primary 1 week America/New_York 1 Dave" in row
 
 
 def test_rotation_list_queries_do_not_grow_with_rotations(

@@ -13,8 +13,9 @@ from integrations.ingest.status import inbound_transition
 from integrations.ingest.wake import ingest_send
 from integrations.models import INBOUND_PENDING, InboundEvent, InboundStatus, IntegrationType
 from integrations.services.alertmanager import alertmanager_process
-from integrations.services.common import IngestResult
 from integrations.services.events_v2 import event_v2_process
+from integrations.services.groups import IngestResult
+from oncall.backoff import exponential_backoff
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ def fold_event(event: InboundEvent) -> IngestResult:
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the n-th failure, capped."""
-    base: timedelta = settings.INGEST_RETRY_BASE_DELAY
-    delay = base * (2 ** max(0, attempts - 1))
-    return min(delay, settings.INGEST_RETRY_MAX_DELAY)
+    return exponential_backoff(
+        attempts=attempts,
+        base=settings.INGEST_RETRY_BASE_DELAY,
+        cap=settings.INGEST_RETRY_MAX_DELAY,
+    )
 
 
 def record_failure(event: InboundEvent, error: BaseException, now: datetime) -> bool:

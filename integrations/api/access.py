@@ -1,8 +1,8 @@
-"""What every view of this API shares: managers only, bodies checked, documented errors."""
+"""What every view of this API shares: managers only, documented errors (bodies are checked
+by `oncall.api.inputs.validated_body`)."""
 
 from typing import Any
 
-from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -14,7 +14,7 @@ READ_ERRORS = (401, 403)
 WRITE_ERRORS = (400, 401, 403, 413, 415)
 
 
-def _user(request: Request) -> User:
+def request_user(request: Request) -> User:
     user = request.user
     assert isinstance(user, User), "IsAuthenticated lets only users through"
     return user
@@ -25,11 +25,3 @@ class IsManager(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return is_manager(request.user)
-
-
-def _body(
-    serializer_class: type[serializers.Serializer], request: Request, *, partial: bool = False
-) -> dict[str, Any]:
-    body = serializer_class(data=request.data, partial=partial)
-    body.is_valid(raise_exception=True)
-    return dict(body.validated_data)
