@@ -329,7 +329,7 @@ def test_the_live_partial_answers_only_what_changes(
     assert "<html" not in html
     assert html.lstrip().startswith(
         f'<div id="incident-status" hx-get="/incidents/{incident.pk}/live/" '
-        'hx-trigger="every 15s" hx-swap="outerHTML">'
+        'hx-trigger="every 15s" hx-target="this" hx-swap="outerHTML">'
     )
     assert 'data-status="acknowledged"' in html
     assert core.people["bob"].name in text(html)
