@@ -70,9 +70,3 @@ def incident_pages(*, incident: Incident) -> QuerySet[Notification]:
     return Notification.objects.filter(
         subject_type="incident", subject_id=incident.pk
     ).select_related("recipient")
-
-
-def escalation_states_due() -> QuerySet[EscalationState]:
-    return EscalationState.objects.filter(status="active", next_action_at__isnull=False).order_by(
-        "next_action_at"
-    )

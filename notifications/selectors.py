@@ -86,11 +86,5 @@ def page_plans(
     return plans
 
 
-def notifications_for_subject(*, subject_type: str, subject_id: int) -> QuerySet[Notification]:
-    return Notification.objects.filter(
-        subject_type=subject_type, subject_id=subject_id
-    ).select_related("recipient")
-
-
 def outbox_recent(*, limit: int = 100) -> QuerySet[Notification]:
     return Notification.objects.select_related("recipient").order_by("-created_at", "-id")[:limit]

@@ -9,7 +9,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("oncall.api.urls")),
-    path("", include("rotations.api_urls")),
+    path("", include("rotations.api.urls")),
     path("", include("incidents.api.urls")),
-    path("", include("integrations.api_urls")),  # integrations/ and webhooks/
+    path("", include("integrations.api.urls")),  # integrations/ and webhooks/
 ]

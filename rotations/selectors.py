@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from oncall.models import User
 from rotations import resolver
@@ -238,10 +238,6 @@ def next_member(*, rotation: Rotation, user_id: int) -> User | None:
     after = resolver.next_member(rotation_spec(rotation), user_id)
     members: list[RotationMember] = getattr(rotation, "ordered_members", [])
     return next((m.user for m in members if m.user_id == after), None)
-
-
-def teams_for(user: User) -> QuerySet[Team]:
-    return Team.objects.filter(Q(members=user) | Q(escalation_contact=user)).distinct()
 
 
 @dataclass(frozen=True)

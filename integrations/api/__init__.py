@@ -9,7 +9,7 @@ service and answers with an output serializer; errors come out in the portal's s
 (oncall.api.errors).
 
 One module per resource (`integrations`, `webhooks`), serializers in `serializers`, the
-permission and body parsing in `access`; urls in integrations/api_urls.py.
+permission and body parsing in `access`; urls in integrations/api/urls.py.
 """
 
 from integrations.api.integrations import (

@@ -5,7 +5,7 @@ call and answers with an output serializer; errors come out in the portal's shap
 (oncall.api.errors). Everyone signed in reads; only managers write (IsManagerOrReadOnly).
 
 One module per resource (`oncall`, `teams`, `rotations`, `overrides`, `policies`), the
-shared input parsing in `inputs`, serializers in `serializers`; urls in rotations/api_urls.py.
+shared input parsing in `inputs`, serializers in `serializers`; urls in rotations/api/urls.py.
 """
 
 from rotations.api.oncall import OnCallApi
