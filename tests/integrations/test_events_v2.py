@@ -8,10 +8,10 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from incidents.models import Incident, Source, Status, TimelineKind
-from integrations.models import Alert, AlertGroup, Integration
+from integrations.models import INBOUND_PENDING, Alert, AlertGroup, InboundEvent, Integration
 from oncall.roles import ENGINEER
 from tests.factories import UserFactory
-from tests.integrations.support import post_json, timeline_line, trigger
+from tests.integrations.support import fold_accepted, post_json, timeline_line, trigger
 
 URL = "/v2/enqueue"
 
@@ -284,6 +284,12 @@ def test_fifty_simultaneous_triggers_with_one_key_open_exactly_one_incident() ->
         thread.join()
 
     assert statuses == [202] * 50
+    # Fifty drains raced: one that found the key held by another left it for the next drain
+    # (in production the next wake-up or the sweeper); drain until nothing is pending.
+    for _ in range(50):
+        if not InboundEvent.objects.filter(status__in=INBOUND_PENDING).exists():
+            break
+        fold_accepted()
     assert Incident.objects.filter(dedup_key="storm").count() == 1
     assert AlertGroup.objects.get().alert_count == 50
     assert Alert.objects.count() == 50
