@@ -228,6 +228,17 @@ class UserIdsField(serializers.ListField):
         return ids
 
 
+def _team_policy_id(purpose: str) -> serializers.IntegerField:
+    """An optional reference to one of the team's own policies, by id."""
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        allow_null=True,
+        required=False,
+        help_text=f"Id of one of the team's policies: {purpose}",
+    )
+
+
 class TeamInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=50, help_text="Short name for URLs, e.g. core.")
     name = serializers.CharField(max_length=100)
@@ -243,27 +254,9 @@ class TeamInputSerializer(serializers.Serializer):
     announcement_email = serializers.EmailField(
         required=False, allow_blank=True, help_text="Where status updates go."
     )
-    default_policy = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_ID,
-        allow_null=True,
-        required=False,
-        help_text="Id of one of the team's policies: pages its declared incidents.",
-    )
-    engage_policy = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_ID,
-        allow_null=True,
-        required=False,
-        help_text="Id of one of the team's policies: pages the veteran tier on engage.",
-    )
-    new_tier_policy = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_ID,
-        allow_null=True,
-        required=False,
-        help_text="Id of one of the team's policies: pages the new tier on engage.",
-    )
+    default_policy = _team_policy_id("pages its declared incidents.")
+    engage_policy = _team_policy_id("pages the veteran tier on engage.")
+    new_tier_policy = _team_policy_id("pages the new tier on engage.")
 
 
 class WorkingHoursInputSerializer(serializers.Serializer):
