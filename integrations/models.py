@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident, Severity
+from notifications.outbound import outbound_url_check
 
 __all__ = [
     "Alert",
@@ -328,6 +329,11 @@ class WebhookSubscription(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        if self.url:
+            try:
+                outbound_url_check(self.url)  # sending checks again, on what it connects to
+            except ValidationError as error:
+                raise ValidationError({"url": error}) from error
         values = self.event_types
         if not isinstance(values, list) or not values:
             raise ValidationError({"event_types": "Give a list of event types."})

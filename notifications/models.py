@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import models
 
+from notifications.outbound import outbound_url_check
 from oncall.validators import normalize_e164
 
 
@@ -169,8 +170,10 @@ class ContactMethod(models.Model):
         super().clean()
         try:
             self.address = normalize_address(self.channel, self.address)
+            if self.channel in (Channel.SLACK, Channel.WEBHOOK):
+                outbound_url_check(self.address)  # sending checks again, on what it connects to
         except ValidationError as error:
-            raise ValidationError({"address": error.messages}) from error
+            raise ValidationError({"address": error}) from error
 
 
 class NotificationRule(models.Model):

@@ -1,6 +1,8 @@
 """The channel interface: `send(message) -> SendResult`, raising Transient/PermanentError."""
 
 import functools
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -9,6 +11,10 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from notifications.outbound import OutboundRefused, guarded_client, guarded_url
+
+logger = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
@@ -98,17 +104,38 @@ def http_client() -> httpx.Client:
     return httpx.Client(follow_redirects=False, headers={"User-Agent": "oncall-portal"})
 
 
-def post(url: str, **kwargs: Any) -> httpx.Response:
-    """POST and sort the outcome: 2xx returns, 429/5xx/network → transient, other → permanent."""
+def post(
+    url: str,
+    *,
+    user_given: bool = False,
+    error_detail: Callable[[httpx.Response], str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """POST and sort the outcome: 2xx returns, 429/5xx/network → transient, other → permanent.
+
+    `user_given` URLs (webhooks, Slack hooks) go through `outbound.guarded_client`: an
+    address we must not reach fails the message permanently and nothing is sent. An error
+    says the status and its reason phrase (plus `error_detail`'s short words), never the
+    peer's body: it is shown on the outbox, the incident timeline and the admin.
+    """
     try:
-        response = http_client().post(url, timeout=http_timeout(), **kwargs)
+        if user_given:
+            response = guarded_client().post(guarded_url(url), timeout=http_timeout(), **kwargs)
+        else:
+            response = http_client().post(url, timeout=http_timeout(), **kwargs)
+    except OutboundRefused as error:
+        raise PermanentError(f"refused: {error}") from error
     except httpx.TimeoutException as error:
         raise TransientError(f"timeout talking to {httpx.URL(url).host}: {error}") from error
     except httpx.TransportError as error:
         raise TransientError(f"cannot reach {httpx.URL(url).host}: {error}") from error
     if response.is_success:
         return response
-    detail = f"HTTP {response.status_code}: {response.text[:300]}"
+    logger.debug("HTTP %s from %s: %s", response.status_code, url, response.text[:2000])
+    detail = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    extra = error_detail(response) if error_detail is not None else ""
+    if extra:
+        detail = f"{detail} ({extra})"
     if response.status_code == 429 or response.status_code >= 500:
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         raise TransientError(detail, retry_after=retry_after)

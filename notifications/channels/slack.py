@@ -31,5 +31,5 @@ def slack_payload(message: OutgoingMessage) -> dict[str, Any]:
 
 class SlackBackend(Backend):
     def send(self, message: OutgoingMessage) -> SendResult:
-        post(message.address, json=slack_payload(message))
+        post(message.address, user_given=True, json=slack_payload(message))
         return SendResult()

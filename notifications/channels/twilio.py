@@ -31,8 +31,21 @@ def _auth() -> httpx.BasicAuth:
 def _sid(response: httpx.Response) -> str:
     try:
         return str(response.json().get("sid", ""))
-    except ValueError as error:
-        raise PermanentError(f"Twilio answered without JSON: {response.text[:200]}") from error
+    except (ValueError, AttributeError) as error:
+        # The body is not repeated: whatever answered is shown nowhere but the debug log.
+        raise PermanentError(
+            f"Twilio answered HTTP {response.status_code} without JSON "
+            f"({response.headers.get('Content-Type') or 'no content type'})"
+        ) from error
+
+
+def _twilio_error(response: httpx.Response) -> str:
+    """Twilio's error code (e.g. 21211, an invalid number), the one useful word of its body."""
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return ""
+    return f"Twilio error {code}" if isinstance(code, int) else ""
 
 
 def _check_configured() -> None:
@@ -79,7 +92,7 @@ class TwilioSmsBackend(Backend):
         form = {"To": message.address, "From": settings.TWILIO_FROM, "Body": sms_text(message)}
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
-        response = post(_api("Messages.json"), data=form, auth=_auth())
+        response = post(_api("Messages.json"), data=form, auth=_auth(), error_detail=_twilio_error)
         return SendResult(provider_message_id=_sid(response))
 
 
@@ -90,7 +103,7 @@ class TwilioVoiceBackend(Backend):
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
             form["StatusCallbackEvent"] = "completed"
-        response = post(_api("Calls.json"), data=form, auth=_auth())
+        response = post(_api("Calls.json"), data=form, auth=_auth(), error_detail=_twilio_error)
         return SendResult(provider_message_id=_sid(response))
 
 

@@ -39,5 +39,5 @@ class WebhookBackend(Backend):
             "X-Signature-Timestamp": timestamp,
             "X-Signature": webhook_signature(secret=message.secret, timestamp=timestamp, body=body),
         }
-        response = post(message.address, content=body, headers=headers)
+        response = post(message.address, user_given=True, content=body, headers=headers)
         return SendResult(provider_message_id=response.headers.get("X-Request-Id", ""))

@@ -265,7 +265,9 @@ def notify_backends(*, console: bool) -> dict[str, str]:
     }
 
 
-NOTIFY_BACKENDS = notify_backends(console=env.bool("NOTIFY_CONSOLE", default=False))
+# The console channel (pages printed, not sent) also turns on the dev outbox page.
+NOTIFY_CONSOLE = env.bool("NOTIFY_CONSOLE", default=False)
+NOTIFY_BACKENDS = notify_backends(console=NOTIFY_CONSOLE)
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
@@ -274,6 +276,14 @@ TWILIO_FROM = env.str("TWILIO_FROM", default="")
 # contact method (each has its own secret).
 NOTIFY_WEBHOOK_SECRET = env.str("NOTIFY_WEBHOOK_SECRET", default="")
 NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
+# User-given URLs (webhooks, Slack hooks; notifications/outbound.py): https only unless
+# OUTBOUND_ALLOW_HTTP, and never a loopback, private, link-local, metadata… address unless
+# it lies in OUTBOUND_ALLOWED_NETWORKS (CIDRs). Names are resolved at save for at most
+# OUTBOUND_RESOLVE_TIMEOUT seconds; the check when sending decides.
+OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+OUTBOUND_RESOLVE_TIMEOUT = env.float("OUTBOUND_RESOLVE_TIMEOUT", default=2.0)
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")  # empty: certifi's CAs
 ACK_LINK_MAX_AGE = timedelta(hours=env.int("ACK_LINK_MAX_AGE_HOURS", default=24))
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
 NOTIFY_RETRY_BASE_DELAY = timedelta(seconds=env.float("NOTIFY_RETRY_BASE_SECONDS", default=10))

@@ -12,4 +12,8 @@ from oncall.settings.base import env, notify_backends
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-local-development-key-never-use-in-production")
 # Pages go to the terminal and the dev outbox page, not to real phones.
-NOTIFY_BACKENDS = notify_backends(console=env.bool("NOTIFY_CONSOLE", default=True))
+NOTIFY_CONSOLE = env.bool("NOTIFY_CONSOLE", default=True)
+NOTIFY_BACKENDS = notify_backends(console=NOTIFY_CONSOLE)
+# A laptop may try a webhook receiver on http://; private addresses stay refused unless
+# OUTBOUND_ALLOWED_NETWORKS names them.
+OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=True)

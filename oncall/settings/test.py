@@ -29,3 +29,7 @@ INGEST_INLINE = False
 # Serve static files from the finders (npm's htmx included) without a collectstatic run.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# The tests' HTTP peers (pytest-httpserver) listen on http://127.0.0.1; tests of the
+# outbound address rule empty this list to see the production default.
+OUTBOUND_ALLOW_HTTP = True
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
