@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from notifications import selectors, services
 from notifications.callbacks import AckSubject, ack_describe
+from notifications.channels.base import one_line
 from notifications.channels.twilio import twilio_signature_valid
 from notifications.forms import ContactMethodForm, RuleForm, VerifyForm
 from notifications.models import ContactMethod, Notification, NotificationRule
@@ -147,7 +148,7 @@ def twilio_status(request: HttpRequest, pk: int) -> HttpResponse:
 def _twiml(text: str) -> HttpResponse:
     from xml.sax.saxutils import escape
 
-    body = f"<Response><Say>{escape(text)}</Say></Response>"
+    body = f"<Response><Say>{escape(one_line(text))}</Say></Response>"
     return HttpResponse(body, content_type="application/xml")
 
 

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -55,6 +56,22 @@ class OutgoingMessage:
     @property
     def ack_label(self) -> str:
         return f"Ack all {self.bundle_size}" if self.bundle_size > 1 else "Ack"
+
+
+# C0 and C1 controls, DEL, the Unicode line/paragraph separators and lone surrogates: text
+# from an alert or a title must not break a header, an SMS or TwiML (XML forbids most C0).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """Printable text on one line: every control character (newlines too) becomes a space."""
+    return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())
+
+
+def printable_lines(text: str) -> str:
+    """Printable text keeping its newlines (an SMS): other control characters become spaces."""
+    return _CONTROLS_BUT_NEWLINE.sub(" ", text.replace("\r\n", "\n"))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,5 @@
 """Email through Django's mail (MAILERS): plain text and HTML, with the acknowledge link."""
 
-import re
 import smtplib
 
 from django.conf import settings
@@ -13,9 +12,8 @@ from notifications.channels.base import (
     PermanentError,
     SendResult,
     TransientError,
+    one_line,
 )
-
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def email_subject(message: OutgoingMessage) -> str:
@@ -32,7 +30,7 @@ def email_subject(message: OutgoingMessage) -> str:
     subject = message.subject or first_line or "Notification"
     # A header holds one line of printable text: control characters in a title (from an
     # alert, say) become spaces rather than refusing the mail.
-    subject = " ".join(CONTROL_CHARACTERS.sub(" ", subject).split())[:250] or "Notification"
+    subject = one_line(subject)[:250] or "Notification"
     return f"[{tags}] {subject}" if tags else subject
 
 

@@ -12,7 +12,9 @@ from notifications.channels.base import (
     OutgoingMessage,
     PermanentError,
     SendResult,
+    one_line,
     post,
+    printable_lines,
 )
 
 # Twilio error codes that say the number itself is wrong: never worth a retry.
@@ -54,7 +56,7 @@ def _check_configured() -> None:
 
 
 def sms_text(message: OutgoingMessage) -> str:
-    text = "\n".join(part for part in (message.subject, message.body) if part)
+    text = printable_lines("\n".join(part for part in (message.subject, message.body) if part))
     if message.ack_url:
         suffix = f"\n{message.ack_label}: {message.ack_url}"
         return text[: SMS_BODY_LIMIT - len(suffix)] + suffix
@@ -74,7 +76,9 @@ def voice_twiml(message: OutgoingMessage) -> str:
     else:
         spoken = " ".join(part for part in (message.subject, message.body) if part)
         prompt = "Press 1 to acknowledge."
-    summary = escape(spoken[:1000])
+    # Spoken text is one line of printable characters, XML-escaped: a title cannot add
+    # elements (<Say>, <Gather>, <Dial>) or break the document with a control character.
+    summary = escape(one_line(spoken)[:1000])
     prompt = prompt if message.voice_ack_url else ""
     say = f"<Say>{summary} {prompt}</Say>"
     if not message.voice_ack_url:

@@ -7,6 +7,7 @@ import html
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
+from xml.etree import ElementTree
 
 import pytest
 from django.conf import settings
@@ -345,3 +346,86 @@ def test_a_voice_status_callback_records_the_call_outcome(
     notification.refresh_from_db()
     assert notification.status == Status.FAILED
     assert notification.last_error == "provider reported no-answer"
+
+
+# --------------------------------------------------------------------------- escaping
+
+HOSTILE_TITLE = (
+    '<!channel> <https://evil.example|click> & </Say><Gather action="https://evil.example"><Say>'
+)
+
+
+def hostile_page(channel: str, address: str) -> Notification:
+    return services.notification_enqueue(
+        idempotency_key=f"hostile-{channel}",
+        channel=channel,
+        address=address,
+        recipient=UserFactory.create(),
+        subject=HOSTILE_TITLE + "\x00\x07\x1b[31m\x85\u2028 end",
+        body="line one\r\nline\x0btwo\x00",
+        subject_type="incident",
+        subject_id=42,
+    )
+
+
+def test_slack_text_escapes_ampersand_and_angle_brackets_so_a_title_pings_nobody(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    real_channels.expect_request("/slack/hook", method="POST").respond_with_data("ok")
+    notification = hostile_page(Channel.WEBHOOK, real_channels.url_for("/slack/hook"))
+    Notification.objects.filter(pk=notification.pk).update(channel=Channel.SLACK)
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    payload = real_channels.log[0][0].get_json()
+    section, actions = payload["blocks"]
+    for text in (payload["text"], section["text"]["text"]):
+        assert not re.search("[<>]", text), text
+        assert "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; &lt;/Say&gt;" in text
+    # Our own link is untouched: the button's url.
+    assert "/notifications/ack/" in actions["elements"][0]["url"]
+
+
+def hostile_twilio_form(twilio: HTTPServer, channel: str, resource: str) -> dict[str, str]:
+    """The form Twilio received for a hostile page on `channel` (SMS or voice)."""
+    twilio.expect_request(
+        f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/{resource}.json"
+    ).respond_with_json({"sid": "X1"}, status=201)
+    notification = hostile_page(channel, "+12025550150")
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    return {k: v[0] for k, v in parse_qs(twilio.log[0][0].get_data(as_text=True)).items()}
+
+
+def test_sms_text_has_no_control_characters_but_keeps_its_lines(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    body = hostile_twilio_form(real_channels, Channel.SMS, "Messages")["Body"]
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", body), repr(body)
+    assert "line one\nline two" in body
+    assert "\nAck: " in body
+
+
+def test_twiml_speaks_a_hostile_title_as_text_and_gathers_only_our_keypress(
+    real_channels: HTTPServer, sent_tasks: SentTasks
+) -> None:
+    twiml = hostile_twilio_form(real_channels, Channel.VOICE, "Calls")["Twiml"]
+    root = ElementTree.fromstring(twiml)  # well-formed XML: no control character broke it
+    [gather] = root.iter("Gather")
+    assert "/notifications/twilio/voice/" in gather.attrib["action"]
+    says = [say.text or "" for say in root.iter("Say")]
+    assert len(says) == 3  # twice in the gather, then goodbye
+    assert says[0].startswith(HOSTILE_TITLE + " [31m end line one line two")
+
+
+def test_an_email_subject_is_one_printable_line_whatever_the_title(
+    real_channels: HTTPServer, smtp_mailer: SmtpServer, sent_tasks: SentTasks
+) -> None:
+    notification = services.notification_enqueue(
+        idempotency_key="hostile-email",
+        channel=Channel.EMAIL,
+        address="oncall@example.com",
+        subject="Checkout down\r\nBcc: attacker@example.com\x00\u2028more",
+    )
+    assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    [mail] = smtp_mailer.messages
+    assert mail["Subject"] == "Checkout down Bcc: attacker@example.com more"
+    assert mail["Bcc"] is None
+    assert mail["X-Rcpt-To"] == "oncall@example.com"
