@@ -1,8 +1,14 @@
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
 from django.http import HttpRequest
 
-from notifications.models import ContactMethod, Notification, NotificationRule
+from notifications.models import (
+    CODE_HIDDEN,
+    VERIFICATION_KEY_PREFIX,
+    ContactMethod,
+    Notification,
+    NotificationRule,
+)
 
 
 @admin.register(ContactMethod)
@@ -42,11 +48,31 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ("recipient", "bundled_into")
     date_hierarchy = "created_at"
     # A webhook sender's key: whoever reads the outbox must not be able to forge its hooks.
-    exclude = ("signing_secret",)
-    readonly_fields = ("due_at", "attempted_at")
+    # The body is shown through `message`, which hides other people's verification codes.
+    exclude = ("signing_secret", "body")
+    readonly_fields = ("message", "due_at", "attempted_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
-        return super().get_queryset(request).annotate(carried_count=Count("bundled"))
+        # A verification message's body is its code: only its recipient may read it.
+        others_code = Q(idempotency_key__startswith=VERIFICATION_KEY_PREFIX) & ~Q(
+            recipient_id=request.user.pk
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                carried_count=Count("bundled"),
+                body_hidden=Case(
+                    When(others_code, then=Value(True)),
+                    default=Value(False),
+                    output_field=BooleanField(),
+                ),
+            )
+        )
+
+    @admin.display(description="body")
+    def message(self, obj: Notification) -> str:
+        return CODE_HIDDEN if getattr(obj, "body_hidden", True) else obj.body
 
     @admin.display(description="carried", ordering="carried_count")
     def carried(self, obj: Notification) -> str:

@@ -129,6 +129,12 @@ def normalize_address(channel: str, address: str) -> str:
     raise ValidationError("%(value)s is not a channel.", params={"value": channel})
 
 
+# Verification messages' idempotency keys start with this: their body (the code) is shown
+# to nobody, not on the outbox page, not in the admin (only the recipient reads it there).
+VERIFICATION_KEY_PREFIX = "verify:"
+CODE_HIDDEN = "(verification code hidden)"
+
+
 def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
@@ -149,6 +155,9 @@ class ContactMethod(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_code_hash = models.CharField(max_length=128, blank=True, editable=False)
     verification_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Wrong codes entered since the last one was sent; at VERIFICATION_MAX_TRIES a new code
+    # must be requested.
+    verification_tries = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -298,3 +307,7 @@ class Notification(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def is_verification(self) -> bool:
+        return self.idempotency_key.startswith(VERIFICATION_KEY_PREFIX)

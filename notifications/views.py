@@ -6,11 +6,11 @@ partial back, a plain POST redirects.
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -22,7 +22,7 @@ from notifications.callbacks import AckSubject, ack_describe
 from notifications.channels.base import one_line
 from notifications.channels.twilio import twilio_signature_valid
 from notifications.forms import ContactMethodForm, RuleForm, VerifyForm
-from notifications.models import ContactMethod, Notification, NotificationRule
+from notifications.models import CODE_HIDDEN, ContactMethod, Notification, NotificationRule
 from notifications.signing import AckLinkExpired, AckLinkInvalid, ack_path, ack_token_load
 from oncall.models import User
 
@@ -124,8 +124,6 @@ def _twilio_params(request: HttpRequest) -> dict[str, str]:
 
 
 def _twilio_request_valid(request: HttpRequest) -> bool:
-    from django.conf import settings
-
     url = settings.SITE_URL + request.get_full_path()
     signature = request.headers.get("X-Twilio-Signature", "")
     return twilio_signature_valid(url=url, params=_twilio_params(request), signature=signature)
@@ -176,11 +174,18 @@ def twilio_voice_ack(request: HttpRequest, token: str) -> HttpResponse:
     return _twiml("Acknowledged. Thank you. Goodbye.")
 
 
-@staff_member_required
 @require_GET
 def outbox(request: HttpRequest) -> HttpResponse:
     """The development outbox: what the portal sent (or would have sent) lately, each
-    message with the acknowledge link it carried, times in the viewer's zone."""
+    message with the acknowledge link it carried, times in the viewer's zone.
+
+    Served only with the console channel on (`NOTIFY_CONSOLE`), only to superusers, and
+    never with a verification code: those messages' bodies are hidden.
+    """
+    if not settings.NOTIFY_CONSOLE:
+        raise Http404("The outbox page is on only with the console channel (NOTIFY_CONSOLE).")
+    if not _user(request).is_superuser:
+        raise PermissionDenied("The outbox is for superusers.")
     rows = list(selectors.outbox_recent())
     links = {
         row.pk: ack_path(notification_id=row.pk)
@@ -191,7 +196,10 @@ def outbox(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "notifications/outbox.html",
-            {"notifications": [(row, links.get(row.pk, "")) for row in rows]},
+            {
+                "notifications": [(row, links.get(row.pk, "")) for row in rows],
+                "code_hidden": CODE_HIDDEN,
+            },
         )
 
 

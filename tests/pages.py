@@ -22,8 +22,14 @@ from incidents.services import (
 )
 from notifications.models import Notification
 from notifications.signing import ack_path
+from oncall.demo import DEMO_PASSWORD
 from oncall.models import User
 from rotations.models import Rotation, Team
+
+# The dev outbox page is served with the console channel on, to superusers: the portal's
+# tests set OUTBOX_SETTINGS and sign in as OUTBOX_ADMIN (made by portal_build) to see it.
+OUTBOX_ADMIN = "root"
+OUTBOX_SETTINGS = {"NOTIFY_CONSOLE": True}
 
 LONG_URL = (
     "https://grafana.example.com/d/checkout-latency-eu-west-1/checkout-api-latency"
@@ -60,7 +66,8 @@ class Portal:
             ("my-shifts", self.engineer, "/me/shifts/"),
             ("rotation", self.engineer, f"/rotations/{self.rotation.pk}/"),
             ("profile", self.engineer, "/notifications/profile/"),
-            ("outbox", "morgan", "/notifications/outbox/"),
+            # Superusers only, and only with the console channel on (see OUTBOX_SETTINGS).
+            ("outbox", OUTBOX_ADMIN, "/notifications/outbox/"),
             ("ack-link", None, self.ack_path),
         ]
 
@@ -68,6 +75,7 @@ class Portal:
 def portal_build() -> Portal:
     """Seed the demo, then fill it with incidents the way a busy day would."""
     call_command("seed_demo", stdout=StringIO())
+    User.objects.create_superuser(OUTBOX_ADMIN, password=DEMO_PASSWORD)
     people = {user.username: user for user in User.objects.all()}
     core = Team.objects.get(slug="core")
     support, alice = people["santhosh"], people["alice"]

@@ -10,12 +10,20 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from notifications.models import Channel, ContactMethod, Notification, NotificationRule, Urgency
+from notifications.models import (
+    VERIFICATION_KEY_PREFIX,
+    Channel,
+    ContactMethod,
+    Notification,
+    NotificationRule,
+    Urgency,
+)
 from notifications.selectors import default_rule_specs
 from notifications.services.outbox import notification_enqueue
 from oncall.models import User
 
-VERIFICATION_CODE_MAX_AGE = timedelta(minutes=30)
+VERIFICATION_CODE_MAX_AGE = timedelta(minutes=10)
+VERIFICATION_MAX_TRIES = 5
 
 
 def _code_hash(*, contact_method: ContactMethod, code: str) -> str:
@@ -38,14 +46,18 @@ def contact_method_create(
 
 
 def contact_method_verification_send(*, contact_method: ContactMethod) -> Notification:
-    """Send a fresh six-digit code to the method (the previous one stops working)."""
+    """Send a fresh six-digit code to the method (the previous one stops working) with
+    VERIFICATION_MAX_TRIES tries and VERIFICATION_CODE_MAX_AGE to enter it."""
     code = f"{secrets.randbelow(1_000_000):06d}"
     with transaction.atomic():
         contact_method.verification_code_hash = _code_hash(contact_method=contact_method, code=code)
         contact_method.verification_sent_at = timezone.now()
-        contact_method.save(update_fields=["verification_code_hash", "verification_sent_at"])
+        contact_method.verification_tries = 0
+        contact_method.save(
+            update_fields=["verification_code_hash", "verification_sent_at", "verification_tries"]
+        )
         return notification_enqueue(
-            idempotency_key=f"verify:{contact_method.pk}:{uuid.uuid4().hex}",
+            idempotency_key=f"{VERIFICATION_KEY_PREFIX}{contact_method.pk}:{uuid.uuid4().hex}",
             channel=contact_method.channel,
             address=contact_method.address,
             recipient=contact_method.user,
@@ -57,24 +69,50 @@ def contact_method_verification_send(*, contact_method: ContactMethod) -> Notifi
         )
 
 
+def _verification_refusal(method: ContactMethod) -> ValidationError | None:
+    """Why no code can verify the method now (none sent, too many tries, expired)."""
+    sent_at = method.verification_sent_at
+    if not method.verification_code_hash or sent_at is None:
+        return ValidationError("No code was sent; send one first.", code="no_code")
+    if method.verification_tries >= VERIFICATION_MAX_TRIES:
+        return ValidationError(
+            "Too many wrong codes; send a new code and enter that one.", code="too_many_tries"
+        )
+    if timezone.now() - sent_at > VERIFICATION_CODE_MAX_AGE:
+        return ValidationError(
+            "That code has expired (codes last 10 minutes); send a new one.", code="expired"
+        )
+    return None
+
+
 def contact_method_verify(*, contact_method: ContactMethod, code: str) -> ContactMethod:
-    """Mark the method verified when the code matches the last one sent and is fresh."""
+    """Mark the method verified when the code matches the last one sent, is fresh, and fewer
+    than VERIFICATION_MAX_TRIES wrong codes were entered since it was sent.
+
+    A wrong code is counted (committed) before the ValidationError is raised.
+    """
     with transaction.atomic():
         method = ContactMethod.objects.select_for_update().get(pk=contact_method.pk)
         if method.verified:
             return method
-        sent_at = method.verification_sent_at
-        if not method.verification_code_hash or sent_at is None:
-            raise ValidationError({"code": "No code was sent; send one first."})
-        if timezone.now() - sent_at > VERIFICATION_CODE_MAX_AGE:
-            raise ValidationError({"code": "That code has expired; send a new one."})
-        expected = _code_hash(contact_method=method, code=code.strip())
-        if not constant_time_compare(expected, method.verification_code_hash):
-            raise ValidationError({"code": "That code is not right."})
-        method.verified_at = timezone.now()
-        method.verification_code_hash = ""
-        method.save(update_fields=["verified_at", "verification_code_hash"])
-    return method
+        refusal = _verification_refusal(method)
+        if refusal is None:
+            expected = _code_hash(contact_method=method, code=code.strip())
+            if constant_time_compare(expected, method.verification_code_hash):
+                method.verified_at = timezone.now()
+                method.verification_code_hash = ""
+                method.save(update_fields=["verified_at", "verification_code_hash"])
+                return method
+            method.verification_tries += 1
+            method.save(update_fields=["verification_tries"])
+            left = VERIFICATION_MAX_TRIES - method.verification_tries
+            refusal = ValidationError(
+                f"That code is not right; {left} {'try' if left == 1 else 'tries'} left."
+                if left
+                else "That code is not right, and that was the last try: send a new code.",
+                code="wrong_code",
+            )
+    raise ValidationError({"code": refusal})
 
 
 def contact_method_delete(*, contact_method: ContactMethod) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
+from pytest_django.fixtures import Settings
 
 from oncall.demo import DEMO_PASSWORD
-from tests.pages import Portal, portal_build
+from tests.pages import OUTBOX_ADMIN, OUTBOX_SETTINGS, Portal, portal_build
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +64,9 @@ def desktop(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def portal(transactional_db: None) -> Portal:
+def portal(transactional_db: None, settings: Settings) -> Portal:
+    for name, value in OUTBOX_SETTINGS.items():
+        setattr(settings, name, value)
     return portal_build()
 
 
@@ -114,7 +117,7 @@ def test_no_main_page_scrolls_sideways_on_a_phone(phone: Page, live_server, port
 def test_wide_tables_scroll_inside_their_own_box_on_a_phone(
     phone: Page, live_server, portal: Portal
 ) -> None:
-    log_in(phone, live_server.url, "morgan")
+    log_in(phone, live_server.url, OUTBOX_ADMIN)
     phone.goto(f"{live_server.url}/notifications/outbox/")
     box = phone.locator(".table-scroll").filter(has=phone.locator("table.outbox"))
     expect(box).to_have_count(1)

@@ -213,11 +213,14 @@ def test_an_old_link_says_so_and_changes_nothing(client: Client, core: Core, the
 
 
 def test_the_dev_outbox_shows_each_messages_ack_link_in_the_viewers_zone(
-    client: Client, core: Core
+    client: Client, core: Core, settings: Any
 ) -> None:
+    settings.NOTIFY_CONSOLE = True
     incident = declare(core)
     page = engineering_pages(incident).get(recipient=core.people["bob"])
-    admin = UserFactory.create(username="ops", is_staff=True, timezone="Asia/Tokyo")
+    admin = UserFactory.create(
+        username="ops", is_staff=True, is_superuser=True, timezone="Asia/Tokyo"
+    )
     client.force_login(admin)
     html = client.get("/notifications/outbox/").content.decode()
     assert f'href="{ack_path(notification_id=page.pk)}"' in html

@@ -4,12 +4,16 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from notifications import services
 from notifications.models import Channel, ContactMethod, Notification, NotificationRule
 from notifications.signing import ack_path, ack_token_make
+from oncall.roles import MANAGER
 from tests.factories import UserFactory
 from tests.notifications.conftest import AckCall, SentTasks
 
@@ -74,14 +78,110 @@ def test_an_ack_link_for_an_unknown_subject_type_is_a_404_page(
     assert ack_calls == []
 
 
-def test_the_outbox_is_for_staff_only(sent_tasks: SentTasks, client: Client) -> None:
+def test_the_outbox_is_served_only_with_the_console_channel_and_only_to_superusers(
+    sent_tasks: SentTasks, client: Client, settings: Settings
+) -> None:
     incident_page()
-    client.force_login(UserFactory.create(username="plain"))
-    assert client.get("/notifications/outbox/").status_code == 302
-    client.force_login(UserFactory.create(username="staff", is_staff=True))
+    root = UserFactory.create(username="root", is_staff=True, is_superuser=True)
+    settings.NOTIFY_CONSOLE = False
+    client.force_login(root)
+    assert client.get("/notifications/outbox/").status_code == 404
+    settings.NOTIFY_CONSOLE = True
+    for who in (
+        UserFactory.create(username="plain"),
+        UserFactory.create(username="staff", is_staff=True),
+        UserFactory.create(username="manager", is_staff=True, roles=[MANAGER]),
+    ):
+        client.force_login(who)
+        assert client.get("/notifications/outbox/").status_code == 403, who.username
+    client.force_login(root)
     response = client.get("/notifications/outbox/")
     assert response.status_code == 200
     assert b"Checkout down" in response.content
+
+
+def sent_code(method: ContactMethod) -> str:
+    return str(
+        Notification.objects.filter(contact_method=method)
+        .latest("id")
+        .body.split("code is ")[1]
+        .rstrip(".")
+    )
+
+
+def test_the_outbox_never_shows_a_verification_code(
+    sent_tasks: SentTasks, client: Client, settings: Settings
+) -> None:
+    settings.NOTIFY_CONSOLE = True
+    root = UserFactory.create(username="root", is_staff=True, is_superuser=True)
+    method = services.contact_method_create(
+        user=root, channel=Channel.EMAIL, address="root@example.com"
+    )
+    client.force_login(root)
+    html = client.get("/notifications/outbox/").content.decode()
+    assert "Your on-call portal verification code" in html  # the row is listed
+    assert sent_code(method) not in html
+    assert "verification code hidden" in html
+
+
+def test_the_admin_shows_a_verification_code_to_nobody_but_its_recipient(
+    sent_tasks: SentTasks, client: Client
+) -> None:
+    ada = UserFactory.create(username="ada", is_staff=True)
+    method = services.contact_method_create(user=ada, channel=Channel.EMAIL, address="a@ex.com")
+    code, row = sent_code(method), Notification.objects.get(contact_method=method)
+    change = f"/admin/notifications/notification/{row.pk}/change/"
+    changelist = "/admin/notifications/notification/"
+
+    client.force_login(UserFactory.create(username="mo", is_staff=True, roles=[MANAGER]))
+    for path in (changelist, change):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert code not in response.content.decode(), path
+    assert "verification code hidden" in client.get(change).content.decode()
+    assert "0 results" in client.get(f"{changelist}?q={code}").content.decode()  # no guessing
+
+    client.force_login(ada)  # staff, but without the view permission: the admin says no
+    assert client.get(change).status_code == 403
+    ada.user_permissions.add(Permission.objects.get(codename="view_notification"))
+    assert code in client.get(change).content.decode()
+
+
+def test_a_code_lasts_ten_minutes(sent_tasks: SentTasks) -> None:
+    user = UserFactory.create()
+    method = services.contact_method_create(user=user, channel=Channel.EMAIL, address="a@ex.com")
+    later = timezone.now() + timedelta(minutes=10, seconds=5)
+    with time_machine.travel(later), pytest.raises(ValidationError) as refused:
+        services.contact_method_verify(contact_method=method, code=sent_code(method))
+    assert refused.value.error_dict["code"][0].code == "expired"
+    method.refresh_from_db()
+    assert not method.verified
+
+
+def test_five_wrong_codes_and_even_the_right_one_needs_a_new_code(
+    sent_tasks: SentTasks, client: Client
+) -> None:
+    user = UserFactory.create()
+    client.force_login(user)
+    method = services.contact_method_create(user=user, channel=Channel.EMAIL, address="a@ex.com")
+    code = sent_code(method)
+    wrong = "000000" if code != "000000" else "111111"
+    verify = f"/notifications/profile/methods/{method.pk}/verify/"
+    said = [client.post(verify, {"code": wrong}).content.decode() for _ in range(5)]
+    assert "4 tries left" in said[0]
+    assert "1 try left" in said[3]
+    assert "that was the last try: send a new code" in said[4]
+
+    response = client.post(verify, {"code": code})
+    assert response.status_code == 400
+    assert "Too many wrong codes; send a new code" in response.content.decode()
+    method.refresh_from_db()
+    assert (method.verified, method.verification_tries) == (False, 5)
+
+    client.post(f"/notifications/profile/methods/{method.pk}/resend/")
+    assert client.post(verify, {"code": sent_code(method)}).status_code == 302
+    method.refresh_from_db()
+    assert method.verified
 
 
 @pytest.mark.parametrize(
@@ -150,8 +250,8 @@ def test_a_wrong_or_expired_code_entered_on_the_profile_leaves_the_method_unveri
     verify = f"/notifications/profile/methods/{method.pk}/verify/"
     response = client.post(verify, {"code": wrong}, headers={"HX-Request": "true"})
     assert response.status_code == 400
-    assert "That code is not right." in response.content.decode()
-    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+    assert "That code is not right; 4 tries left." in response.content.decode()
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
         response = client.post(verify, {"code": code})
     assert response.status_code == 400
     assert "expired" in response.content.decode()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from oncall.models import User
-from tests.pages import Portal, portal_build
+from tests.pages import OUTBOX_SETTINGS, Portal, portal_build
 
 CSS = (Path(__file__).resolve().parents[2] / "static" / "css" / "portal.css").read_text()
 AA_TEXT = 4.5
@@ -149,7 +150,9 @@ class PageOutline(HTMLParser):
 
 
 @pytest.fixture
-def portal(db: None) -> Portal:
+def portal(db: None, settings: Settings) -> Portal:
+    for name, value in OUTBOX_SETTINGS.items():
+        setattr(settings, name, value)
     return portal_build()
 
 
