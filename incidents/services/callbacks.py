@@ -97,9 +97,19 @@ def _page_state(incident: Incident, page: Notification, zone: tzinfo) -> tuple[b
             "This link changes nothing."
         )
     if not acks.page_is_current(incident, page):
+        restart = (
+            incident.timeline.filter(kind__in=[TimelineKind.REOPENED, TimelineKind.REASSIGNED])
+            .order_by("-at", "-pk")
+            .first()
+        )
+        since = (
+            f", which was {restart.get_kind_display().lower()} {_when(restart.at, zone)}"
+            if restart is not None
+            else ", which was reopened or reassigned since"
+        )
         return False, (
-            f"This page is from an earlier trigger of {number}: it was reopened or reassigned "
-            "since. This link changes nothing; open the incident to see who is paged now."
+            f"This page was for an earlier trigger of {number}{since}. This link changes "
+            "nothing; open the incident to see who is paged now."
         )
     if incident.status == Status.ACKNOWLEDGED:
         who = str(incident.acknowledged_by or "the system")

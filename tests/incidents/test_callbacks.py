@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
+from twilio.request_validator import RequestValidator
 
 from incidents.acks import TRIAGE_REMINDER, UPDATE_REMINDER
 from incidents.engine import SUBJECT_TYPE, escalation_sweep
@@ -21,7 +22,7 @@ from incidents.services import (
 from notifications.models import Notification
 from notifications.models import Status as NotificationStatus
 from notifications.services import notification_acknowledge
-from notifications.signing import ack_path
+from notifications.signing import ack_path, ack_token_make
 from oncall.models import User
 from oncall.roles import SUPPORT_MANAGER
 from tests.factories import UserFactory
@@ -226,3 +227,101 @@ def test_the_dev_outbox_shows_each_messages_ack_link_in_the_viewers_zone(
     assert f'href="{ack_path(notification_id=page.pk)}"' in html
     assert "Asia/Tokyo" in html
     assert "2026-01-14 00:00:00 JST" in html  # T0 is 15:00 UTC
+
+
+# --------------------------------------------------------------------------- one life long
+
+
+def voice_keypress(client: Client, settings: Any, page: Notification) -> str:
+    """Press 1 on the call that carried `page`, as Twilio posts it (signed)."""
+    settings.TWILIO_AUTH_TOKEN = "twilio-test-token"
+    path = f"/notifications/twilio/voice/{ack_token_make(notification_id=page.pk)}/"
+    params = {"Digits": "1", "CallSid": "CA1"}
+    signature = RequestValidator("twilio-test-token").compute_signature(
+        settings.SITE_URL + path, params
+    )
+    response = client.post(path, params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_after_resolve_an_old_link_says_when_and_never_that_paging_stops(
+    client: Client, core: Core, traveller: Any
+) -> None:
+    incident = declare(core)
+    page = engineering_pages(incident).get(recipient=core.people["bob"])
+    traveller.shift(timedelta(minutes=7))
+    incident_resolve(incident=incident, actor=core.people["alice"])
+
+    html = client.get(ack_path(notification_id=page.pk)).content.decode()
+
+    assert "Nothing to acknowledge" in html
+    assert f"{incident.number} was resolved 2026-01-13 10:07 EST" in html  # bob's zone
+    assert "stops" not in html.lower()
+    assert client.post(ack_path(notification_id=page.pk)).status_code == 409
+
+
+def test_after_resolve_and_reopen_an_old_link_names_the_earlier_trigger_and_when_it_ended(
+    client: Client, core: Core, traveller: Any
+) -> None:
+    incident = declare(core)
+    page = engineering_pages(incident).get(recipient=core.people["bob"])
+    traveller.shift(timedelta(minutes=5))
+    incident_resolve(incident=incident, actor=None)
+    traveller.shift(timedelta(minutes=5))
+    incident_reopen(incident=incident, actor=None)
+    escalation_sweep()
+    events = incident.timeline.count()
+
+    html = client.get(ack_path(notification_id=page.pk)).content.decode()
+    posted = client.post(ack_path(notification_id=page.pk))
+
+    assert f"This page was for an earlier trigger of {incident.number}" in html
+    assert "which was reopened 2026-01-13 10:10 EST" in html  # bob's zone
+    assert "stops" not in html.lower()
+    assert posted.status_code == 409
+    incident.refresh_from_db()
+    assert (incident.status, incident.acknowledged_by) == (Status.TRIGGERED, None)
+    assert incident.timeline.count() == events
+
+
+@pytest.mark.parametrize("then", ["resolved", "reopened"])
+def test_an_old_voice_keypress_changes_nothing_and_says_why(
+    client: Client, core: Core, settings: Any, then: str
+) -> None:
+    incident = declare(core)
+    page = engineering_pages(incident).get(recipient=core.people["bob"])
+    incident_resolve(incident=incident, actor=None)
+    if then == "reopened":
+        incident_reopen(incident=incident, actor=None)
+        escalation_sweep()
+
+    said = voice_keypress(client, settings, page)
+
+    assert "Nothing was changed." in said
+    assert ("was resolved" if then == "resolved" else "earlier trigger") in said
+    incident.refresh_from_db()
+    assert incident.acknowledged_by is None
+    assert not incident.timeline.filter(kind=TimelineKind.ACKNOWLEDGED).exists()
+
+
+@pytest.mark.parametrize("then", ["resolved", "reopened"])
+def test_a_reminders_link_after_resolve_changes_nothing(
+    client: Client, core: Core, sid: User, traveller: Any, settings: Any, then: str
+) -> None:
+    incident, reminder = triage_overdue(core, traveller)
+    incident_resolve(incident=incident, actor=None)
+    if then == "reopened":
+        traveller.shift(timedelta(minutes=1))
+        incident_reopen(incident=incident, actor=None)
+
+    html = client.get(ack_path(notification_id=reminder.pk)).content.decode()
+    posted = client.post(ack_path(notification_id=reminder.pk))
+    said = voice_keypress(client, settings, reminder)
+
+    assert "Nothing to acknowledge" in html
+    assert ("is resolved" if then == "resolved" else "before INC") in html
+    assert "stops" not in html.lower()
+    assert posted.status_code == 409
+    assert "Nothing was changed." in said
+    assert not incident.timeline.filter(kind=TimelineKind.REMINDER_ACKNOWLEDGED).exists()
