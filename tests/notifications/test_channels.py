@@ -361,8 +361,8 @@ def hostile_page(channel: str, address: str) -> Notification:
         channel=channel,
         address=address,
         recipient=UserFactory.create(),
-        subject=HOSTILE_TITLE + "\x00\x07\x1b[31m\x85\u2028 end",
-        body="line one\r\nline\x0btwo\x00",
+        subject=HOSTILE_TITLE + "\x01\x07\x1b[31m\x85\u2028 end",  # no NUL: PostgreSQL refuses it
+        body="line one\r\nline\x0btwo\x08",
         subject_type="incident",
         subject_id=42,
     )
@@ -422,7 +422,7 @@ def test_an_email_subject_is_one_printable_line_whatever_the_title(
         idempotency_key="hostile-email",
         channel=Channel.EMAIL,
         address="oncall@example.com",
-        subject="Checkout down\r\nBcc: attacker@example.com\x00\u2028more",
+        subject="Checkout down\r\nBcc: attacker@example.com\x01\u2028more",
     )
     assert services.notification_deliver(notification_id=notification.pk) == "sent"
     [mail] = smtp_mailer.messages
