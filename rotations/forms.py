@@ -12,6 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from oncall.models import User
+from oncall.validators import validate_instant_range
 from rotations.models import Rotation
 from rotations.services import DOUBLE_BOOKING
 
@@ -27,7 +28,12 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 
 def _local_datetime_field(label: str, *, required: bool = True) -> forms.DateTimeField:
-    return forms.DateTimeField(label=label, required=required, widget=LocalDateTimeInput())
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        widget=LocalDateTimeInput(),
+        validators=[validate_instant_range],
+    )
 
 
 class OverrideForm(forms.Form):
