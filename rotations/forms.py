@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from oncall.models import User
 from oncall.validators import validate_instant_range
-from rotations.models import Rotation
+from rotations.models import OVERRIDE_REASON_MAX, Rotation
 from rotations.services import DOUBLE_BOOKING
 
 COVER = "cover"
@@ -57,7 +57,7 @@ class OverrideForm(forms.Form):
     end = _local_datetime_field("Until")
     swap_start = _local_datetime_field("In return, from", required=False)
     swap_end = _local_datetime_field("In return, until", required=False)
-    reason = forms.CharField(max_length=200, required=False)
+    reason = forms.CharField(max_length=OVERRIDE_REASON_MAX, required=False)
     confirm_double_booking = forms.BooleanField(
         required=False,
         label="Yes, this person holds two positions of the team at once (managers only)",

@@ -267,6 +267,10 @@ class RotationMember(models.Model):
                 )
 
 
+# One limit for the model, the API and the portal's override form.
+OVERRIDE_REASON_MAX = 200
+
+
 class Override(models.Model):
     """Someone covers a rotation for a window (a cover or one half of a swap)."""
 
@@ -287,7 +291,7 @@ class Override(models.Model):
         related_name="replaced_by_overrides",
         help_text="Whose shift is covered (optional).",
     )
-    reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=OVERRIDE_REASON_MAX, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,6 +18,7 @@ from oncall.api.fields import (
     SlugLookupField,
 )
 from rotations.models import (
+    OVERRIDE_REASON_MAX,
     ContactMode,
     DirectNumber,
     EscalationStep,
@@ -313,7 +314,7 @@ class OverrideInputSerializer(serializers.Serializer):
     replaces = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True
     )
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=OVERRIDE_REASON_MAX, required=False, allow_blank=True)
     confirm_double_booking = serializers.BooleanField(
         required=False,
         default=False,
