@@ -8,7 +8,18 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from incidents.models import Incident, Severity, Status
+from incidents.models import (
+    BRIDGE_MAX,
+    FIVE_W_MAX,
+    PHONE_MAX,
+    REQUESTER_MAX,
+    TEXT_MAX,
+    TICKET_MAX,
+    TITLE_MAX,
+    Incident,
+    Severity,
+    Status,
+)
 from incidents.services.declare import callback_phone_clean, ticket_clean
 from oncall.models import User
 from rotations.models import ContactMode, EscalationPolicy, Team
@@ -82,14 +93,16 @@ class IncidentFilterForm(forms.Form):
 
 
 class DeclareForm(ServiceErrorsMixin, forms.Form):
-    title = forms.CharField(max_length=300, help_text="What is broken, in a line.")
+    title = forms.CharField(max_length=TITLE_MAX, help_text="What is broken, in a line.")
     severity = forms.ChoiceField(
         choices=Severity.choices,
         initial=Severity.SEV2,
         help_text="SEV0/P0 is the worst. Support managers decide during triage.",
     )
     team = TeamChoiceField(queryset=Team.objects.none(), empty_label="Choose the team")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=TEXT_MAX, required=False
+    )
     escalation_policy = PolicyChoiceField(
         queryset=EscalationPolicy.objects.none(),
         required=False,
@@ -99,7 +112,7 @@ class DeclareForm(ServiceErrorsMixin, forms.Form):
     commander = UserChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Nobody yet"
     )
-    ticket = forms.CharField(max_length=100, required=False, help_text="e.g. CSD-123")
+    ticket = forms.CharField(max_length=TICKET_MAX, required=False, help_text="e.g. CSD-123")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,15 +138,15 @@ class DeclareForm(ServiceErrorsMixin, forms.Form):
 
 class EngageForm(ServiceErrorsMixin, forms.Form):
     team = TeamChoiceField(queryset=Team.objects.none(), empty_label="Which team?")
-    ticket = forms.CharField(max_length=100, help_text="The JIRA ticket, e.g. CSD-123.")
-    requester_name = forms.CharField(max_length=150, label="Your name")
+    ticket = forms.CharField(max_length=TICKET_MAX, help_text="The JIRA ticket, e.g. CSD-123.")
+    requester_name = forms.CharField(max_length=REQUESTER_MAX, label="Your name")
     requester_phone = forms.CharField(
-        max_length=40,
+        max_length=PHONE_MAX,
         label="Your call-back number",
         help_text="Development calls you here: with the country code, e.g. +1 202 555 0143.",
     )
     bridge = forms.CharField(
-        max_length=500,
+        max_length=BRIDGE_MAX,
         required=False,
         label="Bridge details",
         help_text="Webex, Slack huddle or dial-in where the case is discussed.",
@@ -157,11 +170,11 @@ class EngageForm(ServiceErrorsMixin, forms.Form):
 
 
 class ResolveForm(forms.Form):
-    note = forms.CharField(max_length=1000, required=False, label="Resolution note")
+    note = forms.CharField(max_length=TEXT_MAX, required=False, label="Resolution note")
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(max_length=1000, required=False)
+    reason = forms.CharField(max_length=TEXT_MAX, required=False)
 
 
 class ReassignForm(ServiceErrorsMixin, forms.Form):
@@ -206,12 +219,15 @@ class CommanderForm(forms.Form):
 
 
 class NoteForm(ServiceErrorsMixin, forms.Form):
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Note")
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=TEXT_MAX, label="Note"
+    )
 
 
 class StatusUpdateForm(ServiceErrorsMixin, forms.Form):
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=TEXT_MAX,
         label="Status update",
         help_text="Emailed to the team and the company.",
     )
@@ -221,11 +237,11 @@ class TriageForm(ServiceErrorsMixin, forms.Form):
     """Handbook 004: severity and the 5Ws, within 30 minutes."""
 
     severity = forms.ChoiceField(choices=Severity.choices)
-    who = forms.CharField(label="Who is affected?", max_length=2000)
-    what = forms.CharField(label="What is happening?", max_length=2000)
-    where = forms.CharField(label="Where?", max_length=2000)
-    when = forms.CharField(label="When did it start?", max_length=2000)
-    how = forms.CharField(label="How (cause, trigger)?", max_length=2000)
+    who = forms.CharField(label="Who is affected?", max_length=FIVE_W_MAX)
+    what = forms.CharField(label="What is happening?", max_length=FIVE_W_MAX)
+    where = forms.CharField(label="Where?", max_length=FIVE_W_MAX)
+    when = forms.CharField(label="When did it start?", max_length=FIVE_W_MAX)
+    how = forms.CharField(label="How (cause, trigger)?", max_length=FIVE_W_MAX)
 
     @classmethod
     def for_incident(cls, incident: Incident) -> "TriageForm":

@@ -113,13 +113,23 @@ class Via(models.TextChoices):
     SLACK = "slack", "Slack"
 
 
+# Input limits, one place for the model, the API's serializers and the portal's forms.
+TITLE_MAX = 300
+TEXT_MAX = 20_000  # descriptions, notes, status updates, resolve notes, reopen reasons
+TICKET_MAX = 100
+REQUESTER_MAX = 150
+PHONE_MAX = 40
+BRIDGE_MAX = 500
+FIVE_W_MAX = 2000  # each of triage's 5Ws (the portal's triage form)
+
+
 class ContactMode(models.TextChoices):
     PAGE = "page", "Paged through the portal"
     CALL = "call", "Call directly"
 
 
 class Incident(models.Model):
-    title = models.CharField(max_length=300)
+    title = models.CharField(max_length=TITLE_MAX)
     description = models.TextField(blank=True)
     body = models.TextField(blank=True, help_text="The incident body: details, bridge notes.")
     severity = models.CharField(max_length=4, choices=Severity.choices, default=Severity.SEV2)
@@ -143,11 +153,13 @@ class Incident(models.Model):
     # For call-directly teams: the numbers support dials, as they were at declaration.
     direct_numbers = models.JSONField(default=list, blank=True)
     dedup_key = models.CharField(max_length=255, blank=True, db_index=True)
-    ticket = models.CharField(max_length=100, blank=True, help_text="e.g. CSD-123")
-    requester_name = models.CharField(max_length=150, blank=True)
-    requester_phone = models.CharField(max_length=40, blank=True, help_text="Call-back number.")
+    ticket = models.CharField(max_length=TICKET_MAX, blank=True, help_text="e.g. CSD-123")
+    requester_name = models.CharField(max_length=REQUESTER_MAX, blank=True)
+    requester_phone = models.CharField(
+        max_length=PHONE_MAX, blank=True, help_text="Call-back number."
+    )
     bridge = models.CharField(
-        max_length=500, blank=True, help_text="Conference bridge (link or dial-in)."
+        max_length=BRIDGE_MAX, blank=True, help_text="Conference bridge (link or dial-in)."
     )
     commander = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -12,6 +12,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from integrations.ingest import inbound_retry
 from integrations.models import (
@@ -23,6 +27,7 @@ from integrations.models import (
     Integration,
     WebhookSubscription,
 )
+from integrations.selectors import integration_failed_events
 from integrations.services import (
     integration_issue_key,
     integration_rotate_key,
@@ -45,10 +50,17 @@ class IntegrationAdmin(admin.ModelAdmin):
         "rate_limit_per_minute",
         "key_prefix",
         "refused_events",
+        "failed_events",
         "created_by",
         "created_at",
     )
-    readonly_fields = ("key_prefix", "refused_events", "created_by", "created_at")
+    readonly_fields = (
+        "key_prefix",
+        "refused_events",
+        "failed_events",
+        "created_by",
+        "created_at",
+    )
     actions = ("rotate_key",)
 
     def save_model(
@@ -65,6 +77,35 @@ class IntegrationAdmin(admin.ModelAdmin):
                 request,
                 f"Integration key (shown once, copy it now): {secret} — send events to {url}",
             )
+
+    @admin.display(description="Failed events")
+    def failed_events(self, obj: Integration) -> str:
+        """Events given up after their retries (later events of their key went on)."""
+        if obj.pk is None:
+            return "—"
+        failed = integration_failed_events(integration=obj)
+        if not failed.count:
+            return "None"
+        link = (
+            reverse("admin:integrations_inboundevent_changelist")
+            + f"?integration__id__exact={obj.pk}&state=failed"
+        )
+        errors = format_html_join(
+            "",
+            "<li>#{} {} ({}): {}</li>",
+            (
+                (
+                    e.pk,
+                    e.dedup_key,
+                    date_format(localtime(e.failed_at or e.received_at), "DATETIME_FORMAT"),
+                    e.last_error,
+                )
+                for e in failed.latest
+            ),
+        )
+        return format_html(
+            '<a href="{}">{} failed</a> — the latest:<ul>{}</ul>', link, failed.count, errors
+        )
 
     @admin.action(
         description="Issue a new key (the old one stops working)", permissions=("change",)

@@ -11,6 +11,9 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from oncall.strictjson import JSONRefused, strict_json_loads
+from oncall.validators import instant_in_range
+
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 PD_SEVERITIES = ("critical", "error", "warning", "info")
 MAX_DEDUP_KEY = 255
@@ -18,7 +21,7 @@ MAX_SUMMARY = 1024
 MAX_TEXT = 255
 MAX_URL = 1000
 # Alertmanager's "no end yet".
-ZERO_TIME = "0001-01-01T00:00:00Z"
+ZERO_DAY = "0001-01-01"
 
 
 @dataclass(frozen=True)
@@ -37,20 +40,27 @@ class FieldProblem:
 class InvalidMessage(Exception):
     """The message cannot be accepted; `errors` names each problem."""
 
-    def __init__(self, message: str, errors: list[FieldProblem]) -> None:
+    def __init__(self, message: str, errors: list[FieldProblem], *, code: str = "invalid") -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors
+        self.code = code
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or InvalidMessage."""
+    """The body as a JSON object, or InvalidMessage (code `invalid_json`) naming where the
+    strict reader refused it (too deep, NaN or an overflowing number, a NUL or a lone
+    surrogate)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        data = strict_json_loads(body)
+    except JSONRefused as refused:
+        where = refused.bracketed()
+        problem = refused.problem if where else f"body {refused.problem}"
         raise InvalidMessage(
-            "Event object is invalid", [FieldProblem(None, f"body is not JSON: {error}")]
-        ) from error
+            "Event object is invalid",
+            [FieldProblem(where or None, problem)],
+            code="invalid" if refused.syntax else "invalid_json",
+        ) from None
     if not isinstance(data, dict):
         raise InvalidMessage(
             "Event object is invalid", [FieldProblem(None, "body must be a JSON object")]
@@ -94,6 +104,9 @@ def _timestamp(value: Any, name: str, errors: list[FieldProblem]) -> datetime | 
             parsed = None
     if parsed is None or parsed.tzinfo is None:
         errors.append(FieldProblem(name, "must be an ISO 8601 timestamp with a timezone"))
+        return None
+    if not instant_in_range(parsed):
+        errors.append(FieldProblem(name, "must lie between the years 2000 and 2199"))
         return None
     return parsed
 
@@ -296,11 +309,9 @@ def _am_alert(item: Any, where: str, errors: list[FieldProblem]) -> AmAlert | No
     annotations = _string_map(item.get("annotations"), f"{where}.annotations", errors)
     starts_at = _timestamp(item.get("startsAt"), f"{where}.startsAt", errors)
     ends_raw = item.get("endsAt")
-    ends_at = (
-        None if ends_raw in (None, ZERO_TIME) else _timestamp(ends_raw, f"{where}.endsAt", errors)
-    )
-    if ends_at is not None and ends_at.year <= 1:
-        ends_at = None
+    # Alertmanager's zero time (year 1, however written) means "no end yet".
+    no_end = ends_raw is None or (isinstance(ends_raw, str) and ends_raw.startswith(ZERO_DAY))
+    ends_at = None if no_end else _timestamp(ends_raw, f"{where}.endsAt", errors)
     generator_url = _text(item, "generatorURL", errors, limit=MAX_URL)
     fingerprint = _text(item, "fingerprint", errors, limit=MAX_TEXT)
     if len(errors) > before:

@@ -5,17 +5,24 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from notifications.models import Channel, ContactMethod, Urgency, normalize_address
+from notifications.models import (
+    ADDRESS_MAX,
+    LABEL_MAX,
+    Channel,
+    ContactMethod,
+    Urgency,
+    normalize_address,
+)
 from oncall.models import User
 
 
 class ContactMethodForm(forms.Form):
     channel = forms.ChoiceField(choices=Channel.choices)
     address = forms.CharField(
-        max_length=500,
+        max_length=ADDRESS_MAX,
         help_text="Email address, phone number in E.164 (+14155552671) or https:// URL.",
     )
-    label = forms.CharField(max_length=100, required=False)
+    label = forms.CharField(max_length=LABEL_MAX, required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -139,6 +139,11 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+# One limit for the model and the profile's contact method form.
+ADDRESS_MAX = 500
+LABEL_MAX = 100
+
+
 class ContactMethod(models.Model):
     """One way to reach a person. It receives pages only once verified."""
 
@@ -147,9 +152,9 @@ class ContactMethod(models.Model):
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     address = models.CharField(
-        max_length=500, help_text="Email address, E.164 phone number or webhook URL."
+        max_length=ADDRESS_MAX, help_text="Email address, E.164 phone number or webhook URL."
     )
-    label = models.CharField(max_length=100, blank=True)
+    label = models.CharField(max_length=LABEL_MAX, blank=True)
     # Signs generic webhook bodies (X-Signature); shown once to the owner.
     secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
     verified_at = models.DateTimeField(null=True, blank=True)

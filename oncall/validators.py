@@ -1,6 +1,7 @@
 """Field validators shared by every app."""
 
 import zoneinfo
+from datetime import UTC, date, datetime
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -33,3 +34,23 @@ def normalize_e164(value: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise ValidationError(message, code="invalid_phone", params={"value": value})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# What the portal stores and accepts as a time: wide enough for any real schedule or event,
+# narrow enough that converting to any viewer's zone (±14 h) or adding a year of shifts can
+# never leave what Python and the database can hold (years 1 to 9999).
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)
+INSTANT_RANGE_MESSAGE = "Give a time between the years 2000 and 2199."
+
+
+def instant_in_range(value: datetime | date) -> bool:
+    """Whether an instant (aware) or a day lies within the years 2000 to 2199."""
+    if isinstance(value, datetime):
+        return EARLIEST_INSTANT <= value < LATEST_INSTANT
+    return EARLIEST_INSTANT.date() <= value < LATEST_INSTANT.date()
+
+
+def validate_instant_range(value: datetime | date) -> None:
+    if not instant_in_range(value):
+        raise ValidationError(INSTANT_RANGE_MESSAGE, code="out_of_range")

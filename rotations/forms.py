@@ -12,7 +12,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from oncall.models import User
-from rotations.models import Rotation
+from oncall.validators import validate_instant_range
+from rotations.models import OVERRIDE_REASON_MAX, Rotation
 from rotations.services import DOUBLE_BOOKING
 
 COVER = "cover"
@@ -27,7 +28,12 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 
 def _local_datetime_field(label: str, *, required: bool = True) -> forms.DateTimeField:
-    return forms.DateTimeField(label=label, required=required, widget=LocalDateTimeInput())
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        widget=LocalDateTimeInput(),
+        validators=[validate_instant_range],
+    )
 
 
 class OverrideForm(forms.Form):
@@ -51,7 +57,7 @@ class OverrideForm(forms.Form):
     end = _local_datetime_field("Until")
     swap_start = _local_datetime_field("In return, from", required=False)
     swap_end = _local_datetime_field("In return, until", required=False)
-    reason = forms.CharField(max_length=200, required=False)
+    reason = forms.CharField(max_length=OVERRIDE_REASON_MAX, required=False)
     confirm_double_booking = forms.BooleanField(
         required=False,
         label="Yes, this person holds two positions of the team at once (managers only)",

@@ -14,7 +14,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
-from oncall.validators import validate_e164, validate_timezone
+from oncall.validators import (
+    INSTANT_RANGE_MESSAGE,
+    instant_in_range,
+    validate_e164,
+    validate_timezone,
+)
 
 
 def new_feed_token() -> str:
@@ -204,6 +209,8 @@ class Rotation(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
+        if self.start_date is not None and not instant_in_range(self.start_date):
+            errors.setdefault("start_date", []).append(INSTANT_RANGE_MESSAGE)
         if self.shift_length is not None:
             if self.shift_length <= timedelta(0):
                 errors.setdefault("shift_length", []).append("A shift must last longer than zero.")
@@ -260,6 +267,10 @@ class RotationMember(models.Model):
                 )
 
 
+# One limit for the model, the API and the portal's override form.
+OVERRIDE_REASON_MAX = 200
+
+
 class Override(models.Model):
     """Someone covers a rotation for a window (a cover or one half of a swap)."""
 
@@ -280,7 +291,7 @@ class Override(models.Model):
         related_name="replaced_by_overrides",
         help_text="Whose shift is covered (optional).",
     )
-    reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=OVERRIDE_REASON_MAX, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -299,6 +310,13 @@ class Override(models.Model):
         return f"{self.user} covers {self.rotation} {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M} UTC"
 
     def clean(self) -> None:
+        far = {
+            name: INSTANT_RANGE_MESSAGE
+            for name in ("start", "end")
+            if getattr(self, name) and not instant_in_range(getattr(self, name))
+        }
+        if far:
+            raise ValidationError(far)
         if self.start and self.end and self.end <= self.start:
             raise ValidationError({"end": "An override must end after it starts."})
         if self.rotation_id and self.start and self.end:

@@ -5,14 +5,23 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from incidents.models import Incident, Severity, Status
+from incidents.models import (
+    BRIDGE_MAX,
+    PHONE_MAX,
+    REQUESTER_MAX,
+    TEXT_MAX,
+    TICKET_MAX,
+    TITLE_MAX,
+    Incident,
+    Severity,
+    Status,
+)
 from notifications.models import Channel
 from notifications.models import Status as NotificationStatus
 from oncall.api.fields import ISODurationField, SlugLookupField
 from rotations.models import Team
 
 MAX_ID = 2**31 - 1
-MAX_TEXT = 20_000
 # Handbooks say SEV1 or P1; both are accepted, SEV is what comes back.
 SEVERITY_ALIASES = {f"P{n}": f"SEV{n}" for n in range(4)}
 SEVERITY_INPUT_CHOICES = [*Severity.values, *SEVERITY_ALIASES]
@@ -126,23 +135,23 @@ def _team_field(**kwargs: Any) -> SlugLookupField:
 
 
 class IncidentCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=300)
+    title = serializers.CharField(max_length=TITLE_MAX)
     severity = SeverityField()
     team = _team_field()
-    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
     dedup_key = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    ticket = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    bridge = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    ticket = serializers.CharField(max_length=TICKET_MAX, required=False, allow_blank=True)
+    bridge = serializers.CharField(max_length=BRIDGE_MAX, required=False, allow_blank=True)
     commander = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A user id."
     )
 
 
 class IncidentUpdateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=300, required=False)
-    description = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
-    ticket = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    bridge = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    description = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    ticket = serializers.CharField(max_length=TICKET_MAX, required=False, allow_blank=True)
+    bridge = serializers.CharField(max_length=BRIDGE_MAX, required=False, allow_blank=True)
     commander = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A user id."
     )
@@ -150,31 +159,33 @@ class IncidentUpdateSerializer(serializers.Serializer):
 
 
 class ResolveSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
 
 
 class ReopenSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
 
 
 class NoteSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=MAX_TEXT)
+    text = serializers.CharField(max_length=TEXT_MAX)
 
 
 class StatusUpdateInputSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=MAX_TEXT)
+    message = serializers.CharField(max_length=TEXT_MAX)
 
 
 class EngageSerializer(serializers.Serializer):
     team = _team_field()
-    ticket = serializers.CharField(max_length=100, help_text="A ticket key, e.g. CSD-123.")
-    requester = serializers.CharField(max_length=150, help_text="Who asked; development calls.")
+    ticket = serializers.CharField(max_length=TICKET_MAX, help_text="A ticket key, e.g. CSD-123.")
+    requester = serializers.CharField(
+        max_length=REQUESTER_MAX, help_text="Who asked; development calls."
+    )
     phone = serializers.CharField(
-        max_length=40,
+        max_length=PHONE_MAX,
         help_text="The call-back number with its country code, e.g. +1 202 555 0143 "
         "(an extension may follow).",
     )
     bridge = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, help_text="Conference bridge."
+        max_length=BRIDGE_MAX, required=False, allow_blank=True, help_text="Conference bridge."
     )
     severity = SeverityField(required=False)

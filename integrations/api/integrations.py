@@ -18,6 +18,7 @@ from integrations.api.access import (
 )
 from integrations.api.serializers import (
     IntegrationCreatedSerializer,
+    IntegrationDetailSerializer,
     IntegrationInputSerializer,
     IntegrationSerializer,
 )
@@ -91,10 +92,10 @@ class IntegrationDetailApi(APIView):
         summary="One integration (managers)",
         description="The key is never shown again; `key_prefix` tells keys apart.",
         tags=TAGS,
-        responses={200: IntegrationSerializer, **error_responses(*READ_ERRORS, 404)},
+        responses={200: IntegrationDetailSerializer, **error_responses(*READ_ERRORS, 404)},
     )
     def get(self, request: Request, integration_id: int) -> Response:
-        return Response(IntegrationSerializer(_integration_or_404(integration_id)).data)
+        return Response(IntegrationDetailSerializer(_integration_or_404(integration_id)).data)
 
     @extend_schema(
         operation_id="integrations_partial_update",
@@ -105,13 +106,13 @@ class IntegrationDetailApi(APIView):
         "`rotate-key/`. Events are taken with the new settings at once.",
         tags=TAGS,
         request=IntegrationInputSerializer(partial=True),
-        responses={200: IntegrationSerializer, **error_responses(*WRITE_ERRORS, 404, 409)},
+        responses={200: IntegrationDetailSerializer, **error_responses(*WRITE_ERRORS, 404, 409)},
     )
     def patch(self, request: Request, integration_id: int) -> Response:
         integration = _integration_or_404(integration_id)
         changes = validated_body(IntegrationInputSerializer, request, partial=True)
         integration_update(integration=integration, changes=changes)
-        return Response(IntegrationSerializer(_integration_or_404(integration_id)).data)
+        return Response(IntegrationDetailSerializer(_integration_or_404(integration_id)).data)
 
     @extend_schema(
         operation_id="integrations_destroy",

@@ -4,6 +4,9 @@ The `…Created` serializers are the only ones carrying a secret (an integration
 subscription's signing secret): they answer create and rotate, and nothing else.
 """
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from integrations.models import (
@@ -12,6 +15,7 @@ from integrations.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from integrations.selectors import integration_failed_events
 from oncall.api.fields import SlugLookupField
 from rotations.models import EscalationPolicy, Team
 
@@ -91,6 +95,34 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
             "refused_events",
             "created_at",
         )
+
+
+class FailedEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    dedup_key = serializers.CharField()
+    received_at = serializers.DateTimeField()
+    failed_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField()
+    error = serializers.CharField(source="last_error", help_text="The last attempt's error.")
+
+
+class FailedEventsSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Events given up after their retries.")
+    latest = FailedEventSerializer(many=True, help_text="The latest failures, newest first.")
+
+
+class IntegrationDetailSerializer(IntegrationSerializer):
+    """One integration, with the events it could not fold (given up; later ones went on)."""
+
+    failed_events = serializers.SerializerMethodField()
+
+    class Meta(IntegrationSerializer.Meta):
+        fields = (*IntegrationSerializer.Meta.fields, "failed_events")  # type: ignore[assignment]
+
+    @extend_schema_field(FailedEventsSerializer)
+    def get_failed_events(self, integration: Integration) -> dict[str, Any]:
+        failed = integration_failed_events(integration=integration)
+        return dict(FailedEventsSerializer(failed).data)
 
 
 # --- Webhook subscriptions --------------------------------------------------------------------

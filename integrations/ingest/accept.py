@@ -80,7 +80,7 @@ class Accepted:
 
 
 def _invalid(error: InvalidMessage) -> IngestRefused:
-    return IngestRefused(status=400, code="invalid", message=error.message, problems=error.errors)
+    return IngestRefused(status=400, code=error.code, message=error.message, problems=error.errors)
 
 
 def _too_large(kind: str) -> IngestRefused:

@@ -67,7 +67,7 @@ def _body(exc: exceptions.APIException) -> dict[str, Any]:
             "message": str(exc.default_detail),
             "fields": _flatten(detail),
         }
-    return {"code": code, "message": str(detail), "fields": {}}
+    return {"code": code, "message": str(detail), "fields": getattr(exc, "fields", {})}
 
 
 class Conflict(exceptions.APIException):

@@ -10,6 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oncall.validators import INSTANT_RANGE_MESSAGE, validate_instant_range
+
 # Weeks, days and a time part; no years or months, whose length depends on the calendar.
 _DURATION = re.compile(
     r"^(?P<sign>[-+])?P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -97,7 +99,24 @@ class ISODurationField(serializers.Field):
 _LOST_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
-class QueryDateTimeField(serializers.DateTimeField):
+class InstantField(serializers.DateTimeField):
+    """An ISO 8601 instant within the years 2000 to 2199 (`oncall.validators`), so no stored
+    or asked-for time can overflow when shown in another zone or stepped through shifts."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["validators"] = [*kwargs.get("validators", ()), validate_instant_range]
+        super().__init__(**kwargs)
+
+
+class DayField(serializers.DateField):
+    """A calendar day within the years 2000 to 2199."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["validators"] = [*kwargs.get("validators", ()), validate_instant_range]
+        super().__init__(**kwargs)
+
+
+class QueryDateTimeField(InstantField):
     """An ISO 8601 instant from a query string (naive values are read as UTC)."""
 
     def to_internal_value(self, value: Any) -> datetime:
@@ -156,6 +175,8 @@ class UTCDateTimeFormField(forms.DateTimeField):
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         try:
-            return parsed.astimezone(UTC)
+            instant = parsed.astimezone(UTC)
         except OverflowError:
-            raise forms.ValidationError("That instant is out of range.", code="invalid") from None
+            raise forms.ValidationError(INSTANT_RANGE_MESSAGE, code="out_of_range") from None
+        validate_instant_range(instant)
+        return instant

@@ -1,12 +1,18 @@
-"""JSON bodies with a size limit: DRF reads the stream itself, past Django's own check."""
+"""JSON bodies with a size limit, read by the portal's strict JSON reader.
 
-import io
+DRF reads the stream itself, past Django's own check, so the limit is applied here; the
+body is parsed by `oncall.strictjson` (the ingestion doors' reader too), so a deeply nested
+body, NaN, an overflowing number, a NUL or a lone surrogate is a 400 naming where it is.
+"""
+
 from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
+
+from oncall.strictjson import JSONRefused, strict_json_loads
 
 DEFAULT_LIMIT = 2_621_440  # Django's default DATA_UPLOAD_MAX_MEMORY_SIZE
 
@@ -20,6 +26,22 @@ class BodyTooLarge(exceptions.APIException):
 def body_limit() -> int:
     """Django's DATA_UPLOAD_MAX_MEMORY_SIZE, the limit every other door already has."""
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE or DEFAULT_LIMIT
+
+
+class InvalidJSON(exceptions.ParseError):
+    """A body the strict reader refused; `fields` names the value when there is one."""
+
+    default_detail = "The body is not acceptable JSON."
+    default_code = "invalid_json"
+
+    def __init__(self, refused: JSONRefused) -> None:
+        where = refused.dotted()
+        # Not JSON at all keeps DRF's parse_error; JSON holding a refused value is invalid_json.
+        super().__init__(
+            f"{where}: {refused.problem}" if where else f"The body {refused.problem}.",
+            code="parse_error" if refused.syntax else self.default_code,
+        )
+        self.fields = {where: [refused.problem]} if where else {}
 
 
 class LimitedJSONParser(JSONParser):
@@ -38,4 +60,7 @@ class LimitedJSONParser(JSONParser):
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise too_large
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        try:
+            return strict_json_loads(raw)
+        except JSONRefused as refused:
+            raise InvalidJSON(refused) from None

@@ -11,11 +11,14 @@ from rest_framework import serializers
 
 from oncall.api.fields import (
     ClockTimeField,
+    DayField,
+    InstantField,
     ISODurationField,
     QueryDateTimeField,
     SlugLookupField,
 )
 from rotations.models import (
+    OVERRIDE_REASON_MAX,
     ContactMode,
     DirectNumber,
     EscalationStep,
@@ -286,7 +289,7 @@ class RotationInputSerializer(serializers.Serializer):
     )
     handoff_time = ClockTimeField(required=False, help_text="Local wall-clock time.")
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA timezone.")
-    start_date = serializers.DateField(required=False, help_text="The date of the first handoff.")
+    start_date = DayField(required=False, help_text="The date of the first handoff (2000–2199).")
     members = UserIdsField(
         required=False,
         help_text="User ids, top of the list first; they join the team if they are not in it.",
@@ -306,12 +309,12 @@ class RotationInputSerializer(serializers.Serializer):
 class OverrideInputSerializer(serializers.Serializer):
     rotation = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     user = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Who covers.")
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = InstantField(help_text="Between the years 2000 and 2199.")
+    end = InstantField(help_text="Between the years 2000 and 2199.")
     replaces = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True
     )
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=OVERRIDE_REASON_MAX, required=False, allow_blank=True)
     confirm_double_booking = serializers.BooleanField(
         required=False,
         default=False,
@@ -347,6 +350,9 @@ class EscalationStepInputSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Steps replace every step, so each is whole even in a PATCH (partial reaches here).
+        if "action" not in attrs:
+            raise serializers.ValidationError({"action": "This field is required."})
         users = attrs.get("users") or []
         if attrs["action"] == StepAction.USERS and not users:
             raise serializers.ValidationError({"users": "Name whom this step pages."})

@@ -28,6 +28,7 @@ from integrations.models import (
     Alert,
     AlertGroup,
     InboundEvent,
+    InboundStatus,
     Integration,
     WebhookSubscription,
 )
@@ -35,7 +36,9 @@ from integrations.services import integration_issue_key
 from integrations.tasks import ingest_process, ingest_sweep
 from notifications.models import Channel, Notification
 from oncall.celery import app as celery_app
+from oncall.roles import MANAGER
 from rotations.models import StepAction
+from tests.api.conftest import bearer_client
 from tests.factories import (
     EscalationPolicyFactory,
     EscalationStepFactory,
@@ -812,3 +815,45 @@ def test_events_posted_are_folded_by_a_real_worker(
     assert incident.status == Status.ACKNOWLEDGED
     assert AlertGroup.objects.get().alert_count == 3
     assert "incidents.ingest_drain" in worker()  # one wake-up for the burst
+
+
+def test_an_event_that_fails_on_postgresql_is_given_up_shown_and_its_key_goes_on(
+    postgres: None,
+    client: Client,
+    admin_client: Client,
+    integration: Integration,
+    sent: Sent,
+    settings: Settings,
+) -> None:
+    settings.INGEST_MAX_ATTEMPTS = 2
+    post_json(client, URL, trigger(key(integration), "db"))
+    post_json(client, URL, trigger(key(integration), "db", summary="second"))
+    bad, good = InboundEvent.objects.order_by("id")
+    # The door now refuses a summary over 1024 characters, so the bad row is stored as an
+    # older portal accepted it: PostgreSQL refuses it in Alert.summary (SQLite would not).
+    bad.payload = {**bad.payload, "summary": "x" * 2000}
+    bad.save(update_fields=["payload"])
+
+    ingest_process(bad.pk)
+    assert sweep_later() == 1  # the second attempt gives up, then the next event folds
+
+    bad.refresh_from_db()
+    assert (bad.status, bad.attempts) == (InboundStatus.FAILED, 2)
+    assert "too long" in bad.last_error
+    good.refresh_from_db()
+    assert good.status == InboundStatus.PROCESSED
+    assert Incident.objects.get().title == "second"
+
+    manager = UserFactory.create(roles=[MANAGER])
+    api = bearer_client(manager).get(f"/api/v1/integrations/{integration.pk}/").json()
+    assert api["failed_events"]["count"] == 1
+    (latest,) = api["failed_events"]["latest"]
+    assert (latest["id"], latest["dedup_key"], latest["attempts"]) == (bad.pk, "db", 2)
+    assert "too long" in latest["error"]
+
+    page = admin_client.get(f"/admin/integrations/integration/{integration.pk}/change/")
+    text = page.content.decode()
+    assert "1 failed" in text
+    assert f"#{bad.pk} db" in text
+    assert "too long" in text
+    assert f"integration__id__exact={integration.pk}&amp;state=failed" in text

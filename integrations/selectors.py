@@ -1,0 +1,28 @@
+"""Reads of the integrations app."""
+
+from dataclasses import dataclass
+
+from integrations.models import InboundEvent, InboundStatus, Integration
+
+LATEST_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class FailedEvents:
+    """An integration's events given up after their retries: how many, the latest first."""
+
+    count: int
+    latest: list[InboundEvent]
+
+
+def integration_failed_events(
+    *, integration: Integration, latest: int = LATEST_FAILURES
+) -> FailedEvents:
+    """Two queries: the count, and the latest `latest` failed events with their errors."""
+    failed = InboundEvent.objects.filter(integration=integration, status=InboundStatus.FAILED)
+    rows = list(
+        failed.order_by("-failed_at", "-id").only(
+            "id", "dedup_key", "attempts", "last_error", "failed_at", "received_at"
+        )[:latest]
+    )
+    return FailedEvents(count=failed.count() if len(rows) == latest else len(rows), latest=rows)
