@@ -42,6 +42,20 @@ class OutboundRefused(Exception):
     """The URL may not be requested; the message says why, for the person who gave it."""
 
 
+def url_shown(url: str) -> str:
+    """The URL with only its scheme and host (and port): for logs and errors, because a
+    Slack or webhook URL's path and query are its secret ("https://hooks.slack.com/…")."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a malformed URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}/…" if parts.scheme else "(a malformed URL)"
+
+
 def _plain(ip: IPAddress) -> IPAddress:
     """An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is the IPv4 address it maps."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -201,5 +215,5 @@ def guarded_url(url: str) -> str:
     """The URL, or OutboundRefused when its scheme is not allowed (checked before sending)."""
     why = _scheme_refusal(urlsplit(url).scheme)
     if why is not None:
-        raise OutboundRefused(f"{url} is not allowed: {why}")
+        raise OutboundRefused(f"{url_shown(url)} is not allowed: {why}")
     return url

@@ -4,6 +4,7 @@ Profile page in htmx style: one template with a `settings` partial; an htmx POST
 partial back, a plain POST redirects.
 """
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -217,19 +218,30 @@ def _profile_context(
     }
 
 
-def _profile_response(request: HttpRequest, **context: Any) -> HttpResponse:
-    """The settings partial for htmx; a redirect for a plain POST without errors."""
+def _profile_response(
+    request: HttpRequest, *, throttled: services.VerificationThrottled | None = None, **context: Any
+) -> HttpResponse:
+    """The settings partial for htmx; a redirect for a plain POST without errors.
+
+    A plain POST with errors gets the page with 400 (429 and Retry-After when a code or a
+    new address must wait); htmx gets the partial with 200, since htmx swaps no 4xx.
+    """
     htmx = getattr(request, "htmx", False)
-    has_errors = any(
-        getattr(form, "errors", None) for form in context.values() if hasattr(form, "errors")
-    ) or context.get("verify_error")
+    has_errors = (
+        any(getattr(form, "errors", None) for form in context.values() if hasattr(form, "errors"))
+        or context.get("verify_error")
+        or throttled is not None
+    )
     if request.method == "POST" and not htmx and not has_errors:
         return redirect("notifications:profile")
     template = "notifications/profile.html"
+    status = 429 if throttled is not None else 400 if has_errors else 200
     if htmx:
-        template += "#settings"
-    status = 400 if has_errors else 200
-    return render(request, template, _profile_context(request, **context), status=status)
+        template, status = template + "#settings", 200
+    response = render(request, template, _profile_context(request, **context), status=status)
+    if throttled is not None:
+        response["Retry-After"] = str(math.ceil(throttled.retry_after.total_seconds()))
+    return response
 
 
 @require_GET
@@ -240,14 +252,18 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_POST
 def contact_method_add(request: HttpRequest) -> HttpResponse:
     form = ContactMethodForm(request.POST)
+    throttled = None
     if form.is_valid():
         try:
             services.contact_method_create(user=_user(request), **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
+        except services.VerificationThrottled as refused:
+            form.add_error(None, refused.message)
+            throttled = refused
         else:
             messages.success(request, "Added. We sent a code to it: enter it to verify.")
-    return _profile_response(request, method_form=form)
+    return _profile_response(request, method_form=form, throttled=throttled)
 
 
 @require_POST
@@ -271,7 +287,16 @@ def contact_method_verify(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def contact_method_resend(request: HttpRequest, pk: int) -> HttpResponse:
     method = get_object_or_404(ContactMethod, pk=pk, user=_user(request))
-    services.contact_method_verification_send(contact_method=method)
+    try:
+        services.contact_method_verification_send(contact_method=method)
+    except services.VerificationThrottled as refused:
+        return _profile_response(
+            request, throttled=refused, verify_error=refused.message, verify_method=method.pk
+        )
+    except ValidationError as error:
+        return _profile_response(
+            request, verify_error="; ".join(error.messages), verify_method=method.pk
+        )
     messages.info(request, f"A new code is on its way to {method.address}.")
     return _profile_response(request)
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from notifications.outbound import OutboundRefused, guarded_client, guarded_url
+from notifications.outbound import OutboundRefused, guarded_client, guarded_url, url_shown
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ def post(
         raise TransientError(f"cannot reach {httpx.URL(url).host}: {error}") from error
     if response.is_success:
         return response
-    logger.debug("HTTP %s from %s: %s", response.status_code, url, response.text[:2000])
+    # The host only: a Slack or webhook URL's path is its secret.
+    logger.debug("HTTP %s from %s: %s", response.status_code, url_shown(url), response.text[:2000])
     detail = f"HTTP {response.status_code} {response.reason_phrase}".strip()
     extra = error_detail(response) if error_detail is not None else ""
     if extra:

@@ -3,12 +3,17 @@
 import sys
 
 from notifications.channels.base import Backend, OutgoingMessage, SendResult
+from notifications.models import Channel
+from notifications.outbound import url_shown
 
 
 class ConsoleBackend(Backend):
     def send(self, message: OutgoingMessage) -> SendResult:
+        address = message.address
+        if message.channel in (Channel.SLACK, Channel.WEBHOOK):
+            address = url_shown(address)  # a hook's path is its secret; the terminal is a log
         lines = [
-            f"--- {message.channel} to {message.address} ({message.urgency}) ---",
+            f"--- {message.channel} to {address} ({message.urgency}) ---",
             message.subject,
             message.body,
         ]

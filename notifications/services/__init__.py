@@ -2,6 +2,7 @@
 
 from notifications.services.bulk import Page, notifications_page_many
 from notifications.services.contacts import (
+    VerificationThrottled,
     contact_method_create,
     contact_method_delete,
     contact_method_verification_send,
@@ -33,6 +34,7 @@ __all__ = [
     "NotificationError",
     "Page",
     "UnknownSubject",
+    "VerificationThrottled",
     "contact_method_create",
     "contact_method_delete",
     "contact_method_verification_send",

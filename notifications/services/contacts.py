@@ -1,12 +1,14 @@
 """Contact methods (verified by a code sent to them) and notification rules."""
 
+import math
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -19,11 +21,104 @@ from notifications.models import (
     Urgency,
 )
 from notifications.selectors import default_rule_specs
-from notifications.services.outbox import notification_enqueue
+from notifications.services.outbox import NotificationError, notification_enqueue
 from oncall.models import User
+from oncall.words import duration_words
 
 VERIFICATION_CODE_MAX_AGE = timedelta(minutes=10)
 VERIFICATION_MAX_TRIES = 5
+# The window of the daily limits (rolling: the same for every time zone).
+VERIFICATION_LIMIT_WINDOW = timedelta(hours=24)
+
+
+class VerificationThrottled(NotificationError):
+    """No code now (too soon after the last one, or too many lately): ask again after
+    `retry_after`. The message says so, for the person asking."""
+
+    def __init__(self, message: str, *, code: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+
+
+def _wait_words(wait: timedelta) -> str:
+    """ "45 seconds"; past a minute rounded up to whole minutes ("3 hours 12 minutes")."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds > 60:
+        seconds = math.ceil(seconds / 60) * 60
+    return duration_words(timedelta(seconds=seconds))
+
+
+def _codes_sent(*, user: User, since: datetime) -> QuerySet[Notification]:
+    """The verification codes sent for the person since then, whatever became of the methods
+    (the outbox rows outlive them, so removing and re-adding a method resets no limit)."""
+    return Notification.objects.filter(
+        recipient=user, idempotency_key__startswith=VERIFICATION_KEY_PREFIX, created_at__gt=since
+    )
+
+
+def _code_request_check(*, user: User, channel: str, address: str, now: datetime) -> None:
+    """VerificationThrottled when this person's method at this address may get no code now:
+    VERIFY_MAX_CODES_PER_DAY in the window, or one within VERIFY_RESEND_INTERVAL."""
+    sent = sorted(
+        _codes_sent(user=user, since=now - VERIFICATION_LIMIT_WINDOW)
+        .filter(channel=channel, address=address)
+        .values_list("created_at", flat=True)
+    )
+    limit = settings.VERIFY_MAX_CODES_PER_DAY
+    if len(sent) >= limit:
+        wait = sent[-limit] + VERIFICATION_LIMIT_WINDOW - now
+        raise VerificationThrottled(
+            f"{address} has had {limit} codes in the last 24 hours, the most we send; "
+            f"you can ask for a new code in {_wait_words(wait)}.",
+            code="too_many_codes",
+            retry_after=wait,
+        )
+    if sent and now < sent[-1] + settings.VERIFY_RESEND_INTERVAL:
+        wait = sent[-1] + settings.VERIFY_RESEND_INTERVAL - now
+        raise VerificationThrottled(
+            f"A code went to {address} {_wait_words(now - sent[-1])} ago; "
+            f"you can ask for a new code in {_wait_words(wait)}.",
+            code="code_too_soon",
+            retry_after=wait,
+        )
+
+
+def _new_address_check(*, user: User, channel: str, address: str, now: datetime) -> None:
+    """VerificationThrottled when the person already sent codes to
+    VERIFY_MAX_NEW_ADDRESSES_PER_DAY other addresses in the window."""
+    latest = list(
+        _codes_sent(user=user, since=now - VERIFICATION_LIMIT_WINDOW)
+        .values("channel", "address")
+        .annotate(last=Max("created_at"))
+        .order_by("last")
+        .values_list("channel", "address", "last")
+    )
+    if any(
+        (row_channel, row_address) == (channel, address) for row_channel, row_address, _ in latest
+    ):
+        return  # not a new address: its own limits apply
+    limit = settings.VERIFY_MAX_NEW_ADDRESSES_PER_DAY
+    if len(latest) >= limit:
+        # Room for one more once enough addresses have had no code for 24 hours.
+        wait = latest[len(latest) - limit][2] + VERIFICATION_LIMIT_WINDOW - now
+        raise VerificationThrottled(
+            f"You have asked for codes to {limit} addresses in the last 24 hours, the most "
+            f"we allow; you can add another in {_wait_words(wait)}.",
+            code="too_many_addresses",
+            retry_after=wait,
+        )
+
+
+def _unverified_check(*, user: User) -> None:
+    limit = settings.VERIFY_MAX_UNVERIFIED_METHODS
+    if ContactMethod.objects.filter(user=user, verified_at__isnull=True).count() >= limit:
+        raise ValidationError(
+            f"You have {limit} unverified contact methods, the most one person may have; "
+            "verify or remove one before adding another.",
+            code="too_many_unverified",
+        )
 
 
 def _code_hash(*, contact_method: ContactMethod, code: str) -> str:
@@ -35,10 +130,20 @@ def _code_hash(*, contact_method: ContactMethod, code: str) -> str:
 def contact_method_create(
     *, user: User, channel: str, address: str, label: str = "", send_code: bool = True
 ) -> ContactMethod:
-    """A new, unverified contact method; a verification code goes to it on commit."""
+    """A new, unverified contact method; a verification code goes to it on commit.
+
+    Refused (ValidationError) when the person holds VERIFY_MAX_UNVERIFIED_METHODS unverified
+    methods; VerificationThrottled when no code may go to the address now.
+    """
     with transaction.atomic():
+        _lock_person(user)  # two adds at once must not both pass the limits
         method = ContactMethod(user=user, channel=channel, address=address, label=label)
         method.full_clean()
+        _unverified_check(user=user)
+        if send_code:
+            _new_address_check(
+                user=user, channel=method.channel, address=method.address, now=timezone.now()
+            )
         method.save()
         if send_code:
             contact_method_verification_send(contact_method=method)
@@ -47,9 +152,23 @@ def contact_method_create(
 
 def contact_method_verification_send(*, contact_method: ContactMethod) -> Notification:
     """Send a fresh six-digit code to the method (the previous one stops working) with
-    VERIFICATION_MAX_TRIES tries and VERIFICATION_CODE_MAX_AGE to enter it."""
+    VERIFICATION_MAX_TRIES tries and VERIFICATION_CODE_MAX_AGE to enter it.
+
+    VerificationThrottled when the person's codes to this address came too fast or too
+    often (VERIFY_RESEND_INTERVAL, VERIFY_MAX_CODES_PER_DAY); ValidationError when the
+    method is verified already.
+    """
     code = f"{secrets.randbelow(1_000_000):06d}"
     with transaction.atomic():
+        _lock_person(contact_method.user)  # two requests at once must not both pass
+        if contact_method.verified:
+            raise ValidationError("This method is verified already.", code="already_verified")
+        _code_request_check(
+            user=contact_method.user,
+            channel=contact_method.channel,
+            address=contact_method.address,
+            now=timezone.now(),
+        )
         contact_method.verification_code_hash = _code_hash(contact_method=contact_method, code=code)
         contact_method.verification_sent_at = timezone.now()
         contact_method.verification_tries = 0

@@ -285,6 +285,15 @@ OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 OUTBOUND_RESOLVE_TIMEOUT = env.float("OUTBOUND_RESOLVE_TIMEOUT", default=2.0)
 OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")  # empty: certifi's CAs
 ACK_LINK_MAX_AGE = timedelta(hours=env.int("ACK_LINK_MAX_AGE_HOURS", default=24))
+# Verification codes (notifications/services/contacts.py), counted per person and address
+# over the last 24 hours, so removing and re-adding a method resets nothing: a new code to
+# a method at most once per VERIFY_RESEND_INTERVAL and VERIFY_MAX_CODES_PER_DAY times; at
+# most VERIFY_MAX_NEW_ADDRESSES_PER_DAY addresses sent a code, and at most
+# VERIFY_MAX_UNVERIFIED_METHODS unverified methods held at once.
+VERIFY_RESEND_INTERVAL = timedelta(seconds=env.int("VERIFY_RESEND_INTERVAL_SECONDS", default=60))
+VERIFY_MAX_CODES_PER_DAY = env.int("VERIFY_MAX_CODES_PER_DAY", default=5)
+VERIFY_MAX_NEW_ADDRESSES_PER_DAY = env.int("VERIFY_MAX_NEW_ADDRESSES_PER_DAY", default=10)
+VERIFY_MAX_UNVERIFIED_METHODS = env.int("VERIFY_MAX_UNVERIFIED_METHODS", default=10)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
 NOTIFY_RETRY_BASE_DELAY = timedelta(seconds=env.float("NOTIFY_RETRY_BASE_SECONDS", default=10))
 NOTIFY_RETRY_MAX_DELAY = timedelta(seconds=env.float("NOTIFY_RETRY_MAX_SECONDS", default=600))
@@ -397,4 +406,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -5,13 +5,14 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import re
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 from pytest_httpserver import HTTPServer
 
 from notifications import services
@@ -429,3 +430,66 @@ def test_an_email_subject_is_one_printable_line_whatever_the_title(
     assert mail["Subject"] == "Checkout down Bcc: attacker@example.com more"
     assert mail["Bcc"] is None
     assert mail["X-Rcpt-To"] == "oncall@example.com"
+
+
+# A Slack incoming webhook URL is its own secret: whoever has it can post to the channel.
+SLACK_SECRET_PATH = "/services/T0SECRET1/B0SECRET2/xoxSecretToken3"
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_slack_delivery_logs_the_host_but_never_the_secret_path(
+    real_channels: HTTPServer,
+    sent_tasks: SentTasks,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    real_channels.expect_request(SLACK_SECRET_PATH, method="POST").respond_with_data(
+        "no_service", status=status
+    )
+    url = real_channels.url_for(SLACK_SECRET_PATH) + "?token=queryToken4"
+    notification = page(Channel.WEBHOOK, url)  # saved as a webhook: the local peer is http
+    Notification.objects.filter(pk=notification.pk).update(channel=Channel.SLACK)
+
+    with caplog.at_level(logging.DEBUG):  # httpx logs each request's URL at INFO by default
+        outcome = services.notification_deliver(notification_id=notification.pk)
+
+    assert outcome == ("sent" if status == 200 else "retry")
+    assert len(real_channels.log) == 1, "the message was really posted"
+    ours = [record for record in caplog.records if record.name != "werkzeug"]  # not the peer's
+    logged = "\n".join(record.getMessage() for record in ours)
+    for secret in ("T0SECRET1", "B0SECRET2", "xoxSecretToken3", "queryToken4"):
+        assert secret not in logged
+    if status != 200:  # the failure is logged with the host, at DEBUG
+        assert f"HTTP 500 from http://{real_channels.host}:{real_channels.port}/…" in logged
+    notification.refresh_from_db()
+    assert "xoxSecretToken3" not in notification.last_error
+
+
+def test_a_refused_hook_is_named_by_its_host_only(
+    real_channels: HTTPServer, sent_tasks: SentTasks, settings: object
+) -> None:
+    notification = page(Channel.WEBHOOK, real_channels.url_for(SLACK_SECRET_PATH))
+    settings.OUTBOUND_ALLOW_HTTP = False  # type: ignore[attr-defined]
+    assert services.notification_deliver(notification_id=notification.pk) == "failed"
+    notification.refresh_from_db()
+    # The error is shown on the outbox, the admin and an incident's timeline.
+    assert notification.last_error == (
+        f"refused: http://{real_channels.host}:{real_channels.port}/… is not allowed: "
+        "only https:// URLs are allowed"
+    )
+
+
+def test_the_console_prints_a_hook_by_its_host_only(
+    sent_tasks: SentTasks, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notification = page(Channel.WEBHOOK, "https://hooks.example.com" + SLACK_SECRET_PATH)
+    Notification.objects.filter(pk=notification.pk).update(channel=Channel.SLACK)
+    settings_backends = {
+        **settings.NOTIFY_BACKENDS,
+        "slack": "notifications.channels.console.ConsoleBackend",
+    }
+    with override_settings(NOTIFY_BACKENDS=settings_backends):
+        assert services.notification_deliver(notification_id=notification.pk) == "sent"
+    printed = capsys.readouterr().out
+    assert "--- slack to https://hooks.example.com/… (high) ---" in printed
+    assert "xoxSecretToken3" not in printed
