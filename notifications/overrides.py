@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from notifications.models import Channel, Urgency
 from notifications.services import notification_enqueue
 from oncall.models import User
-from rotations.models import Override
-from rotations.notices import override_notices
+from rotations.models import Override, OverrideRequest
+from rotations.notices import override_notices, override_request_notice
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +41,30 @@ def overrides_tell_colleagues(overrides: Sequence[Override], actor: User) -> Non
             reason="cover or swap of a shift",
             urgency=Urgency.LOW,
         )
+
+
+def override_request_notice_key(*, request_id: int, status: str, user_id: int) -> str:
+    return f"override-request:{request_id}:{status}:user{user_id}"
+
+
+def override_request_tell(request: OverrideRequest, actor: User) -> None:
+    """A request sent, answered or withdrawn, told to the other person (once per status)."""
+    notice = override_request_notice(request, actor)
+    if notice is None:
+        return
+    person = notice.recipient
+    if not person.email:
+        logger.warning("Request %s concerns %s, who has no email address.", request.pk, person)
+        return
+    notification_enqueue(
+        idempotency_key=override_request_notice_key(
+            request_id=request.pk, status=request.status, user_id=person.pk
+        ),
+        channel=Channel.EMAIL,
+        address=person.email,
+        recipient=person,
+        subject=notice.subject,
+        body=notice.body,
+        reason="cover or swap request",
+        urgency=Urgency.LOW,
+    )
