@@ -7,7 +7,7 @@ pre-filled (an htmx swap of the region, or a plain page); saving swaps the regio
 the shift tables updated. The services check every rule and tell the colleague by email.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,12 +46,23 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
+def _from_now(shift: ShiftView) -> datetime:
+    """Where a change of this shift starts: its start, or for a running shift the next
+    quarter hour (a request for a shift that has begun would be refused)."""
+    now = timezone.now()
+    if shift.start > now:
+        return shift.start
+    minute = now.replace(second=0, microsecond=0)
+    quarter = minute + timedelta(minutes=15 - now.minute % 15)
+    return quarter if quarter < shift.end else min(minute + timedelta(minutes=1), shift.end)
+
+
 def change_link(change: str, shift: ShiftView, **extra: Any) -> str:
-    """My shifts with the override form pre-filled for this shift."""
+    """My shifts with the override form pre-filled for this shift (from now on if running)."""
     query = {
         "change": change,
         "rotation": shift.rotation.pk,
-        "start": _iso(shift.start),
+        "start": _iso(_from_now(shift)),
         "end": _iso(shift.end),
         **extra,
     }

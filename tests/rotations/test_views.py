@@ -847,11 +847,9 @@ def test_cover_from_my_shifts_asks_them_and_their_yes_makes_me_the_cover(
     assert opened.lstrip().startswith('<div id="my-shifts">')
     form = change_form(opened)
     assert (form["user"], form["replaces"], form["kind"]) == (str(bob.pk), str(carol.pk), "cover")
-    # Carol's whole running week, in bob's timezone (New York).
-    assert (form["start"], form["end"]) == ("2026-03-02T09:00", "2026-03-09T09:00")
+    # The rest of carol's running week from the next quarter hour, in bob's timezone.
+    assert (form["start"], form["end"]) == ("2026-03-04T07:15", "2026-03-09T09:00")
 
-    # The rest of carol's running week (it has begun: a request starts in the future).
-    form["start"] = "2026-03-05T09:00"
     with django_capture_on_commit_callbacks(execute=True):
         saved = client.post("/me/shifts/change/", form, HTTP_HX_REQUEST="true")
     assert saved.status_code == 200
@@ -879,7 +877,7 @@ def test_cover_from_my_shifts_asks_them_and_their_yes_makes_me_the_cover(
     assert "accepted your cover request" in told.subject
     client.force_login(bob)
     mine = text(table_of(client.get("/me/shifts/").content.decode(), "my-shift-table"))
-    assert "Core · Veteran primary Thu 5 Mar, 09:00 EST Mon 9 Mar, 09:00 EDT override" in mine
+    assert "Core · Veteran primary Wed 4 Mar, 07:15 EST Mon 9 Mar, 09:00 EDT override" in mine
 
 
 def test_hand_over_from_my_shifts_names_me_as_the_replaced(client: Client, core: Core) -> None:
