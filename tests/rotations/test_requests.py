@@ -1,11 +1,13 @@
 """Cover and swap requests: an engineer changes a teammate's shift only with their yes."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 
 from notifications.models import Notification
 from oncall.models import User
@@ -254,3 +256,45 @@ def test_the_portal_route_asks_an_engineer_and_lets_a_manager_act(
     made = override_make_or_ask(actor=morgan, rotation=rotation, **others, **{**swap, **carol_week})
     assert isinstance(made, list)
     assert len(made) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_teammates_accepting_covers_of_one_shift_at_once_make_one_override(
+    postgres: None, people: dict[str, User], rotation: Rotation
+) -> None:
+    # Alice offers her Tuesday to bob and to carol in swaps; both say yes at the same moment.
+    asked = [
+        swap_request(
+            rotation,
+            people,
+            recipient=people[name],
+            swap_start=their_day[0],
+            swap_end=their_day[1],
+        )
+        for name, their_day in (("bob", BOB_DAY), ("carol", CAROL_DAY))
+    ]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def accept(request: OverrideRequest) -> None:
+        try:
+            barrier.wait()
+            override_request_accept(request=request, actor=request.recipient)
+            outcomes.append("accepted")
+        except ValidationError as refused:
+            outcomes.append(str(refused.code))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(request,)) for request in asked]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["accepted", REQUEST_STALE]
+    assert Override.objects.count() == 2  # one swap's two halves
+    assert sorted(OverrideRequest.objects.values_list("status", flat=True)) == [
+        "accepted",
+        "expired",
+    ]
