@@ -386,7 +386,7 @@ class OverrideRequest(models.Model):
     end = models.DateTimeField()
     swap_start = models.DateTimeField(null=True, blank=True)
     swap_end = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=OVERRIDE_REASON_MAX, blank=True)
     status = models.CharField(
         max_length=10,
         choices=OverrideRequestStatus.choices,

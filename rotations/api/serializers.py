@@ -362,11 +362,11 @@ class OverrideRequestInputSerializer(serializers.Serializer):
     recipient = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, help_text="Who is asked (the other person)."
     )
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    swap_start = serializers.DateTimeField(required=False, allow_null=True)
-    swap_end = serializers.DateTimeField(required=False, allow_null=True)
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    start = InstantField(help_text="Between the years 2000 and 2199.")
+    end = InstantField(help_text="Between the years 2000 and 2199.")
+    swap_start = InstantField(required=False, allow_null=True)
+    swap_end = InstantField(required=False, allow_null=True)
+    reason = serializers.CharField(max_length=OVERRIDE_REASON_MAX, required=False, allow_blank=True)
 
 
 class OverrideRequestsQuerySerializer(serializers.Serializer):
