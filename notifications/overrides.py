@@ -21,25 +21,33 @@ def override_notice_key(*, override_id: int, user_id: int) -> str:
     return f"override:{override_id}:user{user_id}"
 
 
+def _email(*, person: User, key: str, subject: str, body: str, reason: str, about: str) -> None:
+    """One low-urgency email through the outbox (once per key), or a warning without address."""
+    if not person.email:
+        logger.warning("%s concerns %s, who has no email address; nobody was told.", about, person)
+        return
+    notification_enqueue(
+        idempotency_key=key,
+        channel=Channel.EMAIL,
+        address=person.email,
+        recipient=person,
+        subject=subject,
+        body=body,
+        reason=reason,
+        urgency=Urgency.LOW,
+    )
+
+
 def overrides_tell_colleagues(overrides: Sequence[Override], actor: User) -> None:
     for notice in override_notices(overrides, actor):
         person = notice.recipient
-        if not person.email:
-            logger.warning(
-                "Override %s concerns %s, who has no email address; nobody was told.",
-                notice.override.pk,
-                person,
-            )
-            continue
-        notification_enqueue(
-            idempotency_key=override_notice_key(override_id=notice.override.pk, user_id=person.pk),
-            channel=Channel.EMAIL,
-            address=person.email,
-            recipient=person,
+        _email(
+            person=person,
+            key=override_notice_key(override_id=notice.override.pk, user_id=person.pk),
             subject=notice.subject,
             body=notice.body,
             reason="cover or swap of a shift",
-            urgency=Urgency.LOW,
+            about=f"Override {notice.override.pk}",
         )
 
 
@@ -53,18 +61,13 @@ def override_request_tell(request: OverrideRequest, actor: User) -> None:
     if notice is None:
         return
     person = notice.recipient
-    if not person.email:
-        logger.warning("Request %s concerns %s, who has no email address.", request.pk, person)
-        return
-    notification_enqueue(
-        idempotency_key=override_request_notice_key(
+    _email(
+        person=person,
+        key=override_request_notice_key(
             request_id=request.pk, status=request.status, user_id=person.pk
         ),
-        channel=Channel.EMAIL,
-        address=person.email,
-        recipient=person,
         subject=notice.subject,
         body=notice.body,
         reason="cover or swap request",
-        urgency=Urgency.LOW,
+        about=f"Override request {request.pk}",
     )
