@@ -17,7 +17,11 @@ class NotificationsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from notifications.overrides import overrides_tell_colleagues
-        from rotations.callbacks import register_override_listener
+        from notifications.overrides import override_request_tell, overrides_tell_colleagues
+        from rotations.callbacks import (
+            register_override_listener,
+            register_override_request_listener,
+        )
 
         register_override_listener(overrides_tell_colleagues)
+        register_override_request_listener(override_request_tell)

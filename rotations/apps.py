@@ -19,7 +19,8 @@ class RotationsConfig(AppConfig):
     demo_seed = "rotations.demo.seed"
     # Managers shape rotations and policies; everyone else may look.
     role_permissions = {
-        MANAGER: {model: EDIT for model in MODELS},
+        # Requests are between two people; managers may look at them (read-only admin).
+        MANAGER: {**{model: EDIT for model in MODELS}, "overriderequest": VIEW},
         SUPPORT_MANAGER: {model: VIEW for model in MODELS},
         ENGINEER: {model: VIEW for model in MODELS},
         SUPPORT: {model: VIEW for model in MODELS},

@@ -1,7 +1,7 @@
 """How the apps above hear about overrides made through the services (no signals).
 
 The notifications app registers, at app ready time, a listener that tells the colleague an
-override concerns. Listeners are called after commit; one failing listener neither stops
+override concerns, and one that tells the other person of a request (sent, answered). Listeners are called after commit; one failing listener neither stops
 the others nor the caller.
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from oncall.models import User
-    from rotations.models import Override
+    from rotations.models import Override, OverrideRequest
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +44,25 @@ def overrides_made(overrides: Sequence[Override], actor: User) -> None:
                 listener,
                 [o.pk for o in overrides],
             )
+
+
+OverrideRequestListener = Callable[["OverrideRequest", "User"], None]
+
+_request_listeners: list[OverrideRequestListener] = []
+
+
+def register_override_request_listener(
+    listener: OverrideRequestListener,
+) -> OverrideRequestListener:
+    """Call `listener(request, actor)` after commit when a request is sent or answered."""
+    if listener not in _request_listeners:
+        _request_listeners.append(listener)
+    return listener
+
+
+def override_request_changed(request: OverrideRequest, actor: User) -> None:
+    for listener in list(_request_listeners):
+        try:
+            listener(request, actor)
+        except Exception:
+            logger.exception("override request listener %r failed for %s", listener, request.pk)

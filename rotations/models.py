@@ -7,7 +7,7 @@ list runs out, and teams (like Platform) whose people are called directly.
 
 import secrets
 import zoneinfo
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -333,6 +333,105 @@ class Override(models.Model):
                     f"This overlaps another override on the same rotation: {clash.user} from "
                     f"{clash.start:%Y-%m-%d %H:%M} to {clash.end:%Y-%m-%d %H:%M} UTC."
                 )
+
+
+class OverrideRequestKind(models.TextChoices):
+    COVER = "cover", "Cover (the requester takes the recipient's shift)"
+    SWAP = "swap", "Swap (the two trade shifts)"
+
+
+class OverrideRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+# Only a pending request changes, once; services.override_request_transition keeps this map.
+OVERRIDE_REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
+    OverrideRequestStatus.PENDING: frozenset(
+        {
+            OverrideRequestStatus.ACCEPTED,
+            OverrideRequestStatus.DECLINED,
+            OverrideRequestStatus.CANCELLED,
+            OverrideRequestStatus.EXPIRED,
+        }
+    ),
+}
+
+
+class OverrideRequest(models.Model):
+    """A cover or swap that waits for the other person's answer (an engineer cannot change a
+    teammate's shifts alone).
+
+    `start`/`end`: for a cover, the recipient's shift the requester takes; for a swap, the
+    requester's own shift the recipient takes, and `swap_start`/`swap_end` the recipient's
+    shift the requester takes in return. Accepting makes the override(s).
+    """
+
+    rotation = models.ForeignKey(
+        Rotation, on_delete=models.CASCADE, related_name="override_requests"
+    )
+    kind = models.CharField(max_length=10, choices=OverrideRequestKind.choices)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="override_requests_made"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="override_requests_received",
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    swap_start = models.DateTimeField(null=True, blank=True)
+    swap_end = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=OVERRIDE_REASON_MAX, blank=True)
+    status = models.CharField(
+        max_length=10,
+        choices=OverrideRequestStatus.choices,
+        default=OverrideRequestStatus.PENDING,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("start", "id")
+        indexes = [models.Index(fields=["status", "start"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")), name="override_request_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} request by {self.requester} to {self.recipient}"
+
+    @property
+    def is_swap(self) -> bool:
+        return self.kind == OverrideRequestKind.SWAP
+
+    @property
+    def first_start(self) -> datetime:
+        """When the first shift the request concerns begins (it expires then)."""
+        starts = [self.start] + ([self.swap_start] if self.swap_start else [])
+        return min(starts)
+
+    def clean(self) -> None:
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "The end must be after the start."})
+        if self.requester_id and self.requester_id == self.recipient_id:
+            raise ValidationError({"recipient": "A request goes to someone else."})
+        if self.kind == OverrideRequestKind.SWAP:
+            if self.swap_start is None or self.swap_end is None:
+                raise ValidationError({"swap_start": "A swap needs the shift given in return."})
+            if self.swap_end <= self.swap_start:
+                raise ValidationError({"swap_end": "The end must be after the start."})
+        elif self.swap_start is not None or self.swap_end is not None:
+            raise ValidationError({"swap_start": "Only a swap names a shift in return."})
 
 
 class PersonalFeed(models.Model):

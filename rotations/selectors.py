@@ -9,11 +9,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from oncall.models import User
 from rotations import resolver
-from rotations.models import Override, Rotation, RotationMember, Team
+from rotations.models import (
+    Override,
+    OverrideRequest,
+    OverrideRequestStatus,
+    Rotation,
+    RotationMember,
+    Team,
+)
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,36 @@ def user_shifts(*, user: User, start: datetime, end: datetime) -> list[ShiftView
     return sorted(shifts, key=lambda s: (s.start, s.rotation.pk))
 
 
+def user_holds_window(
+    *,
+    user_id: int,
+    rotation: Rotation,
+    start: datetime,
+    end: datetime,
+    ignore_override_ids: Sequence[int] = (),
+) -> bool:
+    """Whether `user_id` is on call on `rotation` for the whole of [start, end), overrides
+    applied (ignoring the ones named, e.g. the override being changed); two queries."""
+    if end <= start:
+        return False
+    if not hasattr(rotation, "ordered_members"):
+        rotation = rotations_with_members(Rotation.objects.filter(pk=rotation.pk)).get()
+    overrides = [
+        o
+        for o in overrides_between([rotation.pk], start, end)[rotation.pk]
+        if o.pk not in ignore_override_ids
+    ]
+    segments = resolver.shifts_between(
+        rotation_spec(rotation), override_specs(overrides), start, end
+    )
+    covered_until = start
+    for segment in segments:
+        if segment.user != user_id or segment.start > covered_until:
+            return False
+        covered_until = max(covered_until, segment.end)
+    return covered_until >= end
+
+
 def next_member(*, rotation: Rotation, user_id: int) -> User | None:
     """The person after `user_id` in the rotation's list ("call the next person")."""
     if not hasattr(rotation, "ordered_members"):
@@ -288,3 +325,14 @@ def team_now_and_next(*, team: Team, at: datetime) -> TeamOnCall:
         for current, handoff in zip(now, handoffs, strict=True)
     ]
     return TeamOnCall(team, now, coming)
+
+
+def open_override_requests(*, user: User, now: datetime) -> QuerySet[OverrideRequest]:
+    """Pending requests `user` sent or received whose shifts have not begun (one query)."""
+    return (
+        OverrideRequest.objects.filter(status=OverrideRequestStatus.PENDING)
+        .filter(Q(requester=user) | Q(recipient=user))
+        .exclude(Q(start__lte=now) | Q(swap_start__lte=now))
+        .select_related("rotation__team", "requester", "recipient")
+        .order_by("start", "id")
+    )

@@ -3,17 +3,24 @@
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from oncall.models import User
 from oncall.roles import is_manager
 from rotations import callbacks
 from rotations.models import (
+    OVERRIDE_REQUEST_TRANSITIONS,
     POLICY_FIELDS,
     EscalationPolicy,
     EscalationStep,
     Override,
+    OverrideRequest,
+    OverrideRequestKind,
+    OverrideRequestStatus,
     PersonalFeed,
     Rotation,
     RotationMember,
@@ -21,22 +28,110 @@ from rotations.models import (
     Tier,
     new_feed_token,
 )
-from rotations.selectors import DoubleBooking, team_bookings_of
+from rotations.selectors import DoubleBooking, team_bookings_of, user_holds_window
 
 DOUBLE_BOOKING = "double_booking"
 NEW_TIER_ON_VETERAN = "new_tier_on_veteran"
+OVERRIDE_NOT_PERMITTED = "override_not_permitted"
+OVERRIDE_TOO_LONG = "override_too_long"
+NOT_YOUR_SHIFT = "not_your_shift"
+NOT_THEIR_SHIFT = "not_their_shift"
+SWAP_NEEDS_ACCEPTANCE = "swap_needs_acceptance"
+REQUEST_EXPIRED = "request_expired"
+REQUEST_STALE = "request_stale"
+REQUEST_NOT_PENDING = "request_not_pending"
+NOT_A_PARTY = "not_a_party"
+
+
+class OverrideNotPermitted(PermissionDenied):
+    """A refusal of an override or a request, with the code the API shows."""
+
+    def __init__(self, message: str, code: str = OVERRIDE_NOT_PERMITTED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _on_team(person: User, rotation: Rotation) -> bool:
+    return rotation.team.members.filter(pk=person.pk).exists()
 
 
 def override_permitted(
     *, actor: User, rotation: Rotation, user: User, replaces: User | None
 ) -> bool:
-    """Managers change anyone's shifts; others only cover or hand over their own."""
+    """Managers change anyone's shifts; others only hand over (or take back) their own: the
+    override must name them as the one replaced (its window is checked by
+    `override_permission_check`)."""
     if is_manager(actor):
         return True
-    return (
-        actor.pk in (user.pk, replaces.pk if replaces else None)
-        and rotation.team.members.filter(pk=actor.pk).exists()
+    return replaces is not None and replaces.pk == actor.pk and _on_team(actor, rotation)
+
+
+def override_max_length() -> timedelta:
+    return timedelta(days=settings.OVERRIDE_MAX_DAYS)
+
+
+def override_length_check(
+    *, actor: User, start: datetime, end: datetime, field: str = "end"
+) -> None:
+    """Overrides longer than OVERRIDE_MAX_DAYS are for Managers only."""
+    longest = override_max_length()
+    if is_manager(actor) or end - start <= longest:
+        return
+    raise ValidationError(
+        {
+            field: ValidationError(
+                f"An override may last at most {longest.days} days; this one lasts "
+                f"{(end - start).days} days. Ask a manager for a longer one.",
+                code=OVERRIDE_TOO_LONG,
+            )
+        }
     )
+
+
+def override_permission_check(
+    *,
+    actor: User,
+    rotation: Rotation,
+    user: User,
+    replaces: User | None,
+    start: datetime,
+    end: datetime,
+    ignore_override_ids: tuple[int, ...] = (),
+) -> None:
+    """The one rule of who may make an override directly (admin, portal, API).
+
+    A Manager may make any. Anyone else only hands over their own shift: they are the one
+    replaced, the window lies within their own shifts on the rotation (overrides applied)
+    and lasts at most OVERRIDE_MAX_DAYS. Covering a teammate's shift or a swap is a request
+    the other person accepts (`override_request_create`).
+    """
+    if is_manager(actor):
+        return
+    if not _on_team(actor, rotation):
+        raise OverrideNotPermitted(
+            f"Only the people of {rotation.team.name} (or a manager) change its shifts."
+        )
+    if replaces is None or replaces.pk != actor.pk:
+        raise OverrideNotPermitted(
+            "You may only hand over your own shifts (you are the one replaced). To cover a "
+            "teammate's shift, ask them with a cover request; a manager may change anyone's.",
+            code=NOT_YOUR_SHIFT,
+        )
+    override_length_check(actor=actor, start=start, end=end)
+    if end <= start:
+        return  # the model's clean words a reversed window
+    if not user_holds_window(
+        user_id=actor.pk,
+        rotation=rotation,
+        start=start,
+        end=end,
+        ignore_override_ids=ignore_override_ids,
+    ):
+        raise OverrideNotPermitted(
+            f"You are not on call on {rotation.label} for all of {_when(start, rotation)} to "
+            f"{_when(end, rotation)}: you may only hand over your own shifts.",
+            code=NOT_YOUR_SHIFT,
+        )
 
 
 def _when(at: datetime, rotation: Rotation) -> str:
@@ -125,13 +220,22 @@ def _override_check(
     confirm_double_booking: bool,
     ignore_override_ids: tuple[int, ...] = (),
     team_rules: bool = True,
+    check_permission: bool = True,
 ) -> None:
-    """What an override must satisfy beyond the model's own checks (overlaps, end > start)."""
-    if not override_permitted(actor=actor, rotation=rotation, user=user, replaces=replaces):
-        raise PermissionDenied(
-            "You may only cover or hand over your own shifts; a manager may change anyone's."
+    """What an override must satisfy beyond the model's own checks (overlaps, end > start).
+
+    `check_permission` False: the caller has established it (an accepted request)."""
+    if check_permission:
+        override_permission_check(
+            actor=actor,
+            rotation=rotation,
+            user=user,
+            replaces=replaces,
+            start=start,
+            end=end,
+            ignore_override_ids=ignore_override_ids,
         )
-    if not rotation.team.members.filter(pk=user.pk).exists():
+    if not _on_team(user, rotation):
         raise ValidationError({"user": f"{user} is not a member of the team {rotation.team.name}."})
     if team_rules and end > start:  # the model's clean words a reversed window
         override_rules_check(
@@ -155,6 +259,7 @@ def _override_build(
     reason: str,
     actor: User,
     confirm_double_booking: bool,
+    check_permission: bool = True,
 ) -> Override:
     override = Override(
         rotation=rotation,
@@ -174,6 +279,7 @@ def _override_build(
         end=end,
         confirm_double_booking=False,
         team_rules=False,
+        check_permission=check_permission,
     )
     override.full_clean()  # overlaps and a reversed window are told before the team rules
     override_rules_check(
@@ -240,7 +346,7 @@ def override_update(
     if not override_permitted(
         actor=actor, rotation=override.rotation, user=override.user, replaces=override.replaces
     ):
-        raise PermissionDenied("You may only change overrides of your own shifts.")
+        raise OverrideNotPermitted("You may only change overrides of your own shifts.")
     with transaction.atomic():
         # create's lock, on each rotation involved (in id order, so two updates cannot deadlock).
         rotation_ids = {override.rotation_id, rotation.pk}
@@ -273,7 +379,14 @@ def override_swap(
     reason: str = "",
     confirm_double_booking: bool = False,
 ) -> tuple[Override, Override]:
-    """Two people trade shifts: `second` covers `first_window`, `first` covers `second_window`."""
+    """Two people trade shifts: `second` covers `first_window`, `first` covers `second_window`.
+
+    Managers only: anyone else asks the other person (`override_request_create`)."""
+    if not is_manager(actor):
+        raise OverrideNotPermitted(
+            "A swap needs the other person's acceptance: send them a swap request.",
+            code=SWAP_NEEDS_ACCEPTANCE,
+        )
     reason = reason or f"Swap between {first} and {second}"
     with transaction.atomic():
         Rotation.objects.select_for_update().filter(pk=rotation.pk).first()
@@ -302,11 +415,353 @@ def override_swap(
 
 
 def override_delete(*, override: Override, actor: User) -> None:
+    """Managers remove any override; anyone else only one that replaced them (they take
+    their own shift back)."""
     if not override_permitted(
         actor=actor, rotation=override.rotation, user=override.user, replaces=override.replaces
     ):
-        raise PermissionDenied("You may only remove overrides of your own shifts.")
+        raise OverrideNotPermitted("You may only remove overrides of your own shifts.")
     override.delete()
+
+
+# --- Requests: a cover of a teammate's shift, or a swap, waits for their answer -----------
+
+
+def _request_overrides(request: OverrideRequest, actor: User) -> list[Override]:
+    """The override(s) accepting `request` makes, unsaved."""
+    reason = request.reason or (
+        f"Swap between {request.requester} and {request.recipient}"
+        if request.is_swap
+        else f"Cover asked by {request.requester}"
+    )
+    if not request.is_swap:
+        pairs = [(request.requester, request.recipient, request.start, request.end)]
+    else:
+        assert request.swap_start is not None
+        assert request.swap_end is not None
+        pairs = [
+            (request.recipient, request.requester, request.start, request.end),
+            (request.requester, request.recipient, request.swap_start, request.swap_end),
+        ]
+    return [
+        Override(
+            rotation=request.rotation,
+            user=user,
+            replaces=replaces,
+            start=start,
+            end=end,
+            reason=reason,
+            created_by=actor,
+        )
+        for user, replaces, start, end in pairs
+    ]
+
+
+def _request_shifts_check(request: OverrideRequest) -> None:
+    """Each shift the request hands over still belongs to the one who hands it over."""
+    rotation = request.rotation
+    for override in _request_overrides(request, request.requester):
+        owner = override.replaces
+        assert owner is not None
+        if user_holds_window(
+            user_id=owner.pk, rotation=rotation, start=override.start, end=override.end
+        ):
+            continue
+        mine = owner.pk == request.requester_id
+        field = "start" if override.start == request.start else "swap_start"
+        who = "You are" if mine else f"{owner} is"
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    f"{who} not on call on {rotation.label} for all of "
+                    f"{_when(override.start, rotation)} to {_when(override.end, rotation)}.",
+                    code=NOT_YOUR_SHIFT if mine else NOT_THEIR_SHIFT,
+                )
+            }
+        )
+
+
+def override_request_create(
+    *,
+    rotation: Rotation,
+    requester: User,
+    recipient: User,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    swap_start: datetime | None = None,
+    swap_end: datetime | None = None,
+    reason: str = "",
+) -> OverrideRequest:
+    """Ask `recipient` to let `requester` cover their shift (cover) or to trade shifts
+    (swap); they are told through the outbox and accept or decline."""
+    if not _on_team(requester, rotation):
+        raise OverrideNotPermitted(f"Only the people of {rotation.team.name} ask for its shifts.")
+    if not _on_team(recipient, rotation):
+        raise ValidationError(
+            {"recipient": f"{recipient} is not a member of the team {rotation.team.name}."}
+        )
+    request = OverrideRequest(
+        rotation=rotation,
+        kind=kind,
+        requester=requester,
+        recipient=recipient,
+        start=start,
+        end=end,
+        swap_start=swap_start,
+        swap_end=swap_end,
+        reason=reason,
+    )
+    request.full_clean()
+    if request.first_start <= timezone.now():
+        raise ValidationError(
+            {"start": ValidationError("That shift has already begun.", code=REQUEST_EXPIRED)}
+        )
+    override_length_check(actor=requester, start=start, end=end)
+    if swap_start is not None and swap_end is not None:
+        override_length_check(actor=requester, start=swap_start, end=swap_end, field="swap_end")
+    with transaction.atomic():
+        Rotation.objects.select_for_update().filter(pk=rotation.pk).first()
+        _request_shifts_check(request)
+        for override in _request_overrides(request, requester):
+            override.full_clean()  # an overlap with another override is told now
+            override_rules_check(
+                rotation=rotation,
+                user=override.user,
+                start=override.start,
+                end=override.end,
+                actor=requester,
+            )
+        request.save()
+        transaction.on_commit(lambda: callbacks.override_request_changed(request, requester))
+    return request
+
+
+def override_request_transition(
+    *, request: OverrideRequest, to: str, actor: User | None
+) -> OverrideRequest:
+    """The one place a request's status changes (OVERRIDE_REQUEST_TRANSITIONS)."""
+    if to not in OVERRIDE_REQUEST_TRANSITIONS.get(request.status, frozenset()):
+        raise ValidationError(
+            f"This request is {request.get_status_display().lower()}; it can no longer be "
+            f"{OverrideRequestStatus(to).label.lower()}.",
+            code=REQUEST_NOT_PENDING,
+        )
+    request.status = to
+    request.decided_at = timezone.now()
+    request.decided_by = actor
+    request.save(update_fields=["status", "decided_at", "decided_by"])
+    return request
+
+
+def _request_locked(request: OverrideRequest) -> OverrideRequest:
+    """The request re-read under the rotation's lock (another answer may have come first)."""
+    Rotation.objects.select_for_update().filter(pk=request.rotation_id).first()
+    return (
+        OverrideRequest.objects.select_for_update()
+        .select_related("rotation__team", "requester", "recipient")
+        .get(pk=request.pk)
+    )
+
+
+def _request_expiry(request: OverrideRequest) -> ValidationError | None:
+    if request.status == OverrideRequestStatus.PENDING and request.first_start <= timezone.now():
+        return ValidationError(
+            f"This request has expired: its shift began {_when(request.first_start, request.rotation)}.",
+            code=REQUEST_EXPIRED,
+        )
+    return None
+
+
+def _answer(
+    request: OverrideRequest, *, actor: User, to: str, party_id: int, party: str
+) -> OverrideRequest:
+    """Decline or cancel (by `party_id` or a manager); a started request expires instead."""
+    if actor.pk != party_id and not is_manager(actor):
+        raise OverrideNotPermitted(
+            f"Only the request's {party} (or a manager) may do that.", code=NOT_A_PARTY
+        )
+    with transaction.atomic():
+        request = _request_locked(request)
+        expired = _request_expiry(request)
+        override_request_transition(
+            request=request, to=OverrideRequestStatus.EXPIRED if expired else to, actor=actor
+        )
+        if not expired:
+            transaction.on_commit(lambda: callbacks.override_request_changed(request, actor))
+    if expired is not None:
+        raise expired
+    return request
+
+
+def override_request_decline(*, request: OverrideRequest, actor: User) -> OverrideRequest:
+    return _answer(
+        request,
+        actor=actor,
+        to=OverrideRequestStatus.DECLINED,
+        party_id=request.recipient_id,
+        party="recipient",
+    )
+
+
+def override_request_cancel(*, request: OverrideRequest, actor: User) -> OverrideRequest:
+    return _answer(
+        request,
+        actor=actor,
+        to=OverrideRequestStatus.CANCELLED,
+        party_id=request.requester_id,
+        party="requester",
+    )
+
+
+def override_request_accept(*, request: OverrideRequest, actor: User) -> list[Override]:
+    """The recipient (or a manager) accepts: everything is checked again under the rotation's
+    lock and the override(s) are made. A request whose shift has begun, or whose shifts
+    changed hands since, expires and is refused; a rule it now breaks (double booking,
+    overlap) is refused and the request stays pending."""
+    if actor.pk != request.recipient_id and not is_manager(actor):
+        raise OverrideNotPermitted(
+            "Only the request's recipient (or a manager) may accept it.", code=NOT_A_PARTY
+        )
+    refusal: ValidationError | None = None
+    with transaction.atomic():
+        request = _request_locked(request)
+        if request.status != OverrideRequestStatus.PENDING:
+            override_request_transition(
+                request=request, to=OverrideRequestStatus.ACCEPTED, actor=actor
+            )  # raises: it was answered already
+        refusal = _request_expiry(request)
+        if refusal is None:
+            try:
+                _request_shifts_check(request)
+            except ValidationError as error:
+                refusal = ValidationError(
+                    "The shifts of this request changed hands since it was sent: "
+                    + " ".join(error.messages),
+                    code=REQUEST_STALE,
+                )
+        if refusal is not None:
+            override_request_transition(
+                request=request, to=OverrideRequestStatus.EXPIRED, actor=actor
+            )
+        else:
+            overrides = [
+                _override_build(
+                    rotation=request.rotation,
+                    user=override.user,
+                    start=override.start,
+                    end=override.end,
+                    replaces=override.replaces,
+                    reason=override.reason,
+                    actor=actor,
+                    confirm_double_booking=False,
+                    check_permission=False,  # the request, re-checked above, permits it
+                )
+                for override in _request_overrides(request, actor)
+            ]
+            override_request_transition(
+                request=request, to=OverrideRequestStatus.ACCEPTED, actor=actor
+            )
+            transaction.on_commit(lambda: callbacks.override_request_changed(request, actor))
+    if refusal is not None:
+        raise refusal
+    return overrides
+
+
+def override_make_or_ask(
+    *,
+    actor: User,
+    rotation: Rotation,
+    kind: str,
+    user: User,
+    replaces: User | None,
+    start: datetime,
+    end: datetime,
+    swap_start: datetime | None = None,
+    swap_end: datetime | None = None,
+    reason: str = "",
+    confirm_double_booking: bool = False,
+) -> list[Override] | OverrideRequest:
+    """The portal's cover and swap forms. A manager's change, or a hand-over of one's own
+    shift, is made at once; anyone else's cover of a teammate's shift, or swap, becomes a
+    request to that teammate. `kind` cover: `user` covers `replaces`; swap: `user` takes
+    `replaces`' window and `replaces` takes `user`'s swap window."""
+    swap = kind == OverrideRequestKind.SWAP
+    if is_manager(actor):
+        if swap:
+            assert replaces is not None
+            assert swap_start is not None
+            assert swap_end is not None
+            return list(
+                override_swap(
+                    rotation=rotation,
+                    actor=actor,
+                    first=replaces,
+                    first_window=(start, end),
+                    second=user,
+                    second_window=(swap_start, swap_end),
+                    reason=reason,
+                    confirm_double_booking=confirm_double_booking,
+                )
+            )
+    elif swap:
+        assert swap_start is not None
+        assert swap_end is not None
+        if replaces is not None and replaces.pk == actor.pk:  # I give start–end
+            recipient, mine, theirs = user, (start, end), (swap_start, swap_end)
+        elif user.pk == actor.pk and replaces is not None:  # I give the swap window
+            recipient, mine, theirs = replaces, (swap_start, swap_end), (start, end)
+        else:
+            raise OverrideNotPermitted(
+                "You may only swap your own shifts; a manager may swap anyone's.",
+                code=NOT_YOUR_SHIFT,
+            )
+        return override_request_create(
+            rotation=rotation,
+            requester=actor,
+            recipient=recipient,
+            kind=kind,
+            start=mine[0],
+            end=mine[1],
+            swap_start=theirs[0],
+            swap_end=theirs[1],
+            reason=reason,
+        )
+    elif user.pk == actor.pk and replaces is not None and replaces.pk != actor.pk:
+        return override_request_create(
+            rotation=rotation,
+            requester=actor,
+            recipient=replaces,
+            kind=kind,
+            start=start,
+            end=end,
+            reason=reason,
+        )
+    return [
+        override_create(
+            rotation=rotation,
+            user=user,
+            start=start,
+            end=end,
+            replaces=replaces,
+            reason=reason,
+            actor=actor,
+            confirm_double_booking=confirm_double_booking,
+        )
+    ]
+
+
+def override_requests_expire() -> int:
+    """Pending requests whose first shift has begun become expired (lists call it first)."""
+    assert (
+        OverrideRequestStatus.EXPIRED in OVERRIDE_REQUEST_TRANSITIONS[OverrideRequestStatus.PENDING]
+    )
+    now = timezone.now()
+    return (
+        OverrideRequest.objects.filter(status=OverrideRequestStatus.PENDING)
+        .filter(Q(start__lte=now) | Q(swap_start__lte=now))
+        .update(status=OverrideRequestStatus.EXPIRED, decided_at=now)
+    )
 
 
 def rotation_feed_rotate(*, rotation: Rotation) -> Rotation:

@@ -32,6 +32,11 @@ urlpatterns = [
     path("overrides/<int:pk>/delete/", views.override_delete, name="override-delete"),
     path("me/shifts/", views.my_shifts, name="my-shifts"),
     path("me/shifts/change/", views.my_shift_change, name="my-shift-change"),
+    path(
+        "me/requests/<int:pk>/<slug:answer>/",
+        views.my_request_answer,
+        name="my-request-answer",
+    ),
     path("me/shifts/rotate-feed/", views.personal_feed_rotate, name="personal-feed-rotate"),
     path("ical/rotation/<feedtoken:token>.ics", views.rotation_feed, name="rotation-feed"),
     path("ical/person/<feedtoken:token>.ics", views.person_feed, name="person-feed"),

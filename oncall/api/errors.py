@@ -98,7 +98,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied(*exc.args)
+        # A domain refusal may carry its own code (e.g. rotations' not_your_shift).
+        exc = exceptions.PermissionDenied(
+            exc.args[0] if exc.args else None, getattr(exc, "code", None)
+        )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
         response.data = {"error": _body(exc)}

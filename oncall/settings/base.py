@@ -322,6 +322,10 @@ NOTIFY_BUNDLE_WINDOW = {
     "webhook": env.int("NOTIFY_BUNDLE_WINDOW_WEBHOOK", default=0),
 }
 
+# --- Rotations --------------------------------------------------------------------------
+# Overrides longer than this are refused for everyone but Managers (issue 13).
+OVERRIDE_MAX_DAYS = env.int("OVERRIDE_MAX_DAYS", default=90)
+
 # --- Incidents --------------------------------------------------------------------------
 ESCALATION_SWEEP_SECONDS = env.int("ESCALATION_SWEEP_SECONDS", default=5)
 INCIDENT_TIMERS_SWEEP_SECONDS = env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default=30)

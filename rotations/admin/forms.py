@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 
 from oncall.models import User
@@ -24,7 +24,11 @@ from rotations.models import (
     RotationMember,
     Team,
 )
-from rotations.services import override_rules_check
+from rotations.services import (
+    override_permission_check,
+    override_permitted,
+    override_rules_check,
+)
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -190,7 +194,7 @@ def override_team_rules(form: forms.ModelForm[Override], rotation: Rotation | No
             user=user,
             start=start,
             end=end,
-            actor=None,  # the admin lets only managers change overrides
+            actor=getattr(form, "actor", None),  # None: a manager's inline (rotation page)
             confirm_double_booking=bool(data.get("confirm_double_booking")),
             ignore_override_ids=(form.instance.pk,) if form.instance.pk else (),
         )
@@ -200,6 +204,8 @@ def override_team_rules(form: forms.ModelForm[Override], rotation: Rotation | No
 
 class OverrideAdminForm(forms.ModelForm):
     confirm_double_booking = confirm_double_booking_field()
+    # Who edits (OverrideAdmin.get_form sets it): the services' permission rule applies.
+    actor: User | None = None
 
     class Meta:
         model = Override
@@ -213,8 +219,39 @@ class OverrideAdminForm(forms.ModelForm):
         if rotation and user and not rotation.team.members.contains(user):
             self.add_error("user", team_member_error(rotation.team, user))
         elif not self.errors:
+            self._permission_rule(rotation, user)
+        if not self.errors:
             override_team_rules(self, rotation)
         return cleaned
+
+    def _permission_rule(self, rotation: Rotation | None, user: User | None) -> None:
+        """The services' rule (a no-op for managers), as form errors instead of a 403."""
+        data = self.cleaned_data
+        start, end = data.get("start"), data.get("end")
+        if self.actor is None or rotation is None or user is None or not (start and end):
+            return
+        instance = self.instance
+        try:
+            if instance.pk and not override_permitted(
+                actor=self.actor,
+                rotation=instance.rotation,
+                user=instance.user,
+                replaces=instance.replaces,
+            ):
+                raise PermissionDenied("You may only change overrides of your own shifts.")
+            override_permission_check(
+                actor=self.actor,
+                rotation=rotation,
+                user=user,
+                replaces=data.get("replaces"),
+                start=start,
+                end=end,
+                ignore_override_ids=(instance.pk,) if instance.pk else (),
+            )
+        except PermissionDenied as refused:
+            self.add_error(None, str(refused))
+        except ValidationError as refused:
+            self.add_error(None, refused.messages)
 
 
 class OverrideInlineForm(forms.ModelForm):

@@ -29,7 +29,7 @@ from rotations.admin.formsets import (
     RotationMemberFormSet,
 )
 from rotations.admin.sortable import SortableInline, SortableParentAdmin
-from rotations.models import Override, Rotation, RotationMember
+from rotations.models import Override, OverrideRequest, Rotation, RotationMember
 from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
 from rotations.services import (
     override_create,
@@ -295,6 +295,13 @@ class OverrideAdmin(admin.ModelAdmin):
     date_hierarchy = "start"
     readonly_fields = ("created_by", "created_at")
 
+    def get_form(
+        self, request: HttpRequest, obj: Override | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        # The services' permission rule, told as form errors (managers pass it).
+        return type(form.__name__, (form,), {"actor": request.user})
+
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField[Any] | None:
@@ -336,3 +343,24 @@ class OverrideAdmin(admin.ModelAdmin):
         assert isinstance(request.user, User)
         for override in queryset.select_related("rotation__team", "user", "replaces"):
             override_delete(override=override, actor=request.user)
+
+
+@admin.register(OverrideRequest)
+class OverrideRequestAdmin(admin.ModelAdmin):
+    """Covers and swaps asked of a teammate, for managers to look at (people answer them on
+    My shifts or through the API; the services change their status)."""
+
+    list_display = ("rotation", "kind", "requester", "recipient", "start", "end", "status")
+    list_filter = ("status", "kind", "rotation__team")
+    list_select_related = ("rotation__team", "requester", "recipient")
+    search_fields = ("requester__username", "recipient__username", "reason")
+    date_hierarchy = "start"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

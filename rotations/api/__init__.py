@@ -1,4 +1,4 @@
-"""REST API: who is on call, teams, rotations and their shifts, overrides, escalation policies.
+"""REST API: who is on call, teams, rotations and their shifts, overrides and override requests, escalation policies.
 
 Each view validates its query or body with an input serializer, makes one selector or write
 call and answers with an output serializer; errors come out in the portal's shape
@@ -11,6 +11,11 @@ shared input parsing in `inputs`, serializers in `serializers`; urls in rotation
 from rotations.api.oncall import OnCallApi
 from rotations.api.overrides import OverrideDetailApi, OverrideListApi
 from rotations.api.policies import EscalationPolicyDetailApi, EscalationPolicyListApi
+from rotations.api.requests import (
+    OverrideRequestAnswerApi,
+    OverrideRequestDetailApi,
+    OverrideRequestListApi,
+)
 from rotations.api.rotations import RotationDetailApi, RotationListApi, RotationShiftsApi
 from rotations.api.teams import TeamDetailApi, TeamListApi
 
@@ -20,6 +25,9 @@ __all__ = [
     "OnCallApi",
     "OverrideDetailApi",
     "OverrideListApi",
+    "OverrideRequestAnswerApi",
+    "OverrideRequestDetailApi",
+    "OverrideRequestListApi",
     "RotationDetailApi",
     "RotationListApi",
     "RotationShiftsApi",

@@ -1,4 +1,5 @@
-"""Overrides: covers and swaps to come, created, changed and deleted by managers."""
+"""Overrides: covers and swaps to come, created, changed and deleted by managers (anyone
+else asks through override-requests/)."""
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -32,7 +33,7 @@ def _override_or_404(override_id: int) -> Override:
     return override
 
 
-def _input_rotation(rotation_id: int) -> Rotation:
+def input_rotation(rotation_id: int) -> Rotation:
     """The rotation an input names; a 400 on `rotation` when there is none."""
     rotation = Rotation.objects.select_related("team").filter(pk=rotation_id).first()
     if rotation is None:
@@ -75,7 +76,7 @@ class OverrideListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated_body(OverrideInputSerializer, request)
-        rotation = _input_rotation(data["rotation"])
+        rotation = input_rotation(data["rotation"])
         user = services.active_user(data["user"], "user")
         assert user is not None
         override = services.override_create(
@@ -119,7 +120,7 @@ class OverrideDetailApi(APIView):
         data = validated_body(OverrideInputSerializer, request, partial=True)
         rotation = override.rotation
         if data.get("rotation", rotation.pk) != rotation.pk:
-            rotation = _input_rotation(data["rotation"])
+            rotation = input_rotation(data["rotation"])
         user = services.active_user(data["user"], "user") if "user" in data else override.user
         assert user is not None
         replaces = (

@@ -22,6 +22,8 @@ from rotations.models import (
     ContactMode,
     DirectNumber,
     EscalationStep,
+    OverrideRequestKind,
+    OverrideRequestStatus,
     Position,
     Rotation,
     StepAction,
@@ -329,6 +331,49 @@ class OverridesQuerySerializer(serializers.Serializer):
     team = serializers.SlugField(required=False, help_text="Only this team's rotations.")
     ends_after = QueryDateTimeField(
         required=False, help_text="Only overrides ending after this instant (default: now)."
+    )
+
+
+class OverrideRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    rotation = serializers.IntegerField(source="rotation_id")
+    kind = serializers.ChoiceField(choices=OverrideRequestKind.choices)
+    requester = serializers.IntegerField(source="requester_id")
+    recipient = serializers.IntegerField(source="recipient_id")
+    start = serializers.DateTimeField(
+        help_text="Cover: the recipient's shift the requester takes. Swap: the requester's "
+        "shift the recipient takes."
+    )
+    end = serializers.DateTimeField()
+    swap_start = serializers.DateTimeField(
+        allow_null=True, help_text="Swap: the recipient's shift the requester takes in return."
+    )
+    swap_end = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+    status = serializers.ChoiceField(choices=OverrideRequestStatus.choices)
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.IntegerField(source="decided_by_id", allow_null=True)
+
+
+class OverrideRequestInputSerializer(serializers.Serializer):
+    rotation = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    kind = serializers.ChoiceField(choices=OverrideRequestKind.choices)
+    recipient = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Who is asked (the other person)."
+    )
+    start = InstantField(help_text="Between the years 2000 and 2199.")
+    end = InstantField(help_text="Between the years 2000 and 2199.")
+    swap_start = InstantField(required=False, allow_null=True)
+    swap_end = InstantField(required=False, allow_null=True)
+    reason = serializers.CharField(max_length=OVERRIDE_REASON_MAX, required=False, allow_blank=True)
+
+
+class OverrideRequestsQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=OverrideRequestStatus.choices,
+        required=False,
+        help_text="Only requests in this state.",
     )
 
 

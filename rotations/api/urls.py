@@ -17,6 +17,17 @@ urlpatterns = [
     ),
     path("overrides/", api.OverrideListApi.as_view(), name="override-list"),
     path("overrides/<int:override_id>/", api.OverrideDetailApi.as_view(), name="override-detail"),
+    path("override-requests/", api.OverrideRequestListApi.as_view(), name="override-request-list"),
+    path(
+        "override-requests/<int:request_id>/",
+        api.OverrideRequestDetailApi.as_view(),
+        name="override-request-detail",
+    ),
+    path(
+        "override-requests/<int:request_id>/<str:answer>/",
+        api.OverrideRequestAnswerApi.as_view(),
+        name="override-request-answer",
+    ),
     path(
         "escalation-policies/",
         api.EscalationPolicyListApi.as_view(),

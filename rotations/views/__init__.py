@@ -18,6 +18,7 @@ from rotations.views.feeds import person_feed, rotation_feed
 from rotations.views.links import absolute_url, person_feed_url, rotation_feed_url, webcal_url
 from rotations.views.my_shifts import (
     MY_SHIFTS_AHEAD,
+    my_request_answer,
     my_shift_change,
     my_shifts,
     personal_feed_rotate,
@@ -39,6 +40,7 @@ __all__ = [
     "SLACK",
     "OnCallRow",
     "absolute_url",
+    "my_request_answer",
     "my_shift_change",
     "my_shifts",
     "oncall",

@@ -7,14 +7,15 @@ pre-filled (an htmx swap of the region, or a plain page); saving swaps the regio
 the shift tables updated. The services check every rule and tell the colleague by email.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -24,8 +25,8 @@ from oncall.models import User
 from oncall.roles import is_manager
 from rotations import ical, services
 from rotations.forms import COVER, SWAP, OverrideForm
-from rotations.models import PersonalFeed, Rotation
-from rotations.selectors import ShiftView, rotations_with_members
+from rotations.models import OverrideRequest, PersonalFeed, Rotation
+from rotations.selectors import ShiftView, open_override_requests, rotations_with_members
 from rotations.views.links import person_feed_url, webcal_url
 from rotations.views.overrides import save_override
 from rotations.views.shifts import shifts_around, user_shifts_around
@@ -45,12 +46,23 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
+def _from_now(shift: ShiftView) -> datetime:
+    """Where a change of this shift starts: its start, or for a running shift the next
+    quarter hour (a request for a shift that has begun would be refused)."""
+    now = timezone.now()
+    if shift.start > now:
+        return shift.start
+    minute = now.replace(second=0, microsecond=0)
+    quarter = minute + timedelta(minutes=15 - now.minute % 15)
+    return quarter if quarter < shift.end else min(minute + timedelta(minutes=1), shift.end)
+
+
 def change_link(change: str, shift: ShiftView, **extra: Any) -> str:
-    """My shifts with the override form pre-filled for this shift."""
+    """My shifts with the override form pre-filled for this shift (from now on if running)."""
     query = {
         "change": change,
         "rotation": shift.rotation.pk,
-        "start": _iso(shift.start),
+        "start": _iso(_from_now(shift)),
         "end": _iso(shift.end),
         **extra,
     }
@@ -151,7 +163,10 @@ def _shifts_context(
         if found is not None:
             form, rotation, change = found
     mine = user_shifts_around(user, now, until)
+    requests = list(open_override_requests(user=user, now=now))
     return {
+        "requests_received": [r for r in requests if r.recipient_id == user.pk],
+        "requests_sent": [r for r in requests if r.requester_id == user.pk],
         "now": now,
         "until": until,
         "notice": notice,
@@ -243,3 +258,43 @@ def personal_feed_rotate(request: HtmxHttpRequest) -> HttpResponse:
         )
     messages.success(request, notice)
     return redirect("rotations:my-shifts")
+
+
+REQUEST_ANSWERS = {
+    "accept": (services.override_request_accept, "Accepted: the shifts are changed."),
+    "decline": (services.override_request_decline, "Declined: nothing changes."),
+    "cancel": (services.override_request_cancel, "Request withdrawn."),
+}
+
+
+@require_POST
+@in_viewer_timezone
+def my_request_answer(request: HtmxHttpRequest, pk: int, answer: str) -> HttpResponse:
+    """Accept or decline a request made to me, or withdraw one I sent (the services decide)."""
+    user = signed_in_user(request)
+    if answer not in REQUEST_ANSWERS:
+        return HttpResponse("Unknown answer.", status=404, content_type="text/plain")
+    mine = OverrideRequest.objects.select_related("rotation__team", "requester", "recipient")
+    if not is_manager(user):
+        mine = mine.filter(Q(requester=user) | Q(recipient=user))
+    override_request = get_object_or_404(mine, pk=pk)
+    service, notice = REQUEST_ANSWERS[answer]
+    error, status = "", 200
+    try:
+        service(request=override_request, actor=user)
+    except PermissionDenied as refused:
+        error, status = str(refused), 403
+    except ValidationError as refused:
+        error, status = " ".join(refused.messages), 400
+    if request.htmx:
+        # htmx swaps only 2xx answers by default; the error is shown in the region.
+        context = _shifts_context(request, notice="" if error else notice)
+        context["error"] = error
+        return render(request, "rotations/my_shifts.html#shifts", context)
+    if not error:
+        messages.success(request, notice)
+        return redirect("rotations:my-shifts")
+    context = _shifts_context(request)
+    context["error"] = error
+    context.update(_personal_feed_context(services.personal_feed_get(user=user)))
+    return render(request, "rotations/my_shifts.html", context, status=status)

@@ -13,34 +13,34 @@ from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
 from rotations import services
 from rotations.forms import SWAP, OverrideForm
-from rotations.models import Override, Rotation
+from rotations.models import Override, OverrideRequest, Rotation
 from rotations.views.rotation import overrides_context, rotation_or_404, rotation_page_context
 
 
 def save_override(form: OverrideForm, rotation: Rotation, actor: User) -> str:
+    """Make the change the form asks for, or send the request it needs; the notice to show."""
     data = form.cleaned_data
-    if data["kind"] == SWAP:
-        services.override_swap(
-            rotation=rotation,
-            actor=actor,
-            first=data["replaces"],
-            first_window=(data["start"], data["end"]),
-            second=data["user"],
-            second_window=(data["swap_start"], data["swap_end"]),
-            reason=data["reason"],
-            confirm_double_booking=data["confirm_double_booking"],
-        )
-        return f"Swap saved: {data['user']} and {data['replaces']} trade shifts."
-    services.override_create(
+    made = services.override_make_or_ask(
+        actor=actor,
         rotation=rotation,
+        kind=data["kind"],
         user=data["user"],
+        replaces=data["replaces"],
         start=data["start"],
         end=data["end"],
-        replaces=data["replaces"],
+        swap_start=data.get("swap_start"),
+        swap_end=data.get("swap_end"),
         reason=data["reason"],
-        actor=actor,
         confirm_double_booking=data["confirm_double_booking"],
     )
+    if isinstance(made, OverrideRequest):
+        what = "swap" if made.is_swap else "cover"
+        return (
+            f"Request sent: {made.recipient} is asked by email to accept your {what}; "
+            "nothing changes until they do."
+        )
+    if data["kind"] == SWAP:
+        return f"Swap saved: {data['user']} and {data['replaces']} trade shifts."
     return f"Override saved: {data['user']} covers {rotation.label}."
 
 

@@ -77,7 +77,7 @@ def overrides_context(
         "can_confirm_double_booking": is_manager(actor),
         # Managers and the team's own people may make overrides (the service decides each).
         "can_override": services.override_permitted(
-            actor=actor, rotation=rotation, user=actor, replaces=None
+            actor=actor, rotation=rotation, user=actor, replaces=actor
         ),
         "overrides": [
             {

@@ -13,6 +13,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from integrations.models import InboundEvent, Integration, WebhookSubscription
 from oncall.models import User
+from rotations.models import OverrideRequest
 from tests.api.conftest import Core, bearer_client
 from tests.factories import (
     EscalationPolicyFactory,
@@ -174,6 +176,15 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
             "policy_id": policy.pk,
             "integration_id": integration.pk,
             "override_id": OverrideFactory.create(rotation=core.veteran, user=core.alice).pk,
+            "request_id": OverrideRequest.objects.create(
+                rotation=core.veteran,
+                kind="cover",
+                requester=core.alice,
+                recipient=core.bob,
+                start=datetime(2099, 1, 5, tzinfo=UTC),
+                end=datetime(2099, 1, 6, tzinfo=UTC),
+            ).pk,
+            "answer": "accept",
             "rotation_id": core.veteran.pk,
             "slug": core.team.slug,
             "subscription_id": subscription.pk,

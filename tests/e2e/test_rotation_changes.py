@@ -1,4 +1,5 @@
-"""A manager's admin edit is previewed and confirmed; an engineer covers from My shifts."""
+"""A manager's admin edit is previewed and confirmed; an engineer asks to cover from My shifts
+and the teammate accepts."""
 
 from datetime import date, time, timedelta
 
@@ -94,7 +95,9 @@ def test_cover_from_my_shifts_updates_the_tables_without_a_reload(page: Page, li
     page.evaluate("window.__stayed = true")
     mine = page.locator("#my-shift-table tbody tr")
     before = mine.count()
-    page.locator("#teammate-shift-table tr", has_text="Bob").first.locator("a.cover").click()
+    # A shift of bob's still to come (asking for a running one starts from the next quarter).
+    coming = page.locator("#teammate-shift-table tr.shift:not(.current)", has_text="Bob")
+    coming.first.locator("a.cover").click()
 
     form = page.locator("#shift-change-form")
     expect(form).to_be_visible()
@@ -103,11 +106,25 @@ def test_cover_from_my_shifts_updates_the_tables_without_a_reload(page: Page, li
     form.locator("#id_reason").fill("Bob is away")
     form.locator("button.primary").click()
 
-    expect(page.locator("#my-shifts .notice")).to_contain_text("Override saved: Alice A covers")
+    # An engineer's cover is a request: nothing changes until bob accepts.
+    expect(page.locator("#my-shifts .notice")).to_contain_text("Request sent: Bob B is asked")
     expect(page.locator("#shift-change-form")).to_have_count(0)
-    expect(mine).to_have_count(before + 1)
-    expect(page.locator("#my-shift-table")).to_contain_text("override")
+    expect(page.locator("#requests")).to_contain_text("Waiting for their answer")
     assert page.evaluate("window.__stayed") is True
+    assert not Override.objects.exists()
+    assert Notification.objects.filter(recipient=bob, channel="email").exists()
+
+    page.context.clear_cookies()
+    log_in(page, live_server.url, "bob")
+    page.goto(f"{live_server.url}/me/shifts/")
+    page.locator("#requests button.accept").click()
+    expect(page.locator("#my-shifts .notice")).to_contain_text("Accepted")
     override = Override.objects.get()
     assert (override.user, override.replaces, override.reason) == (alice, bob, "Bob is away")
-    assert Notification.objects.filter(recipient=bob, channel="email").exists()
+    assert Notification.objects.filter(recipient=alice, channel="email").exists()
+
+    page.context.clear_cookies()
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/me/shifts/")
+    expect(mine).to_have_count(before + 1)
+    expect(page.locator("#my-shift-table")).to_contain_text("override")

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
@@ -25,6 +26,7 @@ from rotations.models import (
     EscalationPolicy,
     EscalationStep,
     Override,
+    OverrideRequest,
     Position,
     Rotation,
     RotationMember,
@@ -1032,3 +1034,58 @@ def test_an_inline_override_change_and_removal_go_through_the_services(
     data["overrides-0-DELETE"] = ["on"]
     assert client.post(url, data).status_code == 302
     assert not Override.objects.exists()
+
+
+# --- issue 13: the override rule at the admin's door; requests are read-only ---------------
+
+
+def test_an_engineer_granted_the_override_page_meets_the_rule_as_form_errors(
+    client: Client, core: Core
+) -> None:
+    # Only a superuser grants permissions; say one gave an engineer the override pages.
+    alice = core.alice
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    alice.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_override", "add_override"])
+    )
+    client.force_login(alice)
+    data = read_form(client, "/admin/rotations/override/add/", "override")
+    two_others = {
+        "rotation": [str(core.rotation.pk)],
+        "user": [str(core.dave.pk)],
+        "replaces": [str(core.bob.pk)],
+        "start_0": ["2099-01-20"],
+        "start_1": ["00:00"],
+        "end_0": ["2099-01-21"],
+        "end_1": ["00:00"],
+    }
+    response = client.post("/admin/rotations/override/add/", {**data, **two_others})
+    assert_form_error(response, "You may only hand over your own shifts")
+    ten_years = {**two_others, "replaces": [str(alice.pk)], "end_0": ["2109-01-20"]}
+    response = client.post("/admin/rotations/override/add/", {**data, **ten_years})
+    assert_form_error(response, "An override may last at most 90 days")
+    assert not Override.objects.exists()
+
+
+def test_override_requests_are_for_managers_to_look_at(client: Client, core: Core) -> None:
+    request = OverrideRequest.objects.create(
+        rotation=core.rotation,
+        kind="cover",
+        requester=core.bob,
+        recipient=core.alice,
+        start=datetime(2099, 1, 20, tzinfo=UTC),
+        end=datetime(2099, 1, 21, tzinfo=UTC),
+    )
+    login(client, ENGINEER)
+    assert client.get("/admin/rotations/overriderequest/").status_code == 403
+    client.logout()
+    login(client, MANAGER)
+    listing = client.get("/admin/rotations/overriderequest/")
+    assert listing.status_code == 200
+    assert "Bob" in text(listing.content)
+    assert "/admin/rotations/overriderequest/add/" not in listing.content.decode()
+    detail = client.get(f"/admin/rotations/overriderequest/{request.pk}/change/")
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()  # nothing to save: read-only
+    assert client.post(f"/admin/rotations/overriderequest/{request.pk}/delete/").status_code == 403

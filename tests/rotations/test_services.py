@@ -13,6 +13,9 @@ from rotations.models import Override, PersonalFeed, Position, Rotation, Rotatio
 from rotations.services import (
     DOUBLE_BOOKING,
     NEW_TIER_ON_VETERAN,
+    NOT_YOUR_SHIFT,
+    OVERRIDE_TOO_LONG,
+    SWAP_NEEDS_ACCEPTANCE,
     override_create,
     override_delete,
     override_swap,
@@ -56,8 +59,6 @@ def cover(rotation: Rotation, actor: User, user: User, replaces: User | None, st
     [
         pytest.param("morgan", "bob", "carol", id="manager-for-two-others"),
         pytest.param("morgan", "alice", None, id="manager-without-replaces"),
-        pytest.param("alice", "alice", "bob", id="engineer-covers-someone"),
-        pytest.param("alice", "alice", None, id="engineer-covers-unnamed"),
         pytest.param("alice", "bob", "alice", id="engineer-hands-over-own-shift"),
     ],
 )
@@ -77,12 +78,15 @@ def test_override_create_allowed(
         pytest.param("alice", "bob", "carol", id="engineer-for-two-others"),
         pytest.param("alice", "bob", None, id="engineer-puts-someone-else-on"),
         pytest.param("outsider", "outsider", "bob", id="engineer-outside-the-team"),
+        # Covering a teammate's shift directly (it is a request they accept now).
+        pytest.param("bob", "bob", "alice", id="engineer-covers-someone"),
+        pytest.param("bob", "bob", None, id="engineer-covers-unnamed"),
     ],
 )
 def test_override_create_refused(
     rotation: Rotation, people: dict[str, User], actor: str, user: str, replaces: str | None
 ) -> None:
-    with pytest.raises(PermissionDenied, match="your own shifts"):
+    with pytest.raises(PermissionDenied, match=r"your own shifts|Only the people"):
         cover(rotation, people[actor], people[user], people[replaces] if replaces else None)
     assert not Override.objects.exists()
 
@@ -97,12 +101,13 @@ def test_covering_with_someone_outside_the_team_is_invalid(
 
 
 def test_overlapping_override_is_refused(rotation: Rotation, people: dict[str, User]) -> None:
-    cover(rotation, people["alice"], people["alice"], people["bob"])
+    alice, morgan = people["alice"], people["morgan"]
+    cover(rotation, alice, people["bob"], alice)
     with pytest.raises(ValidationError, match="overlaps another override"):
-        cover(rotation, people["carol"], people["carol"], None, start=MAR_10 + DAY / 2)
+        cover(rotation, morgan, people["carol"], None, start=MAR_10 + DAY / 2)
     assert Override.objects.count() == 1
     # Touching is not overlapping.
-    cover(rotation, people["carol"], people["carol"], None, start=MAR_10 + DAY)
+    cover(rotation, alice, people["carol"], alice, start=MAR_10 + DAY)
     assert Override.objects.count() == 2
 
 
@@ -111,7 +116,8 @@ def test_end_before_start_is_refused(rotation: Rotation, people: dict[str, User]
         override_create(
             rotation=rotation,
             actor=people["alice"],
-            user=people["alice"],
+            user=people["bob"],
+            replaces=people["alice"],
             start=MAR_10,
             end=MAR_10 - DAY,
         )
@@ -123,7 +129,7 @@ def test_swap_creates_both_overrides(rotation: Rotation, people: dict[str, User]
     later = MAR_10 + 7 * DAY
     one, two = override_swap(
         rotation=rotation,
-        actor=alice,
+        actor=people["morgan"],
         first=alice,
         first_window=(MAR_10, MAR_10 + DAY),
         second=bob,
@@ -137,11 +143,11 @@ def test_swap_creates_both_overrides(rotation: Rotation, people: dict[str, User]
 def test_swap_is_all_or_nothing(rotation: Rotation, people: dict[str, User]) -> None:
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
     later = MAR_10 + 7 * DAY
-    blocker = cover(rotation, carol, carol, None, start=later)
+    blocker = cover(rotation, people["morgan"], carol, None, start=later)
     with pytest.raises(ValidationError, match="overlaps"):
         override_swap(
             rotation=rotation,
-            actor=alice,
+            actor=people["morgan"],
             first=alice,
             first_window=(MAR_10, MAR_10 + DAY),
             second=bob,
@@ -166,13 +172,14 @@ def test_swap_between_two_others_is_refused_for_an_engineer(
 
 
 def test_override_delete_follows_the_same_rule(rotation: Rotation, people: dict[str, User]) -> None:
-    override = cover(rotation, people["alice"], people["alice"], people["bob"])
-    with pytest.raises(PermissionDenied):
-        override_delete(override=override, actor=people["carol"])
+    override = cover(rotation, people["morgan"], people["alice"], people["bob"])
+    for who in ("carol", "alice"):  # not theirs; alice's removal would hand bob's shift back
+        with pytest.raises(PermissionDenied):
+            override_delete(override=override, actor=people[who])
     assert Override.objects.filter(pk=override.pk).exists()
     override_delete(override=override, actor=people["bob"])  # it was bob's shift
     assert not Override.objects.exists()
-    other = cover(rotation, people["alice"], people["alice"], people["bob"])
+    other = cover(rotation, people["morgan"], people["alice"], people["bob"])
     override_delete(override=other, actor=people["morgan"])
     assert not Override.objects.exists()
 
@@ -199,14 +206,14 @@ def test_override_update_changes_the_window_and_keeps_its_creator(
     rotation: Rotation, people: dict[str, User]
 ) -> None:
     alice, bob, morgan = people["alice"], people["bob"], people["morgan"]
-    override = cover(rotation, alice, alice, bob)
+    override = cover(rotation, alice, bob, alice)  # alice hands her Tuesday to bob
 
     change(override, morgan, user=people["carol"], start=MAR_10 + DAY, end=MAR_10 + 2 * DAY)
 
     assert stored(override) == (
         rotation.pk,
         people["carol"].pk,
-        bob.pk,
+        alice.pk,
         MAR_10 + DAY,
         MAR_10 + 2 * DAY,
         "",
@@ -252,18 +259,21 @@ def test_override_update_follows_the_create_and_delete_rule(
     rotation: Rotation, people: dict[str, User]
 ) -> None:
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
-    override = cover(rotation, alice, alice, bob)
+    override = cover(rotation, alice, bob, alice)  # alice hands her Tuesday to bob
     before = stored(override)
 
-    with pytest.raises(PermissionDenied):  # neither covering nor covered: not carol's to change
-        change(override, carol, reason="mine now")
+    for who in ("carol", "bob"):  # not carol's; bob covers but the shift is alice's
+        with pytest.raises(PermissionDenied):
+            change(override, people[who], reason="mine now")
     with pytest.raises(PermissionDenied):  # alice may not make it a cover between two others
         change(override, alice, user=bob, replaces=carol)
+    with pytest.raises(PermissionDenied):  # nor move it onto bob's own week
+        change(override, alice, user=carol, start=MAR_10 + 7 * DAY, end=MAR_10 + 8 * DAY)
     assert stored(override) == before
 
-    change(override, bob, reason="alice covers my Tuesday")  # it is bob's shift
+    change(override, alice, reason="bob covers my Tuesday")  # it is alice's shift
 
-    assert stored(override)[5] == "alice covers my Tuesday"
+    assert stored(override)[5] == "bob covers my Tuesday"
 
 
 def test_personal_feed_rotate_changes_the_token(people: dict[str, User]) -> None:
@@ -313,7 +323,7 @@ def tiers() -> dict[str, Any]:
 
 def test_covering_another_position_while_on_call_is_a_double_booking(tiers: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as refused:
-        cover(tiers["primary"], tiers["dave"], tiers["dave"], tiers["bob"])
+        cover(tiers["primary"], tiers["bob"], tiers["dave"], tiers["bob"])
     assert refused.value.error_dict["user"][0].code == DOUBLE_BOOKING
     message = refused.value.messages[0]
     assert "Dave would be on call twice" in message
@@ -323,18 +333,18 @@ def test_covering_another_position_while_on_call_is_a_double_booking(tiers: dict
 
 def test_a_double_booking_counts_overrides_elsewhere(tiers: dict[str, Any]) -> None:
     # Carol is not on call on 10 March, until she covers Dave's secondary shift.
-    cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"])
+    cover(tiers["primary"], tiers["bob"], tiers["carol"], tiers["bob"])
     Override.objects.all().delete()
-    cover(tiers["secondary"], tiers["carol"], tiers["carol"], tiers["dave"])
+    cover(tiers["secondary"], tiers["dave"], tiers["carol"], tiers["dave"])
     with pytest.raises(ValidationError, match="on call twice"):
-        cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"])
+        cover(tiers["primary"], tiers["bob"], tiers["carol"], tiers["bob"])
 
 
 def test_only_a_manager_confirms_a_double_booking(tiers: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match="Only a manager may confirm"):
         override_create(
             rotation=tiers["primary"],
-            actor=tiers["dave"],
+            actor=tiers["bob"],
             user=tiers["dave"],
             replaces=tiers["bob"],
             start=MAR_10,
@@ -362,7 +372,7 @@ def test_veteran_and_new_tier_at_once_is_a_double_booking(tiers: dict[str, Any])
 
 def test_a_new_tier_engineer_does_not_cover_a_veteran_shift(tiers: dict[str, Any]) -> None:
     # Erin is free on 10 March, but she is on the new tier and not on the veteran list.
-    for actor in ("erin", "morgan"):
+    for actor in ("bob", "morgan"):
         with pytest.raises(ValidationError) as refused:
             override_create(
                 rotation=tiers["primary"],
@@ -375,23 +385,25 @@ def test_a_new_tier_engineer_does_not_cover_a_veteran_shift(tiers: dict[str, Any
             )
         assert refused.value.error_dict["user"][0].code == NEW_TIER_ON_VETERAN
     RotationMember.objects.create(rotation=tiers["primary"], user=tiers["erin"], position=5)
-    assert cover(tiers["primary"], tiers["erin"], tiers["erin"], tiers["bob"]).user == tiers["erin"]
+    # On the list (alice, bob, erin), shift 9 is alice's again: she hands it to erin.
+    alice = tiers["alice"]
+    assert cover(tiers["primary"], alice, tiers["erin"], alice).user == tiers["erin"]
 
 
 def test_a_free_teammate_may_cover_another_position(tiers: dict[str, Any]) -> None:
     # Carol (veteran secondary, off this week) covers the veteran primary: no clash.
-    assert cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"]).pk
+    assert cover(tiers["primary"], tiers["bob"], tiers["carol"], tiers["bob"]).pk
 
 
 def test_override_update_is_refused_into_a_double_booking(tiers: dict[str, Any]) -> None:
     # Carol covers bob in two weeks' time (shift 11: dave holds the secondary, carol is free).
     later = MAR_10 + 14 * DAY
-    override = cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"], start=later)
+    override = cover(tiers["primary"], tiers["bob"], tiers["carol"], tiers["bob"], start=later)
     with pytest.raises(ValidationError, match="on call twice"):
         # Next week (shift 10) carol is on call on the secondary list herself.
         override_update(
             override=override,
-            actor=tiers["carol"],
+            actor=tiers["morgan"],
             rotation=tiers["primary"],
             user=tiers["carol"],
             replaces=tiers["bob"],
@@ -408,7 +420,7 @@ def test_a_swap_is_checked_on_both_halves(tiers: dict[str, Any]) -> None:
     # into each other's positions: a swap stays within one rotation, so alice and bob trade.
     one, two = override_swap(
         rotation=tiers["primary"],
-        actor=tiers["alice"],
+        actor=tiers["morgan"],
         first=tiers["bob"],
         first_window=(MAR_10, MAR_10 + DAY),
         second=tiers["alice"],
@@ -435,32 +447,88 @@ def test_the_colleague_is_emailed_through_the_outbox(
     tiers: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        cover(tiers["primary"], tiers["carol"], tiers["carol"], tiers["bob"])
+        cover(tiers["primary"], tiers["bob"], tiers["carol"], tiers["bob"])
     sent = Notification.objects.get()
     assert (sent.recipient, sent.channel, sent.address) == (
-        tiers["bob"],
+        tiers["carol"],
         "email",
-        tiers["bob"].email,
+        tiers["carol"].email,
     )
-    assert "Carol changed a shift of yours" in sent.subject
-    assert "in place of Bob" in sent.body
+    assert "Bob changed a shift of yours" in sent.subject
+    assert "Carol is on call in place of Bob" in sent.body
     # Nobody else (not the actor) is told.
-    assert not Notification.objects.filter(recipient=tiers["carol"]).exists()
+    assert not Notification.objects.filter(recipient=tiers["bob"]).exists()
 
 
-def test_a_swap_tells_the_other_person_once(
+def test_a_swap_tells_each_person_once(
     tiers: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         override_swap(
             rotation=tiers["primary"],
-            actor=tiers["alice"],
+            actor=tiers["morgan"],
             first=tiers["bob"],
             first_window=(MAR_10, MAR_10 + DAY),
             second=tiers["alice"],
             second_window=(MAR_10 + 7 * DAY, MAR_10 + 8 * DAY),
         )
-    sent = Notification.objects.get()
-    assert sent.recipient == tiers["bob"]
-    assert "swapped shifts with you" in sent.subject
-    assert sent.body.count("is on call") == 2
+    sent = list(Notification.objects.order_by("recipient__username"))
+    assert [n.recipient for n in sent] == [tiers["alice"], tiers["bob"]]
+    assert all("swapped shifts with you" in n.subject for n in sent)
+    assert all(n.body.count("is on call") == 2 for n in sent)
+
+
+# --- issue 13: overrides only for oneself, a maximum length ----------------------------------
+
+
+def test_an_engineer_cannot_hand_over_a_shift_that_is_not_theirs(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    # 10 March is alice's week: bob names himself as the one replaced to put carol on it.
+    with pytest.raises(PermissionDenied) as refused:
+        cover(rotation, people["bob"], people["carol"], people["bob"])
+    assert getattr(refused.value, "code", None) == NOT_YOUR_SHIFT
+    assert "not on call" in str(refused.value)
+    # A window running past the end of her own week is not all hers either.
+    with pytest.raises(PermissionDenied):
+        override_create(
+            rotation=rotation,
+            actor=people["alice"],
+            user=people["carol"],
+            replaces=people["alice"],
+            start=MAR_10,
+            end=MAR_10 + 7 * DAY,
+        )
+    assert not Override.objects.exists()
+
+
+def test_an_override_longer_than_the_maximum_is_for_managers_only(
+    rotation: Rotation, people: dict[str, User], settings: Any
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    ten_years: dict[str, Any] = {"start": MAR_10, "end": MAR_10 + 3650 * DAY}
+    with pytest.raises(ValidationError) as refused:
+        override_create(rotation=rotation, actor=alice, user=bob, replaces=alice, **ten_years)
+    assert refused.value.error_dict["end"][0].code == OVERRIDE_TOO_LONG
+    assert "at most 90 days" in refused.value.messages[0]
+    settings.OVERRIDE_MAX_DAYS = 0
+    with pytest.raises(ValidationError, match="at most 0 days"):
+        cover(rotation, alice, bob, alice)  # the setting decides
+    assert not Override.objects.exists()
+    assert override_create(rotation=rotation, actor=people["morgan"], user=bob, **ten_years).pk
+
+
+def test_an_engineer_cannot_swap_directly_even_their_own_shift(
+    rotation: Rotation, people: dict[str, User]
+) -> None:
+    with pytest.raises(PermissionDenied) as refused:
+        override_swap(
+            rotation=rotation,
+            actor=people["alice"],
+            first=people["alice"],
+            first_window=(MAR_10, MAR_10 + DAY),
+            second=people["bob"],
+            second_window=(MAR_10 + 7 * DAY, MAR_10 + 8 * DAY),
+        )
+    assert getattr(refused.value, "code", None) == SWAP_NEEDS_ACCEPTANCE
+    assert not Override.objects.exists()

@@ -15,7 +15,16 @@ from django.urls import reverse
 from notifications.models import Notification
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER, SUPPORT
-from rotations.models import ContactMode, Override, PersonalFeed, Position, Rotation, Team, Tier
+from rotations.models import (
+    ContactMode,
+    Override,
+    OverrideRequest,
+    PersonalFeed,
+    Position,
+    Rotation,
+    Team,
+    Tier,
+)
 from tests.factories import (
     DirectNumberFactory,
     OverrideFactory,
@@ -369,26 +378,78 @@ def cover_form(user: User, replaces: User | None, start: str, end: str, **extra:
     }
 
 
-def test_engineer_covers_their_own_shift(client: Client, core: Core) -> None:
+def test_engineer_hands_over_their_own_shift(client: Client, core: Core) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    alice, carol = core.people["alice"], core.people["carol"]
+    client.force_login(alice)
+    # Typed in New York time (EDT on 2026-03-10): 09:00 local is 13:00 UTC. Alice holds the
+    # veteran primary that week; carol holds no position then.
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(carol, alice, "2026-03-10T09:00", "2026-03-11T09:00", reason="Dentist"),
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/rotations/{rotation.pk}/"
+    override = Override.objects.get()
+    assert (override.user, override.replaces, override.created_by) == (carol, alice, alice)
+    assert override.start == datetime(2026, 3, 10, 13, tzinfo=UTC)
+    assert override.end == datetime(2026, 3, 11, 13, tzinfo=UTC)
+    assert override.reason == "Dentist"
+    page = client.get(response["Location"]).content.decode()
+    assert "Override saved: Carol Example covers" in page
+    assert ("2026-03-10T13:00:00Z", "Carol Example") in shift_rows(page)
+
+
+def test_engineer_covering_a_teammate_asks_them_first(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
     alice, bob = core.people["alice"], core.people["bob"]
     client.force_login(alice)
-    # Typed in New York time (EDT on 2026-03-17): 09:00 local is 13:00 UTC. That week alice
-    # holds no other position (covering carol while on the secondary list is a double booking).
+    # Bob's week from 16 March: alice offers to cover his Tuesday.
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
         cover_form(alice, bob, "2026-03-17T09:00", "2026-03-18T09:00", reason="Bob is out"),
     )
     assert response.status_code == 302
-    assert response["Location"] == f"/rotations/{rotation.pk}/"
-    override = Override.objects.get()
-    assert (override.user, override.replaces, override.created_by) == (alice, bob, alice)
-    assert override.start == datetime(2026, 3, 17, 13, tzinfo=UTC)
-    assert override.end == datetime(2026, 3, 18, 13, tzinfo=UTC)
-    assert override.reason == "Bob is out"
-    page = client.get(response["Location"]).content.decode()
-    assert "Override saved: Alice Example covers" in page
-    assert ("2026-03-17T13:00:00Z", "Alice Example") in shift_rows(page)
+    assert not Override.objects.exists()
+    asked = OverrideRequest.objects.get()
+    assert (asked.kind, asked.requester, asked.recipient, asked.status) == (
+        "cover",
+        alice,
+        bob,
+        "pending",
+    )
+    assert asked.start == datetime(2026, 3, 17, 13, tzinfo=UTC)
+    assert "Request sent: Bob Example is asked" in client.get(response["Location"]).content.decode()
+
+
+def test_engineer_cannot_hand_a_teammate_a_shift_that_is_not_theirs(
+    client: Client, core: Core
+) -> None:
+    # Bob names himself as the one replaced to put carol on alice's Tuesday (10 March).
+    rotation = core.rotations["veteran", "primary"]
+    client.force_login(core.people["bob"])
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(
+            core.people["carol"], core.people["bob"], "2026-03-10T09:00", "2026-03-11T09:00"
+        ),
+    )
+    assert response.status_code == 403
+    assert "you may only hand over your own shifts" in text(response.content.decode())
+    assert not Override.objects.exists()
+
+
+def test_engineer_cannot_make_a_ten_year_override(client: Client, core: Core) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    alice = core.people["alice"]
+    client.force_login(alice)
+    response = client.post(
+        f"/rotations/{rotation.pk}/overrides/",
+        cover_form(core.people["carol"], alice, "2026-03-10T09:00", "2036-03-10T09:00"),
+    )
+    assert response.status_code == 400
+    assert "An override may last at most 90 days" in text(response.content.decode())
+    assert not Override.objects.exists()
 
 
 def test_engineer_cannot_cover_for_two_other_people(client: Client, core: Core) -> None:
@@ -401,7 +462,7 @@ def test_engineer_cannot_cover_for_two_other_people(client: Client, core: Core) 
         ),
     )
     assert response.status_code == 403
-    assert "You may only cover or hand over your own shifts" in response.content.decode()
+    assert "You may only hand over your own shifts" in response.content.decode()
     assert not Override.objects.exists()
 
 
@@ -446,7 +507,7 @@ def test_overlapping_override_is_an_inline_error(client: Client, core: Core) -> 
         start=datetime(2026, 3, 5, 12, tzinfo=UTC),
         end=datetime(2026, 3, 5, 20, tzinfo=UTC),
     )
-    client.force_login(alice)
+    client.force_login(core.people["morgan"])
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
         cover_form(alice, None, "2026-03-05T09:00", "2026-03-06T09:00"),
@@ -474,7 +535,7 @@ def test_end_before_start_is_an_error(client: Client, core: Core) -> None:
 def test_htmx_post_gets_the_refreshed_overrides(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
     bob = core.people["bob"]  # free that week (alice holds the secondary)
-    client.force_login(bob)
+    client.force_login(core.people["carol"])  # it is her week: she hands a day to bob
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
         cover_form(bob, core.people["carol"], "2026-03-05T09:00", "2026-03-06T09:00"),
@@ -502,11 +563,11 @@ def test_htmx_post_with_errors_gets_the_form_back(client: Client, core: Core) ->
     html = response.content.decode()
     assert response.status_code == 200  # htmx swaps only 2xx answers
     assert "<html" not in html
-    assert "You may only cover or hand over your own shifts" in html
+    assert "You may only hand over your own shifts" in html
     assert not Override.objects.exists()
 
 
-def test_engineer_swaps_shifts(client: Client, core: Core) -> None:
+def test_engineer_asks_to_swap_shifts_and_the_other_accepts(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
     alice, carol = core.people["alice"], core.people["carol"]
     # The secondary list trails the primary by a week ([b, c, a] after [a, b, c]), so any
@@ -527,6 +588,12 @@ def test_engineer_swaps_shifts(client: Client, core: Core) -> None:
         ),
     )
     assert response.status_code == 302
+    assert not Override.objects.exists()  # carol has not said yes yet
+    asked = OverrideRequest.objects.get()
+    assert (asked.kind, asked.requester, asked.recipient) == ("swap", alice, carol)
+    client.force_login(carol)
+    accepted = client.post(f"/me/requests/{asked.pk}/accept/")
+    assert accepted.status_code == 302
     one, two = Override.objects.order_by("start")
     assert (one.user, one.replaces, one.start) == (
         alice,
@@ -617,8 +684,10 @@ def test_delete_needs_a_part_in_the_override(
     assert Override.objects.filter(pk=alices_cover.pk).exists()
 
 
-def test_owner_deletes_their_override(client: Client, core: Core, alices_cover: Override) -> None:
-    client.force_login(core.people["alice"])
+def test_the_one_replaced_takes_their_shift_back(
+    client: Client, core: Core, alices_cover: Override
+) -> None:
+    client.force_login(core.people["carol"])
     assert f"/overrides/{alices_cover.pk}/delete/" in rotation_page(client, alices_cover.rotation)
     response = client.post(f"/overrides/{alices_cover.pk}/delete/")
     assert response.status_code == 302
@@ -700,7 +769,7 @@ def test_covering_while_holding_another_position_is_refused(client: Client, core
     # Week of 2 March (shift 8): carol holds the veteran primary, alice the secondary.
     rotation = core.rotations["veteran", "primary"]
     alice, carol = core.people["alice"], core.people["carol"]
-    client.force_login(alice)
+    client.force_login(carol)  # hands her day to alice
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
         cover_form(
@@ -735,11 +804,11 @@ def test_a_manager_confirms_a_double_booking(client: Client, core: Core) -> None
 
 def test_a_new_tier_engineer_cannot_cover_a_veteran_shift(client: Client, core: Core) -> None:
     rotation = core.rotations["veteran", "primary"]
-    dave, carol = core.people["dave"], core.people["carol"]
-    client.force_login(dave)
+    dave, bob = core.people["dave"], core.people["bob"]
+    client.force_login(bob)  # bob's week: he would hand a day to dave
     response = client.post(
         f"/rotations/{rotation.pk}/overrides/",
-        cover_form(dave, carol, "2026-03-20T09:00", "2026-03-21T09:00"),
+        cover_form(dave, bob, "2026-03-20T09:00", "2026-03-21T09:00"),
     )
     assert response.status_code == 400
     assert "a new-tier engineer covers a veteran shift only" in text(response.content.decode())
@@ -765,7 +834,7 @@ def link_in_row(html: str, table_id: str, *words: str, css: str) -> str:
     raise AssertionError(f"no row with {words}")
 
 
-def test_cover_from_my_shifts_makes_me_the_cover_and_them_the_replaced(
+def test_cover_from_my_shifts_asks_them_and_their_yes_makes_me_the_cover(
     client: Client, core: Core, django_capture_on_commit_callbacks: Any
 ) -> None:
     # Week of 2 March: carol holds the veteran primary; bob is free.
@@ -778,22 +847,37 @@ def test_cover_from_my_shifts_makes_me_the_cover_and_them_the_replaced(
     assert opened.lstrip().startswith('<div id="my-shifts">')
     form = change_form(opened)
     assert (form["user"], form["replaces"], form["kind"]) == (str(bob.pk), str(carol.pk), "cover")
-    # Carol's whole running week, in bob's timezone (New York).
-    assert (form["start"], form["end"]) == ("2026-03-02T09:00", "2026-03-09T09:00")
+    # The rest of carol's running week from the next quarter hour, in bob's timezone.
+    assert (form["start"], form["end"]) == ("2026-03-04T07:15", "2026-03-09T09:00")
 
     with django_capture_on_commit_callbacks(execute=True):
         saved = client.post("/me/shifts/change/", form, HTTP_HX_REQUEST="true")
     assert saved.status_code == 200
     html = saved.content.decode()
     assert html.lstrip().startswith('<div id="my-shifts">')
-    assert "Override saved: Bob Example covers Core · Veteran primary." in text(html)
-    mine = text(table_of(html, "my-shift-table"))
-    assert "Core · Veteran primary Mon 2 Mar, 09:00 EST Mon 9 Mar, 09:00 EDT override" in mine
+    assert "Request sent: Carol Example is asked" in text(html)
+    assert "Waiting for their answer" in text(html)
+    assert not Override.objects.exists()
+    asked = Notification.objects.get()
+    assert (asked.recipient, asked.address) == (carol, carol.email)
+    assert "Bob Example asks to cover your shift" in asked.subject
+
+    # Carol sees the request on her My shifts and accepts it (htmx).
+    client.force_login(carol)
+    page = client.get("/me/shifts/").content.decode()
+    request = OverrideRequest.objects.get()
+    assert f'action="/me/requests/{request.pk}/accept/"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        answered = client.post(f"/me/requests/{request.pk}/accept/", HTTP_HX_REQUEST="true")
+    assert "Accepted" in text(answered.content.decode())
     override = Override.objects.get()
-    assert (override.user, override.replaces, override.created_by) == (bob, carol, bob)
-    told = Notification.objects.get()
-    assert (told.recipient, told.address) == (carol, carol.email)
-    assert "Bob Example changed a shift of yours" in told.subject
+    assert (override.user, override.replaces, override.created_by) == (bob, carol, carol)
+    told = Notification.objects.exclude(pk=asked.pk).get()
+    assert told.recipient == bob
+    assert "accepted your cover request" in told.subject
+    client.force_login(bob)
+    mine = text(table_of(client.get("/me/shifts/").content.decode(), "my-shift-table"))
+    assert "Core · Veteran primary Wed 4 Mar, 07:15 EST Mon 9 Mar, 09:00 EDT override" in mine
 
 
 def test_hand_over_from_my_shifts_names_me_as_the_replaced(client: Client, core: Core) -> None:
@@ -818,7 +902,7 @@ def test_hand_over_from_my_shifts_names_me_as_the_replaced(client: Client, core:
     assert (override.user, override.replaces) == (carol, alice)
 
 
-def test_swap_from_my_shifts_offers_their_shifts_and_trades_both(
+def test_swap_from_my_shifts_offers_their_shifts_and_trades_both_once_accepted(
     client: Client, core: Core
 ) -> None:
     core.rotations["veteran", "secondary"].delete()  # see test_engineer_swaps_shifts
@@ -838,7 +922,16 @@ def test_swap_from_my_shifts_offers_their_shifts_and_trades_both(
     assert (form["swap_start"], form["swap_end"]) == ("2026-03-16T09:00", "2026-03-23T09:00")
 
     saved = client.post("/me/shifts/change/", form, HTTP_HX_REQUEST="true")
-    assert "trade shifts" in text(saved.content.decode())
+    assert "Request sent: Bob Example is asked" in text(saved.content.decode())
+    assert not Override.objects.exists()
+    request = OverrideRequest.objects.get()
+    # Someone else cannot answer it (it is not theirs to see), nor bob by GET.
+    client.force_login(core.people["carol"])
+    assert client.post(f"/me/requests/{request.pk}/accept/").status_code == 404
+    client.force_login(bob)
+    assert client.get(f"/me/requests/{request.pk}/accept/").status_code == 405
+    answered = client.post(f"/me/requests/{request.pk}/accept/")
+    assert answered.status_code == 302
     one, two = Override.objects.order_by("start")
     assert (one.user, one.replaces) == (bob, alice)
     assert (two.user, two.replaces) == (alice, bob)
@@ -860,3 +953,37 @@ def test_my_shifts_refuses_a_rotation_i_am_not_on(client: Client, core: Core) ->
     # A bad link opens no form.
     page = client.get("/me/shifts/?change=cover&rotation=abc&start=x").content.decode()
     assert 'id="shift-change-form"' not in page
+
+
+def test_declining_or_a_stale_request_on_my_shifts_changes_nothing(
+    client: Client, core: Core
+) -> None:
+    rotation = core.rotations["veteran", "primary"]
+    alice, bob, carol = core.people["alice"], core.people["bob"], core.people["carol"]
+    client.force_login(alice)
+    for day in ("17", "18"):  # two of bob's days
+        client.post(
+            f"/rotations/{rotation.pk}/overrides/",
+            cover_form(alice, bob, f"2026-03-{day}T09:00", f"2026-03-{day}T18:00"),
+        )
+    first, second = OverrideRequest.objects.order_by("start")
+    client.force_login(bob)
+    declined = client.post(f"/me/requests/{first.pk}/decline/")
+    assert declined.status_code == 302
+    assert "Declined" in text(client.get("/me/shifts/").content.decode())
+    # Meanwhile a manager gives bob's 18 March to carol: the other request is stale.
+    OverrideFactory.create(
+        rotation=rotation,
+        user=carol,
+        replaces=bob,
+        start=datetime(2026, 3, 18, 12, tzinfo=UTC),
+        end=datetime(2026, 3, 18, 23, tzinfo=UTC),
+    )
+    stale = client.post(f"/me/requests/{second.pk}/accept/")
+    assert stale.status_code == 400
+    assert "changed hands since it was sent" in text(stale.content.decode())
+    assert list(OverrideRequest.objects.order_by("start").values_list("status", flat=True)) == [
+        "declined",
+        "expired",
+    ]
+    assert Override.objects.count() == 1  # only the manager's
