@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "adminsortable2",
+    "axes",
     "oncall.apps.OncallConfig",
     "rotations.apps.RotationsConfig",
     "notifications.apps.NotificationsConfig",
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "oncall.urls"
@@ -105,6 +108,24 @@ AUTH_USER_MODEL = "oncall.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes counts failed sign-ins (the login page and the admin's) per username and
+# address; AXES_FAILURE_LIMIT failures within AXES_COOLOFF_TIME lock that pair out for it.
+# A success clears the count. Lockouts are listed (and lifted by deleting them) in the
+# admin, superusers only, or with `manage.py axes_reset[_username|_ip]`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for the admin (superusers)
+AXES_LOCKOUT_CALLABLE = "oncall.views.login_locked_out"
+AXES_VERBOSE = False
+# Bearer keys: this many invalid keys from one address within the window answer 429.
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
+API_KEY_FAILURE_WINDOW = timedelta(minutes=env.int("API_KEY_FAILURE_WINDOW_MINUTES", default=15))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -158,6 +179,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache counts invalid API keys per address (oncall.api.authentication): shared by every
+# web process through Redis when there is one, else per process.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT: str | None = None  # None: the URL's scheme decides

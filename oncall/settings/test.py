@@ -33,3 +33,5 @@ WHITENOISE_USE_FINDERS = True
 # outbound address rule empty this list to see the production default.
 OUTBOUND_ALLOW_HTTP = True
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+# Each test process counts sign-in and API key failures in memory (tests clear it).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -51,7 +51,7 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     key = integration.key  # type: ignore[attr-defined]
     post_json(Client(), f"/integrations/alertmanager/{key}/", am_message())
     WebhookSubscription.objects.create(url="https://hooks.example.com/x", team=integration.team)
-    login_failure_row()
+    sign_in_rows()
     rows: dict[str, Model] = {}
     for model in admin.site._registry:
         label = model._meta.label_lower
@@ -65,13 +65,16 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     return rows
 
 
-def login_failure_row() -> None:
-    """A failed sign-in, so axes' lockout admin has rows."""
-    Client().post(
-        reverse("login"),
-        {"username": "nobody", "password": "wrong"},
-        REMOTE_ADDR="203.0.113.9",
-    )
+def sign_in_rows() -> None:
+    """A good sign-in and a failed one (kept: a success would clear it), so axes' admin has
+    rows."""
+    UserFactory.create(username="signs-in", password="right-pass-2026")
+    for password in ("right-pass-2026", "wrong"):
+        Client().post(
+            reverse("login"),
+            {"username": "signs-in", "password": password},
+            REMOTE_ADDR="203.0.113.9",
+        )
 
 
 def visitor(role: str) -> Client:
