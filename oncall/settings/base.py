@@ -434,7 +434,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Integration keys and feed/ack tokens in paths are cut to their prefix (oncall/logmask.py):
+    # on the loggers that print paths (before they propagate) and on our handler.
+    "filters": {"mask_secrets": {"()": "oncall.logmask.MaskSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
+    "loggers": {
+        "django.request": {"filters": ["mask_secrets"]},
+        "django.server": {"filters": ["mask_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
