@@ -408,7 +408,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
+# The OpenAPI schema and its docs page answer only people signed in (a session or an API
+# key) unless API_SCHEMA_PUBLIC (read per request): the schema maps every door.
+API_SCHEMA_PUBLIC = env.bool("API_SCHEMA_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["oncall.api.permissions.SchemaAccess"],
     "TITLE": "On-call portal API",
     "DESCRIPTION": "Incidents, on-call rotations and escalation. Authenticate with a personal "
     "API key (`Authorization: Bearer <key>`, from POST /api/v1/keys/) or a browser session. "
