@@ -10,6 +10,7 @@ from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.utils.csp import CSP
 from kombu import Exchange, Queue
 
 from oncall.broker import folders as broker_folders
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +66,20 @@ MIDDLEWARE = [
     # Last: turns a sign-in refused for a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (Django's own middleware): scripts, styles and everything else from
+# this site only, no inline script or style, no plugins, no framing. htmx and the API docs'
+# Swagger UI are files under /static/; tests/e2e/test_csp.py fails on any violation.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 ROOT_URLCONF = "oncall.urls"
 WSGI_APPLICATION = "oncall.wsgi.application"
