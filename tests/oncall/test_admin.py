@@ -305,3 +305,18 @@ def test_no_bulk_action_and_no_group_page_lets_a_manager_in(client: Client, mana
     assert User.objects.filter(pk=engineer.pk).exists()
     assert group_change.status_code == 403
     assert not group.permissions.filter(codename="change_group").exists()
+
+
+def test_a_manager_cannot_hand_an_api_key_to_someone_else(client: Client, manager: User) -> None:
+    key = ApiKeyFactory.create(user=UserFactory.create(username="alice"))
+    client.force_login(manager)
+
+    response = client.post(
+        reverse("admin:oncall_apikey_change", args=[key.pk]),
+        {"user": manager.pk, "name": "mine now"},
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.user.username == "alice"
+    assert key.name != "mine now"
