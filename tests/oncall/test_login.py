@@ -130,3 +130,31 @@ def test_a_valid_key_is_never_throttled(settings: Settings) -> None:
     answers = {api_get(key.secret).status_code for _ in range(20)}
 
     assert answers == {200}
+
+
+@pytest.mark.redis
+def test_invalid_key_counts_are_shared_through_redis(settings: Settings, redis_url: str) -> None:
+    """Two web processes see one count: the production cache is Redis when REDIS_URL is set."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "test-api-key-failures",
+        }
+    }
+    settings.API_KEY_FAILURE_LIMIT = 2
+    keys = ["api-key-failures:192.0.2.77", "api-key-failures:192.0.2.77:since"]
+    # Never clear(): it would flush the Redis database the broker shares.
+    caches["default"].delete_many(keys)
+    try:
+        tries = [api_get("oncall_api_guess", address="192.0.2.77") for _ in range(2)]
+        stored = caches["default"].get("api-key-failures:192.0.2.77")
+        throttled = api_get("oncall_api_guess", address="192.0.2.77")
+    finally:
+        caches["default"].delete_many(keys)
+
+    assert [r.status_code for r in tries] == [401, 401]
+    assert stored == 2
+    assert_error(throttled, 429, "throttled")
