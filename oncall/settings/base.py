@@ -467,8 +467,9 @@ LOGGING = {
     "loggers": {
         "django.request": {"filters": ["mask_secrets"]},
         "django.server": {"filters": ["mask_secrets"]},
+        # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
