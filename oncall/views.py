@@ -1,5 +1,6 @@
 """Core pages: the home page and the health check."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -7,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from oncall.health import health_report
+from oncall.words import duration_words
 
 
 @require_GET
@@ -21,3 +23,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """JSON about the database, the broker and beat; 503 when any of them is down."""
     healthy, report = health_report()
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+) -> HttpResponse:
+    """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE): a page in the portal layout, 429."""
+    context = {
+        "username": (credentials or {}).get("username") or request.POST.get("username", ""),
+        "cooloff": duration_words(settings.AXES_COOLOFF_TIME),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -118,3 +118,11 @@ def celery_worker(
 @pytest.fixture
 def make_user(db: None) -> Callable[..., object]:
     return UserFactory.create
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Failure counters (invalid API keys) live in the cache; each test starts at zero."""
+    from django.core.cache import cache
+
+    cache.clear()

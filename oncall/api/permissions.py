@@ -2,12 +2,20 @@
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from oncall.models import User
 from oncall.roles import is_manager
+
+
+class SchemaAccess(BasePermission):
+    """The OpenAPI schema and docs: anyone signed in, everyone when API_SCHEMA_PUBLIC."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(settings.API_SCHEMA_PUBLIC or (request.user and request.user.is_authenticated))
 
 
 class IsManagerOrReadOnly(BasePermission):

@@ -16,13 +16,32 @@ from oncall.roles import is_manager, user_roles
 # --- Output ---------------------------------------------------------------------------------
 
 
+CONTACT_FIELDS = ("email", "phone")
+
+
 class UserSerializer(serializers.Serializer):
+    """A person; `email` and `phone` only for Managers and the person (others get null).
+
+    Who is on call now, with their phone, is on `/api/v1/oncall/` for everyone signed in.
+    """
+
     id = serializers.IntegerField()
     username = serializers.CharField()
     name = serializers.CharField(help_text="Display name, else full name, else username.")
-    email = serializers.EmailField()
-    phone = serializers.CharField(help_text="E.164, or empty.")
+    email = serializers.EmailField(
+        allow_null=True, help_text="Null unless you are a Manager or this person."
+    )
+    phone = serializers.CharField(
+        allow_null=True, help_text="E.164, or empty; null unless you are a Manager or this person."
+    )
     timezone = serializers.CharField(help_text="IANA timezone.")
+
+    def to_representation(self, instance: object) -> dict[str, object]:
+        data = super().to_representation(instance)
+        viewer = self.context.get("viewer")
+        if viewer is not None and not (is_manager(viewer) or viewer.pk == data["id"]):
+            data.update(dict.fromkeys(CONTACT_FIELDS))
+        return data
 
 
 class MeSerializer(UserSerializer):
@@ -109,13 +128,15 @@ class UserListApi(APIView):
     @extend_schema(
         operation_id="users_list",
         summary="People",
-        description="Active people, by username.",
+        description="Active people, by username. Email and phone are null except to Managers "
+        "and on your own entry; who is on call now, with their phone, is on `oncall/`.",
         responses={200: UserSerializer(many=True), **error_responses(401, 403)},
         tags=["users"],
     )
     def get(self, request: Request) -> Response:
         users = User.objects.filter(is_active=True).order_by("username")
-        return Response(UserSerializer(users, many=True).data)
+        viewer = {"viewer": signed_in(request)}
+        return Response(UserSerializer(users, many=True, context=viewer).data)
 
 
 class UserDetailApi(APIView):
@@ -129,7 +150,7 @@ class UserDetailApi(APIView):
         user = User.objects.filter(pk=user_id, is_active=True).first()
         if user is None:
             raise exceptions.NotFound(f"There is no person with the id {user_id}.")
-        return Response(UserSerializer(user).data)
+        return Response(UserSerializer(user, context={"viewer": signed_in(request)}).data)
 
 
 class MeApi(APIView):

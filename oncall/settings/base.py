@@ -10,6 +10,7 @@ from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.utils.csp import CSP
 from kombu import Exchange, Queue
 
 from oncall.broker import folders as broker_folders
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "adminsortable2",
+    "axes",
     "oncall.apps.OncallConfig",
     "rotations.apps.RotationsConfig",
     "notifications.apps.NotificationsConfig",
@@ -51,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,7 +63,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a sign-in refused for a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (Django's own middleware): scripts, styles and everything else from
+# this site only, no inline script or style, no plugins, no framing. htmx and the API docs'
+# Swagger UI are files under /static/; tests/e2e/test_csp.py fails on any violation.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 ROOT_URLCONF = "oncall.urls"
 WSGI_APPLICATION = "oncall.wsgi.application"
@@ -105,6 +124,24 @@ AUTH_USER_MODEL = "oncall.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes counts failed sign-ins (the login page and the admin's) per username and
+# address; AXES_FAILURE_LIMIT failures within AXES_COOLOFF_TIME lock that pair out for it.
+# A success clears the count. Lockouts are listed (and lifted by deleting them) in the
+# admin, superusers only, or with `manage.py axes_reset[_username|_ip]`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for the admin (superusers)
+AXES_LOCKOUT_CALLABLE = "oncall.views.login_locked_out"
+AXES_VERBOSE = False
+# Bearer keys: this many invalid keys from one address within the window answer 429.
+API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
+API_KEY_FAILURE_WINDOW = timedelta(minutes=env.int("API_KEY_FAILURE_WINDOW_MINUTES", default=15))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -158,6 +195,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache counts invalid API keys per address (oncall.api.authentication): shared by every
+# web process through Redis when there is one, else per process.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT: str | None = None  # None: the URL's scheme decides
@@ -382,7 +428,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
+# The OpenAPI schema and its docs page answer only people signed in (a session or an API
+# key) unless API_SCHEMA_PUBLIC (read per request): the schema maps every door.
+API_SCHEMA_PUBLIC = env.bool("API_SCHEMA_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": ["oncall.api.permissions.SchemaAccess"],
     "TITLE": "On-call portal API",
     "DESCRIPTION": "Incidents, on-call rotations and escalation. Authenticate with a personal "
     "API key (`Authorization: Bearer <key>`, from POST /api/v1/keys/) or a browser session. "
@@ -408,8 +458,22 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Integration keys and feed/ack tokens in paths are cut to their prefix (oncall/logmask.py):
+    # on the loggers that print paths (before they propagate) and on our handler.
+    "filters": {"mask_secrets": {"()": "oncall.logmask.MaskSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
+    "loggers": {
+        "django.request": {"filters": ["mask_secrets"]},
+        "django.server": {"filters": ["mask_secrets"]},
+        # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

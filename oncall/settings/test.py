@@ -1,7 +1,13 @@
 """Test settings: SQLite and the in-memory broker unless DATABASE_URL/REDIS_URL are set."""
 
 from oncall.settings.base import *  # noqa: F403
-from oncall.settings.base import DATABASES, REDIS_URL, STORAGES, env, mailer_from_url
+from oncall.settings.base import (
+    DATABASES,
+    REDIS_URL,
+    STORAGES,
+    env,
+    mailer_from_url,
+)
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -33,3 +39,8 @@ WHITENOISE_USE_FINDERS = True
 # outbound address rule empty this list to see the production default.
 OUTBOUND_ALLOW_HTTP = True
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+# Each test process counts sign-in and API key failures in memory (tests clear it).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The schemathesis tests load the schema at import, before any API key exists, so the test
+# process serves it publicly; tests/api/test_schema.py checks the signed-in default.
+API_SCHEMA_PUBLIC = True

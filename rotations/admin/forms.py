@@ -42,7 +42,8 @@ class ShiftLengthWidget(forms.MultiWidget):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         widgets: dict[str, forms.Widget | type[forms.Widget]] = {
-            "value": forms.NumberInput(attrs={"min": 1, "style": "width: 5em"}),
+            # The admin's own narrow-number class (no style attribute: the CSP forbids them).
+            "value": forms.NumberInput(attrs={"min": 1, "class": "vIntegerField"}),
             "unit": forms.Select(choices=[(unit, unit) for unit in UNITS]),
         }
         super().__init__(widgets, attrs)

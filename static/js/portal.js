@@ -105,6 +105,11 @@
     errorSummary(marker).focus();
   }
 
+  // A feed address selects itself when clicked, ready to copy.
+  document.addEventListener("click", function (event) {
+    if (event.target.matches && event.target.matches("input.feed-url")) event.target.select();
+  });
+
   function ready() {
     menuFit();
     wide.addEventListener("change", menuFit);

@@ -10,6 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
+from oncall.models import User
+from tests.api.conftest import assert_error, bearer_client
+
 pytestmark = pytest.mark.django_db
 
 
@@ -139,3 +142,22 @@ def test_docs_page_uses_only_local_assets_that_are_served(client: Client) -> Non
     for asset in assets:
         served = client.get(asset)
         assert served.status_code == 200, asset
+
+
+def test_the_schema_and_docs_need_sign_in_by_default(
+    client: Client, settings: Any, people: dict[str, User]
+) -> None:
+    from oncall.settings import base
+
+    assert base.API_SCHEMA_PUBLIC is False  # unless API_SCHEMA_PUBLIC=1 in the environment
+    settings.API_SCHEMA_PUBLIC = base.API_SCHEMA_PUBLIC
+    schema, docs = reverse("api:schema"), reverse("api:docs")
+
+    anonymous = [client.get(schema, HTTP_ACCEPT="application/json"), client.get(docs)]
+    api = bearer_client(people["support"])
+    signed_in = [api.get(schema, HTTP_ACCEPT="application/json"), api.get(docs)]
+
+    assert [r.status_code for r in anonymous] == [403, 403]
+    assert_error(anonymous[0], 403, "not_authenticated")
+    assert [r.status_code for r in signed_in] == [200, 200]
+    assert signed_in[0].json()["openapi"].startswith("3.")
