@@ -13,6 +13,11 @@ urlpatterns = [
     path("profile/methods/", views.contact_method_add, name="method-add"),
     path("profile/methods/<int:pk>/verify/", views.contact_method_verify, name="method-verify"),
     path("profile/methods/<int:pk>/resend/", views.contact_method_resend, name="method-resend"),
+    path(
+        "profile/methods/<int:pk>/rotate-secret/",
+        views.contact_method_secret_rotate,
+        name="method-rotate-secret",
+    ),
     path("profile/methods/<int:pk>/delete/", views.contact_method_delete, name="method-delete"),
     path("profile/rules/", views.rule_add, name="rule-add"),
     path("profile/rules/reset/", views.rules_reset, name="rules-reset"),

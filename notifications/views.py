@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,7 +24,13 @@ from notifications.callbacks import AckSubject, ack_describe
 from notifications.channels.base import one_line
 from notifications.channels.twilio import twilio_signature_valid
 from notifications.forms import ContactMethodForm, RuleForm, VerifyForm
-from notifications.models import CODE_HIDDEN, ContactMethod, Notification, NotificationRule
+from notifications.models import (
+    CODE_HIDDEN,
+    Channel,
+    ContactMethod,
+    Notification,
+    NotificationRule,
+)
 from notifications.signing import AckLinkExpired, AckLinkInvalid, ack_path, ack_token_load
 from oncall.models import User
 
@@ -232,13 +239,16 @@ def _profile_response(
         or context.get("verify_error")
         or throttled is not None
     )
-    if request.method == "POST" and not htmx and not has_errors:
+    # A new signing secret is shown in this answer only: no redirect (it would be lost).
+    if request.method == "POST" and not htmx and not has_errors and "fresh_secret" not in context:
         return redirect("notifications:profile")
     template = "notifications/profile.html"
     status = 429 if throttled is not None else 400 if has_errors else 200
     if htmx:
         template, status = template + "#settings", 200
     response = render(request, template, _profile_context(request, **context), status=status)
+    if "fresh_secret" in context:
+        add_never_cache_headers(response)  # a secret shown once is never kept by a cache
     if throttled is not None:
         response["Retry-After"] = str(math.ceil(throttled.retry_after.total_seconds()))
     return response
@@ -253,9 +263,10 @@ def profile(request: HttpRequest) -> HttpResponse:
 def contact_method_add(request: HttpRequest) -> HttpResponse:
     form = ContactMethodForm(request.POST)
     throttled = None
+    shown: dict[str, Any] = {}
     if form.is_valid():
         try:
-            services.contact_method_create(user=_user(request), **form.cleaned_data)
+            method = services.contact_method_create(user=_user(request), **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         except services.VerificationThrottled as refused:
@@ -263,7 +274,20 @@ def contact_method_add(request: HttpRequest) -> HttpResponse:
             throttled = refused
         else:
             messages.success(request, "Added. We sent a code to it: enter it to verify.")
-    return _profile_response(request, method_form=form, throttled=throttled)
+            if method.channel == Channel.WEBHOOK:
+                shown["fresh_secret"] = (method.pk, method.secret)
+    return _profile_response(request, method_form=form, throttled=throttled, **shown)
+
+
+@require_POST
+def contact_method_secret_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new signing secret for my webhook method, shown in this answer only."""
+    method = get_object_or_404(ContactMethod, pk=pk, user=_user(request), channel=Channel.WEBHOOK)
+    services.contact_method_secret_rotate(contact_method=method)
+    messages.success(
+        request, f"New signing secret for {method.address}: the old one no longer signs."
+    )
+    return _profile_response(request, fresh_secret=(method.pk, method.secret))
 
 
 @require_POST

@@ -19,6 +19,7 @@ from notifications.models import (
     Notification,
     NotificationRule,
     Urgency,
+    new_webhook_secret,
 )
 from notifications.selectors import default_rule_specs
 from notifications.services.outbox import NotificationError, notification_enqueue
@@ -232,6 +233,20 @@ def contact_method_verify(*, contact_method: ContactMethod, code: str) -> Contac
                 code="wrong_code",
             )
     raise ValidationError({"code": refusal})
+
+
+def contact_method_secret_rotate(*, contact_method: ContactMethod) -> ContactMethod:
+    """A new signing secret for a webhook method; the old one stops signing at once.
+
+    Messages already written keep the secret their outbox row holds (if any), as for
+    webhook subscriptions. The caller shows the new secret once; pages never show it again.
+    """
+    if contact_method.channel != Channel.WEBHOOK:
+        raise ValidationError("Only webhook contact methods have a signing secret.")
+    with transaction.atomic():
+        contact_method.secret = new_webhook_secret()
+        contact_method.save(update_fields=["secret"])
+    return contact_method
 
 
 def contact_method_delete(*, contact_method: ContactMethod) -> None:

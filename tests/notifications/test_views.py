@@ -290,3 +290,38 @@ def test_the_profile_resets_rules_to_the_defaults(sent_tasks: SentTasks, client:
     assert "at once" in response.content.decode()
     rules = {(r.urgency, r.contact_method_id, r.delay) for r in NotificationRule.objects.all()}
     assert rules == {("high", sms.pk, 0), ("low", sms.pk, 0)}
+
+
+def test_a_webhook_signing_secret_is_shown_once_and_can_be_rotated(
+    sent_tasks: SentTasks, client: Client
+) -> None:
+    """Shown in the answer that made it (never cached), never on a later visit."""
+    owner = UserFactory.create()
+    client.force_login(owner)
+    added = client.post(
+        "/notifications/profile/methods/",
+        {"channel": "webhook", "address": "https://hooks.example.com/pager"},
+    )
+    method = ContactMethod.objects.get(user=owner)
+    assert added.status_code == 200
+    assert method.secret in added.content.decode()
+    assert "no-store" in added["Cache-Control"]
+    assert method.secret not in client.get("/notifications/profile/").content.decode()
+
+    old = method.secret
+    rotated = client.post(
+        f"/notifications/profile/methods/{method.pk}/rotate-secret/",
+        headers={"HX-Request": "true"},
+    )
+    method.refresh_from_db()
+    assert method.secret != old
+    assert method.secret in rotated.content.decode()
+    assert old not in rotated.content.decode()
+    assert method.secret not in client.get("/notifications/profile/").content.decode()
+
+    stranger = UserFactory.create()
+    client.force_login(stranger)
+    refused = client.post(f"/notifications/profile/methods/{method.pk}/rotate-secret/")
+    assert refused.status_code == 404
+    method.refresh_from_db()
+    assert method.secret != old and method.user == owner
