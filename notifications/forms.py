@@ -48,3 +48,21 @@ class RuleForm(forms.Form):
         field = self.fields["contact_method"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = ContactMethod.objects.filter(user=user)
+
+
+class ProviderStatusForm(forms.Form):
+    """Twilio's delivery report: a message's or a call's status and its error code.
+
+    Django's fields refuse NUL characters (PostgreSQL cannot store them) and overlong text.
+    """
+
+    MessageStatus = forms.CharField(required=False, max_length=50)  # Twilio's names
+    CallStatus = forms.CharField(required=False, max_length=50)
+    ErrorCode = forms.CharField(required=False, max_length=20)
+
+    def problems(self) -> str:
+        """Each refused field named with why, for the plain-text 400."""
+        return "; ".join(
+            f"{field}: {' '.join(str(e) for e in errors)}"
+            for field, errors in sorted(self.errors.items())
+        )

@@ -23,7 +23,7 @@ from notifications import selectors, services
 from notifications.callbacks import AckSubject, ack_describe
 from notifications.channels.base import one_line
 from notifications.channels.twilio import twilio_signature_valid
-from notifications.forms import ContactMethodForm, RuleForm, VerifyForm
+from notifications.forms import ContactMethodForm, ProviderStatusForm, RuleForm, VerifyForm
 from notifications.models import (
     CODE_HIDDEN,
     Channel,
@@ -144,9 +144,14 @@ def twilio_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Twilio's delivery report for an SMS or a call (signed with X-Twilio-Signature)."""
     if not _twilio_request_valid(request):
         return HttpResponse("bad signature", status=403, content_type="text/plain")
-    status = request.POST.get("MessageStatus") or request.POST.get("CallStatus") or ""
+    report = ProviderStatusForm(request.POST)
+    if not report.is_valid():
+        return HttpResponse(report.problems(), status=400, content_type="text/plain")
+    data = report.cleaned_data
     services.notification_provider_status_record(
-        notification_id=pk, provider_status=status, error_code=request.POST.get("ErrorCode", "")
+        notification_id=pk,
+        provider_status=data["MessageStatus"] or data["CallStatus"],
+        error_code=data["ErrorCode"],
     )
     return HttpResponse(status=204)
 

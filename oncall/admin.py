@@ -105,8 +105,14 @@ class GroupAdmin(DjangoGroupAdmin):
 
 @admin.register(Heartbeat)
 class HeartbeatAdmin(admin.ModelAdmin):
+    """Seen here, written only by the worker (`oncall.heartbeat`): a row added by hand would
+    have no time and could only fake that beat is alive."""
+
     list_display = ("name", "at")
     readonly_fields = ("name", "at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(ApiKey)

@@ -36,6 +36,11 @@ def normalize_e164(value: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# The largest id a row can have (a 64-bit key): a larger number names no row, and the
+# database refuses to compare it with a foreign key column.
+ROW_ID_MAX = 2**63 - 1
+
+
 # What the portal stores and accepts as a time: wide enough for any real schedule or event,
 # narrow enough that converting to any viewer's zone (±14 h) or adding a year of shifts can
 # never leave what Python and the database can hold (years 1 to 9999).

@@ -19,7 +19,7 @@ from incidents.models import (
     ContactMode,
     Incident,
 )
-from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+from oncall.http import HtmxHttpRequest, id_from_text, in_viewer_timezone, signed_in_user
 from rotations.models import ContactMode as TeamContactMode
 from rotations.models import Team
 
@@ -74,9 +74,9 @@ def _engage_preview_context(form: EngageForm) -> dict[str, Any]:
         for name in ("ticket", "requester_name", "requester_phone")
     }
     team: Team | None = None
-    team_id = form.data.get("team") or form.initial.get("team")
-    if team_id and str(team_id).isdigit():
-        team = Team.objects.prefetch_related("direct_numbers").filter(pk=int(team_id)).first()
+    team_id = id_from_text(form.data.get("team") or form.initial.get("team"))
+    if team_id is not None:
+        team = Team.objects.prefetch_related("direct_numbers").filter(pk=team_id).first()
     return {
         "description": services.engage_description(
             ticket=values["ticket"].upper() or "CSD-…",

@@ -39,6 +39,7 @@ from notifications.services.storm import (
 )
 from notifications.signing import ack_token_make, ack_url
 from oncall.backoff import exponential_backoff
+from oncall.validators import ROW_ID_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -337,6 +338,8 @@ def notification_provider_status_record(
     The report of a message that carried a bundle is the report of every page in it.
     """
     provider_status = provider_status.strip().lower()[:50]
+    if not 0 < notification_id <= ROW_ID_MAX:  # names no row (a path id of 30 digits)
+        return None
     with transaction.atomic():
         rows = list(
             Notification.objects.select_for_update()

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from oncall.http import id_from_text
 from oncall.models import User
 from oncall.words import duration_words
 from rotations.admin import previews
@@ -80,11 +81,12 @@ class RotationMemberInline(SortableInline):
             object_id = (
                 request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             )
+            rotation_id = id_from_text(object_id)
             kept = (
-                RotationMember.objects.filter(rotation_id=object_id).values_list(
+                RotationMember.objects.filter(rotation_id=rotation_id).values_list(
                     "user_id", flat=True
                 )
-                if object_id and str(object_id).isdigit()
+                if rotation_id is not None
                 else []
             )
             kwargs["queryset"] = engineers_and(keep=kept)
@@ -238,7 +240,7 @@ class RotationAdmin(SortableParentAdmin, admin.ModelAdmin):
 def lock_rotations(*ids: object) -> None:
     """Take the override services' row locks before the admin validates, so the checks its
     forms run and the services' own checks at save see the same overrides."""
-    rotation_ids = sorted({int(str(i)) for i in ids if i and str(i).isdigit()})
+    rotation_ids = sorted({n for n in map(id_from_text, ids) if n is not None})
     list(Rotation.objects.select_for_update().filter(pk__in=rotation_ids).order_by("pk"))
 
 
@@ -319,9 +321,10 @@ class OverrideAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return super().changeform_view(request, object_id, form_url, extra_context)
         with transaction.atomic():
+            override_id = id_from_text(object_id)
             saved = (
-                Override.objects.filter(pk=object_id).values_list("rotation_id", flat=True)
-                if object_id and str(object_id).isdigit()
+                Override.objects.filter(pk=override_id).values_list("rotation_id", flat=True)
+                if override_id is not None
                 else []
             )
             lock_rotations(request.POST.get("rotation"), *saved)

@@ -9,6 +9,7 @@ from django.db.models import Count, ForeignKey, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
+from oncall.http import id_from_text
 from rotations.admin.forms import TeamAdminForm, TeamRotationForm
 from rotations.admin.formsets import DirectNumberFormSet
 from rotations.admin.sortable import SortableInline, SortableParentAdmin
@@ -86,7 +87,7 @@ class TeamAdmin(SortableParentAdmin, admin.ModelAdmin):
             object_id = (
                 request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             )
-            team_id = int(object_id) if object_id and str(object_id).isdigit() else 0
+            team_id = id_from_text(object_id) or 0
             kwargs["queryset"] = EscalationPolicy.objects.filter(team_id=team_id).order_by("name")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -20,7 +20,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+from oncall.http import (
+    HtmxHttpRequest,
+    id_from_text,
+    in_viewer_timezone,
+    instant_from_text,
+    signed_in_user,
+)
 from oncall.models import User
 from oncall.roles import is_manager
 from rotations import ical, services
@@ -86,35 +92,26 @@ def _teammates_shifts(
     return sorted(shifts, key=lambda s: (s.start, s.rotation.pk))
 
 
-def _aware(value: str | None) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value or "")
-    except ValueError:
-        return None
-    return parsed if timezone.is_aware(parsed) else None
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 def _form_from_query(
     query: QueryDict, user: User, rotations: list[Rotation]
 ) -> tuple[OverrideForm, Rotation, str] | None:
     """The override form a "Cover…", "Hand over…" or "Swap…" link asks for, pre-filled."""
     change = query.get("change")
-    rotation = next((r for r in rotations if r.pk == _int(query.get("rotation"))), None)
+    rotation = next((r for r in rotations if r.pk == id_from_text(query.get("rotation"))), None)
     if change not in CHANGES or rotation is None:
         return None
-    initial: dict[str, Any] = {"start": _aware(query.get("start")), "end": _aware(query.get("end"))}
+    initial: dict[str, Any] = {
+        "start": instant_from_text(query.get("start")),
+        "end": instant_from_text(query.get("end")),
+    }
     if change == COVER:  # I take their shift: I cover, they are replaced
-        initial.update(kind=COVER, user=user.pk, replaces=_int(query.get("replaces")))
+        initial.update(kind=COVER, user=user.pk, replaces=id_from_text(query.get("replaces")))
     else:  # I hand mine over, alone or in a trade: I am the one replaced
         initial.update(kind=change if change == SWAP else COVER, replaces=user.pk)
         initial.update(
-            user=_int(query.get("user")),
-            swap_start=_aware(query.get("swap_start")),
-            swap_end=_aware(query.get("swap_end")),
+            user=id_from_text(query.get("user")),
+            swap_start=instant_from_text(query.get("swap_start")),
+            swap_end=instant_from_text(query.get("swap_end")),
         )
     form = OverrideForm(rotation=rotation, tz=user.tzinfo, initial=initial)
     return form, rotation, change
@@ -213,7 +210,7 @@ def my_shift_change(request: HtmxHttpRequest) -> HttpResponse:
     """Save a cover, hand-over or swap made from My shifts; the tables come back updated."""
     user = signed_in_user(request)
     rotation = next(
-        (r for r in _my_rotations(user) if r.pk == _int(request.POST.get("rotation"))), None
+        (r for r in _my_rotations(user) if r.pk == id_from_text(request.POST.get("rotation"))), None
     )
     if rotation is None:
         if request.htmx:

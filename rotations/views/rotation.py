@@ -14,7 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+from oncall.http import (
+    HtmxHttpRequest,
+    id_from_text,
+    in_viewer_timezone,
+    instant_from_text,
+    signed_in_user,
+)
 from oncall.roles import is_manager
 from oncall.words import duration_words
 from rotations import services
@@ -41,15 +47,12 @@ def _initial_from_query(request: HttpRequest, rotation: Rotation) -> dict[str, A
     """Prefill the form from a shift's "cover this" link (?start=…&end=…&replaces=…)."""
     initial: dict[str, Any] = {"user": signed_in_user(request).pk}
     for name in ("start", "end"):
-        try:
-            value = datetime.fromisoformat(request.GET.get(name, ""))
-        except ValueError:
-            continue
-        if timezone.is_aware(value):
+        value = instant_from_text(request.GET.get(name))
+        if value is not None:
             initial[name] = value
-    replaces = request.GET.get("replaces", "")
-    if replaces.isdigit():
-        initial["replaces"] = int(replaces)
+    replaces = id_from_text(request.GET.get("replaces"))
+    if replaces is not None:
+        initial["replaces"] = replaces
     return initial
 
 
