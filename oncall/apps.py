@@ -10,6 +10,7 @@ class OncallConfig(AppConfig):
     role_permissions = CORE_ROLE_PERMISSIONS
 
     def ready(self) -> None:
+        import oncall.lookups  # noqa: F401 - registers the integer `__in` that ignores overflow
         from oncall.roles import grant_role_permissions
 
         # Permissions exist only after migrate creates them, so roles are granted then;
