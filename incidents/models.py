@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from notifications.models import Urgency
+from oncall.validators import TARGET_MAX, duration_over
 from rotations.stepping import PolicySnapshot
 
 
@@ -75,6 +76,8 @@ class SeverityPolicy(models.Model):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
                 errors[name] = "Give a duration longer than zero."
+            elif too_long := duration_over(value, TARGET_MAX):
+                errors[name] = too_long
         if errors:
             raise ValidationError(errors)
 

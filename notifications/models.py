@@ -10,6 +10,7 @@ address due within a short window travel in one message; the rows it carried poi
 import ipaddress
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from django.core.validators import EmailValidator
 from django.db import models
 
 from notifications.outbound import outbound_url_check
-from oncall.validators import normalize_e164
+from oncall.validators import RULE_DELAY_MAX, duration_over, normalize_e164
 
 
 class Channel(models.TextChoices):
@@ -217,6 +218,10 @@ class NotificationRule(models.Model):
         super().clean()
         if self.contact_method_id and self.user_id and self.contact_method.user_id != self.user_id:
             raise ValidationError({"contact_method": "That contact method is not yours."})
+        if self.delay is not None and (
+            too_long := duration_over(timedelta(seconds=self.delay), RULE_DELAY_MAX)
+        ):
+            raise ValidationError({"delay": too_long})
 
 
 class Notification(models.Model):

@@ -1,10 +1,12 @@
 """Field validators shared by every app."""
 
 import zoneinfo
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+
+from oncall.words import duration_words
 
 
 def validate_timezone(value: str) -> None:
@@ -59,3 +61,19 @@ def instant_in_range(value: datetime | date) -> bool:
 def validate_instant_range(value: datetime | date) -> None:
     if not instant_in_range(value):
         raise ValidationError(INSTANT_RANGE_MESSAGE, code="out_of_range")
+
+
+# The longest durations the portal's timers and resolver are asked to add to a time: far
+# beyond any sensible setting, and far inside what a datetime can hold, so no saved policy,
+# rotation or rule can make a page, the dry run or a timer overflow.
+SHIFT_LENGTH_MAX = timedelta(days=366)
+STEP_WAIT_MAX = timedelta(days=7)
+TARGET_MAX = timedelta(days=30)
+RULE_DELAY_MAX = timedelta(days=1)
+
+
+def duration_over(value: timedelta | None, limit: timedelta) -> str | None:
+    """Why a duration is too long ("At most 7 days."), or None when it fits."""
+    if value is None or value <= limit:
+        return None
+    return f"At most {duration_words(limit)}."

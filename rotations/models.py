@@ -16,6 +16,9 @@ from django.db.models import F, Q
 
 from oncall.validators import (
     INSTANT_RANGE_MESSAGE,
+    SHIFT_LENGTH_MAX,
+    STEP_WAIT_MAX,
+    duration_over,
     instant_in_range,
     validate_e164,
     validate_timezone,
@@ -214,6 +217,8 @@ class Rotation(models.Model):
         if self.shift_length is not None:
             if self.shift_length <= timedelta(0):
                 errors.setdefault("shift_length", []).append("A shift must last longer than zero.")
+            elif too_long := duration_over(self.shift_length, SHIFT_LENGTH_MAX):
+                errors.setdefault("shift_length", []).append(too_long)
             elif self.shift_length % timedelta(hours=1):
                 errors.setdefault("shift_length", []).append(
                     "A shift lasts a whole number of hours or days."
@@ -518,6 +523,8 @@ class EscalationStep(models.Model):
     def clean(self) -> None:
         if self.wait is not None and self.wait < timedelta(0):
             raise ValidationError({"wait": "The wait cannot be negative."})
+        if too_long := duration_over(self.wait, STEP_WAIT_MAX):
+            raise ValidationError({"wait": too_long})
         if self.action in (StepAction.ROTATION_ONCALL, StepAction.WALK_ROTATION):
             if self.rotation is None:
                 raise ValidationError({"rotation": "Choose the rotation this step pages."})
