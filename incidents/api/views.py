@@ -45,7 +45,7 @@ class IncidentCursorPagination(CursorPagination):
         if (
             cursor is not None
             and cursor.position is not None
-            and not str(cursor.position).isdigit()
+            and not (str(cursor.position).isascii() and str(cursor.position).isdigit())
         ):
             raise exceptions.NotFound(self.invalid_cursor_message)
         return cursor

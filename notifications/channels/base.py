@@ -102,7 +102,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is true, float("²") fails
         return float(value)
     try:
         when = parsedate_to_datetime(value)

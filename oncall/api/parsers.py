@@ -55,7 +55,7 @@ class LimitedJSONParser(JSONParser):
         too_large = BodyTooLarge(f"The request body is larger than {limit} bytes.")
         request = (parser_context or {}).get("request")
         declared = str(request.META.get("CONTENT_LENGTH") or "") if request is not None else ""
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise too_large
         raw = stream.read(limit + 1)
         if len(raw) > limit:

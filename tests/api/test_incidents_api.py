@@ -1,9 +1,11 @@
 """The incidents API: declare, list with filters and cursors, read, change, act, engage."""
 
+import base64
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -148,6 +150,17 @@ def test_cursor_pagination_walks_every_incident_once(
 
     assert seen == sorted(made, reverse=True)
     assert_error(engineer_api.get(LIST, {"cursor": "garbage"}), 404, "not_found")
+
+
+@pytest.mark.parametrize("position", ["²", "١٢", "99999999999999999999"])
+def test_a_forged_cursor_position_is_not_a_server_error(
+    engineer_api: Client, core: Core, position: str
+) -> None:
+    """ "²".isdigit() is true but int("²") fails: the position must be ASCII digits."""
+    IncidentFactory.create(team=core.team)
+    forged = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    response = engineer_api.get(LIST, {"cursor": forged})
+    assert response.status_code in (200, 404), response.content
 
 
 def test_patch_changes_details_severity_and_commander_on_the_timeline(

@@ -11,7 +11,7 @@ from pytest_django import Settings
 from pytest_httpserver import HTTPServer
 
 from notifications import services
-from notifications.channels.base import Backend, OutgoingMessage, SendResult
+from notifications.channels.base import Backend, OutgoingMessage, SendResult, retry_after_seconds
 from notifications.channels.webhook import webhook_signature
 from notifications.models import Channel, Notification, Status
 from notifications.services import delivery
@@ -444,3 +444,9 @@ def test_a_provider_failure_report_for_a_bundle_fails_every_page_in_it(
         assert row.status == Status.FAILED
         assert row.provider_status == "undelivered"
         assert "30003" in row.last_error
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("30", 30.0), ("²", None), ("١٢", None)])
+def test_retry_after_reads_only_ascii_seconds(header: str, seconds: float | None) -> None:
+    """A peer's "²" (a digit to str.isdigit, not to float) is ignored, not a crashed task."""
+    assert retry_after_seconds(header) == seconds
