@@ -470,7 +470,14 @@ LOGGING = {
     },
     "loggers": {
         "django.request": {"filters": ["mask_secrets"]},
-        "django.server": {"filters": ["mask_secrets"]},
+        # runserver's request lines (`make run`): Django gives this logger its own handler
+        # and propagate False, and configuring it here drops that handler, so name ours.
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["mask_secrets"],
+            "level": "INFO",
+            "propagate": False,
+        },
         # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

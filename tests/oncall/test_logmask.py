@@ -1,6 +1,7 @@
 """Integration keys and feed/ack tokens in paths never reach a log line in full: Django's
 request logging (404/405 lines, 500 tracebacks), runserver's and gunicorn's access logs."""
 
+import io
 import logging
 import os
 import socket
@@ -115,3 +116,18 @@ def test_gunicorn_access_and_error_logs_mask_the_key(tmp_path: Path) -> None:
     assert f'"POST /integrations/alertmanager/{MASKED}/ HTTP/1.1"' in text, text
     assert KEY not in text
     assert "SECRET" not in text, text
+
+
+def test_runserver_request_lines_are_printed_and_masked() -> None:
+    """`make run`'s web log shows each request (as before), with the key masked."""
+    server = logging.getLogger("django.server")
+    streams = [h for h in server.handlers if isinstance(h, logging.StreamHandler)]
+    assert streams, "django.server lost its handler: runserver would print no request"
+    out = io.StringIO()
+    before = streams[0].setStream(out)
+    try:
+        server.info('"%s" %s %s', f"POST /integrations/alertmanager/{KEY}/ HTTP/1.1", 202, 17)
+    finally:
+        streams[0].setStream(before)
+    assert f"/alertmanager/{MASKED}/ HTTP/1.1" in out.getvalue()
+    assert KEY not in out.getvalue()
