@@ -121,7 +121,8 @@ def test_gunicorn_access_and_error_logs_mask_the_key(tmp_path: Path) -> None:
 def test_runserver_request_lines_are_printed_and_masked() -> None:
     """`make run`'s web log shows each request (as before), with the key masked."""
     server = logging.getLogger("django.server")
-    streams = [h for h in server.handlers if isinstance(h, logging.StreamHandler)]
+    # Ours only: pytest hangs its own capture handlers (StreamHandlers too) on loggers.
+    streams = [h for h in server.handlers if type(h) is logging.StreamHandler]
     assert streams, "django.server lost its handler: runserver would print no request"
     out = io.StringIO()
     before = streams[0].setStream(out)
