@@ -929,6 +929,9 @@ def test_swap_from_my_shifts_offers_their_shifts_and_trades_both_once_accepted(
     client.force_login(core.people["carol"])
     assert client.post(f"/me/requests/{request.pk}/accept/").status_code == 404
     client.force_login(bob)
+    # Bob learns of it at the top of his shifts, above a long table, with a link to answer.
+    top = text(client.get("/me/shifts/").content.decode()).split("Your shifts on every")[0]
+    assert "1 request from teammates waits for your answer" in top
     assert client.get(f"/me/requests/{request.pk}/accept/").status_code == 405
     answered = client.post(f"/me/requests/{request.pk}/accept/")
     assert answered.status_code == 302
