@@ -1,7 +1,9 @@
 """A postmortem is drafted when an incident that needs one is resolved, once, for the right
 owner, due when its severity says, pre-filled from the record; or started by hand."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 import time_machine
@@ -218,10 +220,10 @@ def test_racing_starts_and_a_resolve_make_exactly_one_postmortem_on_postgresql(
 ) -> None:
     incident = declare(core)
     people = [core.people[name] for name in ("alice", "bob", "carol", "dave")]
-    calls = [
-        lambda person=person: postmortem_start(incident=incident, actor=person) for person in people
+    calls: list[Callable[[], object]] = [
+        partial(postmortem_start, incident=incident, actor=person) for person in people
     ]
-    calls.append(lambda: incident_resolve(incident=incident, actor=core.people["erin"]))
+    calls.append(partial(incident_resolve, incident=incident, actor=core.people["erin"]))
 
     errors = all_at_once(*calls)
 
