@@ -102,9 +102,9 @@ def default_template() -> PostmortemTemplate | None:
 
 
 def _locked(postmortem: Postmortem) -> Postmortem:
-    queryset: QuerySet[Postmortem] = Postmortem.objects.select_for_update().select_related(
-        "incident", "owner"
-    )
+    queryset: QuerySet[Postmortem] = Postmortem.objects.select_for_update(
+        of=("self",)
+    ).select_related("incident", "owner")
     return queryset.get(pk=postmortem.pk)
 
 
@@ -565,9 +565,9 @@ def action_item_create(
 
 
 def _locked_item(item: ActionItem) -> ActionItem:
-    queryset: QuerySet[ActionItem] = ActionItem.objects.select_for_update().select_related(
-        "postmortem__incident", "owner"
-    )
+    queryset: QuerySet[ActionItem] = ActionItem.objects.select_for_update(
+        of=("self",)
+    ).select_related("postmortem__incident", "owner")
     return queryset.get(pk=item.pk)
 
 
