@@ -20,6 +20,8 @@ class SeverityPolicyAdmin(admin.ModelAdmin):
         "status_update_interval",
         "postmortem_required",
         "postmortem_emailed",
+        "postmortem_due",
+        "action_item_due",
         "escalation_policy",
     )
     readonly_fields = ("level",)

@@ -54,6 +54,14 @@ class SeverityPolicy(models.Model):
     postmortem_emailed = models.BooleanField(
         default=False, help_text="Email the published postmortem to the whole company."
     )
+    postmortem_due = models.DurationField(
+        default=timedelta(days=5),
+        help_text="A postmortem is due this long after the incident is resolved.",
+    )
+    action_item_due = models.DurationField(
+        default=timedelta(days=30),
+        help_text="A postmortem's action item is due this long after it is added.",
+    )
     escalation_policy = models.ForeignKey(
         "rotations.EscalationPolicy",
         null=True,
@@ -72,7 +80,13 @@ class SeverityPolicy(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        for name in ("acknowledge_target", "triage_target", "status_update_interval"):
+        for name in (
+            "acknowledge_target",
+            "triage_target",
+            "status_update_interval",
+            "postmortem_due",
+            "action_item_due",
+        ):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
                 errors[name] = "Give a duration longer than zero."
@@ -256,6 +270,13 @@ class TimelineKind(models.TextChoices):
     TRIAGE_OVERDUE = "triage_overdue", "Triage overdue"
     UPDATE_DUE = "update_due", "Status update due"
     REMINDER_ACKNOWLEDGED = "reminder_ack", "Reminder acknowledged"
+    # Written by the postmortems app (above incidents) about this incident's postmortem.
+    POSTMORTEM_DRAFTED = "postmortem_drafted", "Postmortem drafted"
+    POSTMORTEM_SUBMITTED = "postmortem_submitted", "Postmortem in review"
+    POSTMORTEM_PUBLISHED = "postmortem_published", "Postmortem published"
+    POSTMORTEM_REOPENED = "postmortem_reopened", "Postmortem reopened"
+    ACTION_ITEM_ADDED = "action_item_added", "Action item added"
+    ACTION_ITEM_STATUS = "action_item_status", "Action item changed"
 
 
 class TimelineEvent(models.Model):

@@ -242,6 +242,9 @@ class Notification(models.Model):
     address = models.CharField(max_length=500)
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True)
+    # An email's own HTML part (sanitised Markdown, e.g. a published postmortem); empty: the
+    # HTML part is the text body. Other channels ignore it.
+    html_body = models.TextField(blank=True)
     reason = models.CharField(max_length=200, blank=True, help_text="Why it was sent.")
     urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.HIGH)
     subject_type = models.CharField(max_length=50, blank=True)

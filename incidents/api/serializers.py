@@ -122,6 +122,8 @@ class SeverityPolicySerializer(serializers.Serializer):
     status_update_interval = ISODurationField()
     postmortem_required = serializers.BooleanField()
     postmortem_emailed = serializers.BooleanField()
+    postmortem_due = ISODurationField()
+    action_item_due = ISODurationField()
     escalation_policy = serializers.IntegerField(source="escalation_policy_id", allow_null=True)
 
 

@@ -50,6 +50,7 @@ class OutgoingMessage:
     voice_ack_url: str = ""
     secret: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    html_body: str = ""  # an email's own HTML part (cleaned again by the email channel)
     # How many pages this message carries (storm control); its ack acknowledges them all.
     bundle_size: int = 1
 

@@ -14,6 +14,7 @@ from notifications.channels.base import (
     TransientError,
     one_line,
 )
+from oncall.markup import html_clean
 
 
 def email_subject(message: OutgoingMessage) -> str:
@@ -36,7 +37,12 @@ def email_subject(message: OutgoingMessage) -> str:
 
 class EmailBackend(Backend):
     def send(self, message: OutgoingMessage) -> SendResult:
-        context = {"message": message, "subject": email_subject(message)}
+        context = {
+            "message": message,
+            "subject": email_subject(message),
+            # Cleaned again here: whatever wrote the row, no script reaches a mail reader.
+            "html_body": html_clean(message.html_body) if message.html_body else "",
+        }
         mail = EmailMultiAlternatives(
             subject=email_subject(message),
             body=render_to_string("notifications/email/notification.txt", context),

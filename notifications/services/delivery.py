@@ -97,6 +97,7 @@ def outgoing_message(
             or settings.NOTIFY_WEBHOOK_SECRET
         ),
         data=data,
+        html_body="" if carried else notification.html_body,
         bundle_size=size,
     )
 

@@ -129,6 +129,7 @@ def notification_enqueue(
     contact_method: ContactMethod | None = None,
     subject: str = "",
     body: str = "",
+    html_body: str = "",
     reason: str = "",
     urgency: str = Urgency.HIGH,
     subject_type: str = "",
@@ -142,6 +143,7 @@ def notification_enqueue(
     The same key twice returns the first row (also when two callers race: the loser's
     insert fails on the unique key and it reads the winner's row). `signing_secret` signs a
     generic webhook in place of the contact method's secret or NOTIFY_WEBHOOK_SECRET.
+    `html_body` is an email's own HTML part (sanitised HTML, e.g. `oncall.markup.markdown_safe`).
     """
     existing = Notification.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -157,6 +159,7 @@ def notification_enqueue(
                 contact_method=contact_method,
                 subject=subject,
                 body=body,
+                html_body=html_body,
                 reason=reason,
                 urgency=urgency,
                 subject_type=subject_type,

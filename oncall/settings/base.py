@@ -253,6 +253,8 @@ CELERY_TASK_ROUTES = {
     "incidents.ingest_process": {"queue": "ingest"},
     "incidents.ingest_drain": {"queue": "ingest"},
     "incidents.ingest_sweep": {"queue": "ingest"},
+    # Once a day: each owner of overdue action items gets one digest.
+    "postmortems.action_items_digest": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -284,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-sweep": {
         "task": "incidents.ingest_sweep",
         "schedule": timedelta(seconds=env.int("INGEST_SWEEP_SECONDS", default=5)),
+    },
+    # Every morning: one email per owner listing their overdue action items.
+    "action-items-digest": {
+        "task": "postmortems.action_items_digest",
+        "schedule": crontab(hour=8, minute=30),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -385,6 +392,10 @@ ENGAGE_NEW_TIER_POLICY = env.str("ENGAGE_NEW_TIER_POLICY", default="New tier (pa
 TRIAGE_TARGET_DEFAULT = timedelta(minutes=env.int("TRIAGE_TARGET_MINUTES", default=30))
 # Company-wide status updates go here as well as to the team's announcement address.
 COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
+
+# --- Postmortems ------------------------------------------------------------------------
+# Published postmortems of severities that say so go here; empty: COMPANY_STATUS_EMAIL.
+POSTMORTEM_EMAIL = env.str("POSTMORTEM_EMAIL", default="")
 
 # --- Ingestion --------------------------------------------------------------------------
 # Events accepted per integration key per minute (an integration may override it); more

@@ -611,3 +611,16 @@ def test_patching_an_unknown_override_is_404(manager_api: Client) -> None:
     )
 
     assert_error(response, 404)
+
+
+def test_severity_policies_give_postmortem_and_action_item_due_as_iso_8601(
+    manager_api: Client,
+) -> None:
+    answer = manager_api.get(reverse("api:severity-policy-list"))
+    due = {p["level"]: (p["postmortem_due"], p["action_item_due"]) for p in answer.json()}
+    assert due == {
+        "SEV0": ("P3D", "P15D"),
+        "SEV1": ("P3D", "P15D"),
+        "SEV2": ("P5D", "P30D"),
+        "SEV3": ("P10D", "P30D"),
+    }

@@ -21,6 +21,8 @@ def form(policy: SeverityPolicy, **changes: str) -> dict[str, str]:
         "status_update_interval": "00:30:00",
         "postmortem_required": "on",
         "postmortem_emailed": "on",
+        "postmortem_due": "3 00:00:00",
+        "action_item_due": "15 00:00:00",
         "escalation_policy": "",
     }
     data.update(changes)

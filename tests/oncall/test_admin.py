@@ -51,6 +51,7 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     key = integration.key  # type: ignore[attr-defined]
     post_json(Client(), f"/integrations/alertmanager/{key}/", am_message())
     WebhookSubscription.objects.create(url="https://hooks.example.com/x", team=integration.team)
+    postmortem_samples()
     sign_in_rows()
     rows: dict[str, Model] = {}
     for model in admin.site._registry:
@@ -63,6 +64,20 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
         assert row is not None, f"no sample {label}: add one to the samples fixture"
         rows[label] = row
     return rows
+
+
+def postmortem_samples() -> None:
+    """A postmortem (with its sections, timeline and a revision) and an action item."""
+    from postmortems.services import action_item_create, postmortem_start, postmortem_update
+
+    owner = UserFactory.create(username="pm-owner", roles=[MANAGER])
+    postmortem = postmortem_start(incident=Incident.objects.earliest("id"), actor=owner)
+    postmortem_update(
+        postmortem=postmortem, actor=owner, version=postmortem.version, sections={"summary": "S"}
+    )
+    action_item_create(
+        postmortem=postmortem, actor=owner, title="Alert", owner=owner, kind="detect"
+    )
 
 
 def sign_in_rows() -> None:

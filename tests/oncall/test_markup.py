@@ -1,0 +1,57 @@
+"""Markdown people write is rendered with no raw HTML, no scripts and no javascript: links."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from oncall.markup import html_clean, markdown_safe
+
+
+class Tags(HTMLParser):
+    """The elements a browser would build from the HTML, with their attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, attrs))
+
+
+def test_markdown_is_rendered() -> None:
+    html = markdown_safe("# Impact\n\n**All** EU shoppers, see <https://status.example.com>")
+    assert "<h1>Impact</h1>" in html
+    assert "<strong>All</strong>" in html
+    assert 'href="https://status.example.com"' in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "before <script>alert(1)</script> after",
+        '<img src="x" onerror="alert(1)">',
+        '<a href="javascript:alert(1)">x</a>',
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[click](data:text/html;base64,PHNjcmlwdD4=)",
+        '<div onclick="alert(1)">hi</div>',
+    ],
+)
+def test_raw_html_and_script_links_come_out_harmless(text: str) -> None:
+    tags = Tags()
+    tags.feed(markdown_safe(text))
+    assert {name for name, _ in tags.seen} <= {"p", "a"}
+    for _, attributes in tags.seen:
+        for name, value in attributes:
+            assert not name.startswith("on")
+            assert not (value or "").lower().startswith(("javascript:", "data:"))
+
+
+def test_raw_html_is_shown_as_text_not_dropped() -> None:
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markdown_safe("<script>alert(1)</script>")
+
+
+def test_html_clean_keeps_only_what_markdown_makes() -> None:
+    cleaned = html_clean('<p onclick="x">ok</p><iframe src="https://x"></iframe><b>b</b>')
+    assert cleaned == "<p>ok</p>b"
