@@ -22,6 +22,7 @@ from incidents.models import Incident, StatusUpdate
 from integrations.models import WebhookSubscription
 from oncall.models import Heartbeat, User
 from oncall.roles import ENGINEER, MANAGER, ROLES, SUPPORT, SUPPORT_MANAGER, wanted_codenames
+from rotations.models import OverrideRequest, OverrideRequestKind
 from tests.factories import ApiKeyFactory, IntegrationFactory, OverrideFactory, UserFactory
 from tests.integrations.support import am_message, post_json
 
@@ -39,7 +40,15 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     Heartbeat.objects.create(name="beat", at=datetime(2026, 1, 1, tzinfo=UTC))
     ApiKeyFactory.create()
-    OverrideFactory.create()
+    override = OverrideFactory.create()
+    OverrideRequest.objects.create(
+        rotation=override.rotation,
+        kind=OverrideRequestKind.COVER,
+        requester=override.user,
+        recipient=override.replaces or override.user,
+        start=override.start,
+        end=override.end,
+    )
     StatusUpdate.objects.create(
         incident=Incident.objects.earliest("id"),
         message="Investigating",
