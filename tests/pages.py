@@ -119,7 +119,11 @@ def portal_build() -> Portal:
     incident_acknowledge(incident=engaged[0], actor=people["morgan"])
 
     # The engineer whose phone rang: whoever tops the veteran list this week.
-    page = Notification.objects.filter(recipient__isnull=False).order_by("pk").first()
+    page = (
+        Notification.objects.filter(recipient__isnull=False, subject_type="incident")
+        .order_by("pk")
+        .first()
+    )
     assert page is not None, "the demo escalation paged nobody"
     paged = page.recipient
     assert paged is not None
