@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("oncall.api.urls")),
     path("", include("rotations.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("postmortems.api.urls")),
     path("", include("integrations.api.urls")),  # integrations/ and webhooks/
 ]

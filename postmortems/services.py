@@ -24,11 +24,10 @@ from incidents.timeline import timeline_write
 from notifications.models import Channel, Notification, Urgency
 from notifications.services import notification_enqueue
 from oncall.models import User
-from postmortems import drafting, messages, rules
+from postmortems import drafting, messages, rules, selectors
 from postmortems.models import (
     ACTION_ITEM_TRANSITIONS,
     CLOSED_ACTION_ITEM_STATUSES,
-    OPEN_ACTION_ITEM_STATUSES,
     TRANSITIONS,
     ActionItem,
     ActionItemPriority,
@@ -186,18 +185,26 @@ def _draft(
     return postmortem
 
 
-def postmortem_start(
+def postmortem_start_or_get(
     *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD
-) -> Postmortem:
+) -> tuple[Postmortem, bool]:
     """Start the incident's postmortem by hand (anyone may, for any incident); the person who
-    starts it owns it. Returns the existing one when there is one."""
+    starts it owns it. Returns it and True, or the existing one and False."""
     with transaction.atomic():
         incident = locked_incident(incident)  # serialises with resolve's drafting
         existing = Postmortem.objects.filter(incident=incident).first()
         if existing is not None:
-            return existing
+            return existing, False
         owner = actor if actor is not None else drafting.draft_owner(incident)
-        return _draft(incident=incident, owner=owner, actor=actor, via=via, at=timezone.now())
+        drafted = _draft(incident=incident, owner=owner, actor=actor, via=via, at=timezone.now())
+        return drafted, True
+
+
+def postmortem_start(
+    *, incident: Incident, actor: User | None, via: str = Via.DASHBOARD
+) -> Postmortem:
+    """`postmortem_start_or_get` without telling which."""
+    return postmortem_start_or_get(incident=incident, actor=actor, via=via)[0]
 
 
 def postmortem_draft_on_resolve(event: TimelineEvent) -> None:
@@ -416,12 +423,20 @@ def _check_right(actor: User | None, postmortem: Postmortem, to: str) -> None:
 
 
 def postmortem_transition(
-    *, postmortem: Postmortem, to: PostmortemStatus, actor: User | None, via: str = Via.DASHBOARD
+    *,
+    postmortem: Postmortem,
+    to: PostmortemStatus,
+    actor: User | None,
+    via: str = Via.DASHBOARD,
+    version: int | None = None,
 ) -> Postmortem:
     """The one place a postmortem's status changes: the map, the rights, the publish rules,
-    the incident's timeline, and the company email on publish."""
+    the incident's timeline, and the company email on publish. With `version`, the move is
+    made only if nobody saved since (PostmortemConflict): you publish what you read."""
     with transaction.atomic():
         postmortem = _locked(postmortem)
+        if version is not None and version != postmortem.version:
+            raise PostmortemConflict(current_version=postmortem.version, theirs={}, yours={})
         if to not in TRANSITIONS[postmortem.status]:
             raise IllegalTransition(
                 f"The postmortem is {postmortem.get_status_display().lower()}; it cannot "
@@ -483,28 +498,40 @@ def postmortem_transition(
 
 
 def postmortem_submit(
-    *, postmortem: Postmortem, actor: User | None, via: str = Via.DASHBOARD
+    *,
+    postmortem: Postmortem,
+    actor: User | None,
+    via: str = Via.DASHBOARD,
+    version: int | None = None,
 ) -> Postmortem:
     return postmortem_transition(
-        postmortem=postmortem, to=PostmortemStatus.IN_REVIEW, actor=actor, via=via
+        postmortem=postmortem, to=PostmortemStatus.IN_REVIEW, actor=actor, via=via, version=version
     )
 
 
 def postmortem_publish(
-    *, postmortem: Postmortem, actor: User | None, via: str = Via.DASHBOARD
+    *,
+    postmortem: Postmortem,
+    actor: User | None,
+    via: str = Via.DASHBOARD,
+    version: int | None = None,
 ) -> Postmortem:
     return postmortem_transition(
-        postmortem=postmortem, to=PostmortemStatus.PUBLISHED, actor=actor, via=via
+        postmortem=postmortem, to=PostmortemStatus.PUBLISHED, actor=actor, via=via, version=version
     )
 
 
 def postmortem_reopen(
-    *, postmortem: Postmortem, actor: User | None, via: str = Via.DASHBOARD
+    *,
+    postmortem: Postmortem,
+    actor: User | None,
+    via: str = Via.DASHBOARD,
+    version: int | None = None,
 ) -> Postmortem:
     if postmortem.status != PostmortemStatus.PUBLISHED:
         raise IllegalTransition("Only a published postmortem is reopened.")
     return postmortem_transition(
-        postmortem=postmortem, to=PostmortemStatus.IN_REVIEW, actor=actor, via=via
+        postmortem=postmortem, to=PostmortemStatus.IN_REVIEW, actor=actor, via=via, version=version
     )
 
 
@@ -611,6 +638,27 @@ def action_item_update(
     return item
 
 
+def action_item_change(
+    *,
+    item: ActionItem,
+    actor: User | None,
+    status: str | None = None,
+    via: str = Via.DASHBOARD,
+    **details: Any,
+) -> ActionItem:
+    """Change an action item's details and move its status in one transaction (the API's
+    PATCH): details through `action_item_update`, a new status through
+    `action_item_transition`; a status it already has is no change."""
+    with transaction.atomic():
+        if any(value is not None for value in details.values()):
+            item = action_item_update(item=item, actor=actor, **details)
+        if status is not None and status != item.status:
+            item = action_item_transition(
+                item=item, to=ActionItemStatus(status), actor=actor, via=via
+            )
+    return item
+
+
 def action_item_transition(
     *, item: ActionItem, to: ActionItemStatus, actor: User | None, via: str = Via.DASHBOARD
 ) -> ActionItem:
@@ -655,7 +703,7 @@ def action_items_digest_send(*, now: datetime) -> int:
     digests written. Its idempotency key makes a second run the same day send nothing."""
     today = now.date()
     overdue = list(
-        ActionItem.objects.filter(status__in=OPEN_ACTION_ITEM_STATUSES, due_date__lt=today)
+        selectors.action_items_overdue(ActionItem.objects.all(), today=today)
         .select_related("owner", "postmortem__incident")
         .order_by("owner_id", "due_date", "id")
     )

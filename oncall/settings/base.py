@@ -461,6 +461,11 @@ SPECTACULAR_SETTINGS = {
         "SeverityOrAliasEnum": "incidents.api.serializers.SEVERITY_INPUT_CHOICES",
         "ContactModeEnum": "rotations.models.ContactMode",
         "ChannelEnum": "notifications.models.Channel",
+        "KindEnum": "rotations.models.OverrideRequestKind",  # its name before ActionItemKind
+        "PostmortemStatusEnum": "postmortems.models.PostmortemStatus",
+        "ActionItemStatusEnum": "postmortems.models.ActionItemStatus",
+        "ActionItemKindEnum": "postmortems.models.ActionItemKind",
+        "ActionItemPriorityEnum": "postmortems.models.ActionItemPriority",
     },
 }
 

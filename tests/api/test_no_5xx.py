@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from integrations.models import InboundEvent, Integration, WebhookSubscription
 from oncall.models import User
+from postmortems.services import action_item_create, postmortem_start
 from rotations.models import OverrideRequest
 from tests.api.conftest import Core, bearer_client
 from tests.factories import (
@@ -169,6 +170,10 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
     integration = IntegrationFactory.create(team=core.team)
     am = IntegrationFactory.create(team=core.team, alertmanager=True)
     subscription = WebhookSubscription.objects.create(url="https://hooks.example.com/in")
+    postmortem = postmortem_start(incident=IncidentFactory.create(team=core.team), actor=core.alice)
+    item = action_item_create(
+        postmortem=postmortem, actor=core.alice, title="Alert", owner=core.bob, kind="detect"
+    )
     return {
         "client": bearer_client(people["manager"]),
         "ids": {
@@ -188,6 +193,8 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
             "rotation_id": core.veteran.pk,
             "slug": core.team.slug,
             "subscription_id": subscription.pk,
+            "postmortem_id": postmortem.pk,
+            "item_id": item.pk,
         },
         "integrations": {"events-v2": integration, "alertmanager": am, "alertmanager-key": am},
     }

@@ -18,6 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from oncall.models import User
+from postmortems.services import action_item_create, postmortem_start
 from tests.api.conftest import Core
 from tests.factories import ApiKeyFactory, IncidentFactory, OverrideFactory
 
@@ -40,6 +41,10 @@ def manager_key(people: dict[str, User], core: Core) -> str:
     # Something to find, so ids in paths sometimes hit real rows.
     IncidentFactory.create(team=core.team)
     OverrideFactory.create(rotation=core.veteran, user=core.alice)
+    postmortem = postmortem_start(incident=IncidentFactory.create(team=core.team), actor=core.alice)
+    action_item_create(
+        postmortem=postmortem, actor=core.alice, title="Alert", owner=core.bob, kind="detect"
+    )
     key: Any = ApiKeyFactory.create(user=people["manager"])
     secret: str = key.secret
     return secret
