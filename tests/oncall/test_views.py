@@ -52,3 +52,11 @@ def test_password_change(client: Client) -> None:
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("Brand-new-pass-42")
+
+
+def test_favicon_ico_leads_to_the_portal_icon_without_login(client: Client) -> None:
+    """The admin and the API docs name no icon, so browsers ask for /favicon.ico (was 404)."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith(".svg")
+    assert "favicon" in response["Location"]
