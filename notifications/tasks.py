@@ -9,6 +9,7 @@ from notifications.coverage import coverage_watch_send
 from notifications.models import Channel
 from notifications.services import notification_deliver, notifications_sweep
 from notifications.services.outbox import deliver_task_name
+from oncall.celery import DAILY_MAIL_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +38,7 @@ def sweep(**kwargs: object) -> int:
     return notifications_sweep()
 
 
-@shared_task(
-    name="notifications.coverage_watch",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=60,
-    retry_jitter=True,
-    max_retries=3,
-    time_limit=300,
-    soft_time_limit=240,
-)
+@shared_task(name="notifications.coverage_watch", **DAILY_MAIL_TASK_OPTIONS)
 def coverage_watch(**kwargs: object) -> int:
     """Scheduled daily by beat: tell each team's escalation contact about gaps ahead."""
     sent = coverage_watch_send(now=timezone.now())

@@ -15,6 +15,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+# A daily mail task (coverage watch, action items digest): retried on a network error, and
+# idempotent by its outbox keys, so a retry or a second delivery sends nothing twice.
+DAILY_MAIL_TASK_OPTIONS: dict[str, Any] = {
+    "ignore_result": True,
+    "autoretry_for": (OSError,),
+    "retry_backoff": 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+    "time_limit": 300,
+    "soft_time_limit": 240,
+}
+
+
 class PeriodicChatter(logging.Filter):
     """Demote the INFO lines about beat's periodic tasks (sent, received, succeeded) to DEBUG.
 

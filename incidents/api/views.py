@@ -24,6 +24,7 @@ from incidents.models import Incident, SeverityPolicy, Source, TimelineKind, Via
 from incidents.services.declare import incident_declare_or_repeat
 from oncall.api.errors import Conflict, error_responses
 from oncall.api.permissions import signed_in
+from oncall.http import id_from_text
 from oncall.models import User
 
 TAGS = ["incidents"]
@@ -45,7 +46,7 @@ class IncidentCursorPagination(CursorPagination):
         if (
             cursor is not None
             and cursor.position is not None
-            and not (str(cursor.position).isascii() and str(cursor.position).isdigit())
+            and id_from_text(cursor.position) is None
         ):
             raise exceptions.NotFound(self.invalid_cursor_message)
         return cursor

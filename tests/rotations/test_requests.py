@@ -1,13 +1,12 @@
 """Cover and swap requests: an engineer changes a teammate's shift only with their yes."""
 
-import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 
 from notifications.models import Notification
 from oncall.models import User
@@ -29,6 +28,7 @@ from rotations.services import (
     override_requests_expire,
 )
 from tests.factories import RotationFactory, UserFactory
+from tests.support import all_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -274,24 +274,12 @@ def test_two_teammates_accepting_covers_of_one_shift_at_once_make_one_override(
         )
         for name, their_day in (("bob", BOB_DAY), ("carol", CAROL_DAY))
     ]
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-
-    def accept(request: OverrideRequest) -> None:
-        try:
-            barrier.wait()
-            override_request_accept(request=request, actor=request.recipient)
-            outcomes.append("accepted")
-        except ValidationError as refused:
-            outcomes.append(str(refused.code))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=accept, args=(request,)) for request in asked]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = all_at_once(
+        *(partial(override_request_accept, request=r, actor=r.recipient) for r in asked)
+    )
+    outcomes = ["accepted"] * (len(asked) - len(errors)) + [
+        str(e.code) if isinstance(e, ValidationError) else repr(e) for e in errors
+    ]
     assert sorted(outcomes) == ["accepted", REQUEST_STALE]
     assert Override.objects.count() == 2  # one swap's two halves
     assert sorted(OverrideRequest.objects.values_list("status", flat=True)) == [
