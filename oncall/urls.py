@@ -29,5 +29,6 @@ urlpatterns = [
     path("api/v1/", include("oncall.api_urls")),
     path("", include("integrations.urls")),
     path("incidents/", include("incidents.urls")),
+    path("postmortems/", include("postmortems.urls")),
     path("", include("rotations.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The postmortems app's pages (one module per page family)."""
