@@ -247,6 +247,43 @@ def _past_platform_call(platform: Team, u: dict[str, User], now: datetime) -> _S
     return story
 
 
+def _past_search_deploy(core: Team, u: dict[str, User], now: datetime) -> _Story | None:
+    """A SEV1 of a few hours ago, so the current week's review has an incident of its own."""
+    if _exists("search-deploy"):
+        return None
+    start = (now - timedelta(hours=6)).replace(second=0, microsecond=0)
+    incident = incident_declare(
+        title="Search results empty on the mobile app after the 14:05 deploy",
+        actor=u["santhosh"],
+        team=core,
+        severity=Severity.SEV1,
+        description="Every search on iOS and Android returns no results; web is fine.",
+        ticket="CSD-4950",
+        requester_name="Santhosh Kumar",
+        requester_phone="+91 98123 45601",
+        dedup_key=KEY + "search-deploy",
+    )
+    story = _Story(incident)
+    story.at(start)
+    engineer = _page_first_step(story, start, delivered=True) or u["carol"]
+    incident_acknowledge(incident=incident, actor=engineer, via=Via.SMS)
+    story.at(start + timedelta(minutes=6))
+    incident_set_commander(incident=incident, commander=engineer, actor=engineer)
+    story.at(start + timedelta(minutes=7))
+    incident_add_note(
+        incident=incident,
+        text="The mobile search client sends the new query format the API rejects; rolling back.",
+        actor=engineer,
+    )
+    story.at(start + timedelta(minutes=19))
+    incident_resolve(
+        incident=incident, actor=engineer, note="Rolled back; mobile searches return results."
+    )
+    story.at(start + timedelta(minutes=41))
+    _into_the_past(incident, start, start + timedelta(minutes=6), start + timedelta(minutes=41))
+    return story
+
+
 def _open_acknowledged(core: Team, u: dict[str, User], now: datetime) -> _Story | None:
     if _exists("search-slow"):
         return None
@@ -316,6 +353,7 @@ def seed(*, users: dict[str, User]) -> None:
         (platform, _past_platform_call),
         (core, _past_payment_webhooks),
         (core, _past_login_failures),
+        (core, _past_search_deploy),
         (core, _open_acknowledged),
     ]
     for team, tell in stories:

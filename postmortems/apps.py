@@ -18,6 +18,7 @@ class PostmortemsConfig(AppConfig):
     `incidents.timeline.register_timeline_listener` (incidents never imports it)."""
 
     name = "postmortems"
+    demo_seed = "postmortems.demo.seed"
     verbose_name = "Postmortems"
     # Managers edit templates; in the admin they change postmortems and action items, whose
     # writes go through the services (the revision, the timeline, the rules). Everyone
