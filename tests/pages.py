@@ -6,8 +6,10 @@ text that breaks layouts: long titles, unbroken monitoring URLs, many rows, page
 
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 from io import StringIO
 
+from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -78,6 +80,13 @@ class Portal:
         ]
 
 
+def default_postmortem_template() -> None:
+    """The default template as its data migration makes it (a transactional test's flush
+    removes migrated rows)."""
+    migration = import_module("postmortems.migrations.0002_default_template")
+    migration.create(apps, None)
+
+
 def portal_build() -> Portal:
     """Seed the demo, then fill it with incidents the way a busy day would."""
     call_command("seed_demo", stdout=StringIO())
@@ -136,6 +145,7 @@ def portal_build() -> Portal:
     rotation = Rotation.objects.filter(team=core, members__user=paged).order_by("pk").first()
     assert rotation is not None
     # A postmortem being written, with long words in it and action items for the engineer.
+    default_postmortem_template()
     postmortem = postmortem_start(incident=declared[10], actor=people["morgan"])
     postmortem = postmortem_update(
         postmortem=postmortem,

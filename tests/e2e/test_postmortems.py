@@ -11,6 +11,7 @@ from postmortems.models import ActionItem, Postmortem, PostmortemStatus
 from postmortems.services import postmortem_start
 from tests.e2e.test_incidents import log_in
 from tests.factories import IncidentFactory, UserFactory
+from tests.pages import default_postmortem_template
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,7 @@ def test_write_preview_add_an_item_submit_and_a_manager_publishes(
 ) -> None:
     olga = UserFactory.create(username="olga", first_name="Olga", roles=[ENGINEER])
     UserFactory.create(username="morgan", first_name="Morgan", roles=[MANAGER])
+    default_postmortem_template()
     postmortem = postmortem_start(
         incident=IncidentFactory.create(title="Checkout down"), actor=olga
     )
