@@ -13,8 +13,8 @@ from postmortems.models import ActionItem, Postmortem
 
 
 def postmortem_link(postmortem: Postmortem) -> str:
-    """Where a postmortem is read. Until its own page exists, its incident's page."""
-    return settings.SITE_URL + reverse("incidents:detail", args=[postmortem.incident_id])
+    """Where a postmortem is read: its own page."""
+    return settings.SITE_URL + reverse("postmortems:detail", args=[postmortem.pk])
 
 
 def drafted_email(postmortem: Postmortem, owner: User) -> tuple[str, str]:

@@ -257,13 +257,21 @@ def postmortem_update(
     no_action_items_reason: str | None = None,
     owner: User | None = None,
     due_at: datetime | None = None,
+    clear_owner: bool = False,
+    clear_due: bool = False,
 ) -> Postmortem:
     """Save what the writer changed (None: unchanged), if `version` is still the saved one.
+    `clear_owner` and `clear_due` leave the postmortem without an owner or a due time (None
+    cannot say it: it means unchanged); each refuses a value given with it.
 
     A stale version raises PostmortemConflict with both texts and writes nothing. A save
     that changes something bumps the version and keeps a revision (who, when, which names
     changed, the texts before and after). Published postmortems are reopened first.
     """
+    if clear_owner and owner is not None:
+        raise ValidationError({"owner": "Give an owner or clear it, not both."})
+    if clear_due and due_at is not None:
+        raise ValidationError({"due_at": "Give a due time or clear it, not both."})
     with transaction.atomic():
         postmortem = _locked(postmortem)
         if not rules.postmortem_can_edit(actor, postmortem):
@@ -288,11 +296,13 @@ def postmortem_update(
         for name, value in simple.items():
             if value is not None and value != getattr(postmortem, name):
                 before[name], after[name] = getattr(postmortem, name), value
-        if owner is not None and owner.pk != postmortem.owner_id:
-            before["owner"], after["owner"] = postmortem.owner_id, owner.pk
-        if due_at is not None and due_at != postmortem.due_at:
+        new_owner_id = None if clear_owner else (owner.pk if owner else postmortem.owner_id)
+        if new_owner_id != postmortem.owner_id:
+            before["owner"], after["owner"] = postmortem.owner_id, new_owner_id
+        new_due = None if clear_due else (due_at or postmortem.due_at)
+        if new_due != postmortem.due_at:
             before["due_at"] = postmortem.due_at.isoformat() if postmortem.due_at else None
-            after["due_at"] = due_at.isoformat()
+            after["due_at"] = new_due.isoformat() if new_due else None
         saved_lines = list(postmortem.timeline.all())
         if timeline is not None and _timeline_json(timeline) != _timeline_json(saved_lines):
             before["timeline"], after["timeline"] = (
@@ -320,10 +330,10 @@ def postmortem_update(
                 setattr(postmortem, name, after[name])
                 fields.append(name)
         if "owner" in after:
-            postmortem.owner = owner
+            postmortem.owner = None if clear_owner else owner
             fields.append("owner")
         if "due_at" in after:
-            postmortem.due_at = due_at
+            postmortem.due_at = new_due
             fields.append("due_at")
         postmortem.version += 1
         postmortem.updated_at = now

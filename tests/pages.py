@@ -6,8 +6,10 @@ text that breaks layouts: long titles, unbroken monitoring URLs, many rows, page
 
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 from io import StringIO
 
+from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -24,6 +26,8 @@ from notifications.models import Notification
 from notifications.signing import ack_path
 from oncall.demo import DEMO_PASSWORD
 from oncall.models import User
+from postmortems.models import Postmortem
+from postmortems.services import action_item_create, postmortem_start, postmortem_update
 from rotations.models import Rotation, Team
 
 # The dev outbox page is served with the console channel on, to superusers: the portal's
@@ -52,6 +56,7 @@ class Portal:
     incident: Incident
     rotation: Rotation
     ack_path: str
+    postmortem: Postmortem
 
     def pages(self) -> list[tuple[str, str | None, str]]:
         """(name, username or None for anonymous, path) of every main page."""
@@ -69,7 +74,17 @@ class Portal:
             # Superusers only, and only with the console channel on (see OUTBOX_SETTINGS).
             ("outbox", OUTBOX_ADMIN, "/notifications/outbox/"),
             ("ack-link", None, self.ack_path),
+            ("postmortem", self.engineer, f"/postmortems/{self.postmortem.pk}/"),
+            ("postmortem-edit", "morgan", f"/postmortems/{self.postmortem.pk}/edit/"),
+            ("my-action-items", self.engineer, "/postmortems/action-items/mine/"),
         ]
+
+
+def default_postmortem_template() -> None:
+    """The default template as its data migration makes it (a transactional test's flush
+    removes migrated rows)."""
+    migration = import_module("postmortems.migrations.0002_default_template")
+    migration.create(apps, None)
 
 
 def portal_build() -> Portal:
@@ -129,9 +144,28 @@ def portal_build() -> Portal:
     assert paged is not None
     rotation = Rotation.objects.filter(team=core, members__user=paged).order_by("pk").first()
     assert rotation is not None
+    # A postmortem being written, with long words in it and action items for the engineer.
+    default_postmortem_template()
+    postmortem = postmortem_start(incident=declared[10], actor=people["morgan"])
+    postmortem = postmortem_update(
+        postmortem=postmortem,
+        actor=people["morgan"],
+        version=postmortem.version,
+        sections={"summary": f"Certificate chain broke; see {LONG_URL}", "impact": TITLES[2]},
+    )
+    for n, title in enumerate(TITLES):
+        action_item_create(
+            postmortem=postmortem,
+            actor=people["morgan"],
+            title=title,
+            owner=paged,
+            kind="repair",
+            due_date=timezone.localdate() + timedelta(days=n * 5 - 5),
+        )
     return Portal(
         engineer=paged.username,
         incident=incident,
         rotation=rotation,
         ack_path=ack_path(notification_id=page.pk),
+        postmortem=postmortem,
     )

@@ -26,7 +26,8 @@ TIMELINE_MAX = 2000
 
 
 def _user_id(**kwargs: Any) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A user id.", **kwargs)
+    kwargs.setdefault("help_text", "A user id.")
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 # --- Output ---------------------------------------------------------------------------------
@@ -109,8 +110,8 @@ class PostmortemUpdateSerializer(serializers.Serializer):
         min_value=1, max_value=MAX_ID, help_text="The version you read (required)."
     )
     title = serializers.CharField(max_length=TITLE_MAX, required=False)
-    owner = _user_id(required=False)
-    due_at = InstantField(required=False)
+    owner = _user_id(required=False, allow_null=True, help_text="A user id; null: nobody.")
+    due_at = InstantField(required=False, allow_null=True, help_text="null: no due time.")
     sections = SectionInputSerializer(
         many=True,
         required=False,

@@ -222,6 +222,9 @@ class PostmortemDetailApi(PostmortemApiView):
             title=data.get("title"),
             owner=active_user(data.get("owner"), "owner"),
             due_at=data.get("due_at"),
+            # Sent as null: cleared (absent: unchanged).
+            clear_owner="owner" in data and data["owner"] is None,
+            clear_due="due_at" in data and data["due_at"] is None,
             sections=data.get("sections"),
             timeline=[services.TimelineLine(**line) for line in data["timeline"]]
             if "timeline" in data

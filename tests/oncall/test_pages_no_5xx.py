@@ -35,6 +35,7 @@ from notifications.services import contact_method_create, notification_rule_crea
 from notifications.signing import ack_path, ack_token_make
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER
+from postmortems.services import action_item_create, postmortem_start
 from rotations.models import ContactMode, PersonalFeed
 from rotations.views.links import person_feed_url, rotation_feed_url
 from tests.factories import (
@@ -155,6 +156,11 @@ def world(db: None, settings: Settings) -> World:
     incident_resolve(incident=done, actor=manager, note="Drained.")
     page = Notification.objects.filter(subject_type="incident").order_by("pk").first()
     assert page is not None
+    # A postmortem with an action item: its page, writing form and buttons are walked too.
+    postmortem = postmortem_start(incident=done, actor=manager)
+    action_item_create(
+        postmortem=postmortem, actor=manager, title="Alert on disk", owner=alice, kind="detect"
+    )
     feed = PersonalFeed.objects.create(user=alice)
 
     site = Site()
@@ -170,6 +176,7 @@ def world(db: None, settings: Settings) -> World:
         person_feed_url(feed).removeprefix(settings.SITE_URL),
         reverse("incidents:detail", args=[done.pk]),
         reverse("rotations:team", args=[team.slug]),
+        reverse("postmortems:detail", args=[postmortem.pk]),
     ):
         site.learn(url)
     site.forms["notifications:twilio-status"] = {"MessageStatus": ["undelivered"]}

@@ -255,6 +255,22 @@ def test_patch_refuses_bad_bodies_naming_the_field(owner: User) -> None:
     assert Postmortem.objects.get(pk=postmortem.pk).version == 1
 
 
+def test_patch_clears_the_owner_and_due_time_with_null(
+    owner: User, people: dict[str, User]
+) -> None:
+    postmortem = started(owner)
+    client = bearer_client(people["manager"])
+    kept = patch(client, pm_url(postmortem), {"version": 1, "title": "Renamed"})
+    assert (kept.json()["owner"], kept.json()["due_at"] is not None) == (owner.pk, True)
+
+    cleared = patch(client, pm_url(postmortem), {"version": 2, "owner": None, "due_at": None})
+
+    assert cleared.status_code == 200, cleared.content
+    assert (cleared.json()["owner"], cleared.json()["due_at"]) == (None, None)
+    fresh = Postmortem.objects.get(pk=postmortem.pk)
+    assert (fresh.owner_id, fresh.due_at, fresh.version) == (None, None, 3)
+
+
 def test_a_stale_version_is_a_409_with_both_texts_and_nothing_lost(
     owner: User, people: dict[str, User]
 ) -> None:

@@ -7,6 +7,7 @@ from functools import partial
 
 import pytest
 import time_machine
+from django.conf import settings
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from incidents.engine import escalation_sweep
@@ -104,7 +105,7 @@ def test_resolving_a_sev2_drafts_one_postmortem_prefilled_for_its_commander(
         idempotency_key=f"postmortem:{postmortem.pk}:drafted:user{alice.pk}"
     )
     assert notice.address == alice.email
-    assert f"/incidents/{incident.pk}/" in notice.body
+    assert f"{settings.SITE_URL}/postmortems/{postmortem.pk}/" in notice.body  # its own page
 
 
 @pytest.mark.django_db

@@ -119,6 +119,27 @@ def test_an_unknown_section_is_refused_by_name(owner: User) -> None:
     assert "nope" in str(refused.value)
 
 
+def test_the_owner_and_the_due_time_are_cleared_only_when_asked(owner: User) -> None:
+    postmortem = started(owner)
+    assert (postmortem.owner, postmortem.due_at is not None) == (owner, True)
+    kept = postmortem_update(postmortem=postmortem, actor=owner, version=1, title="Renamed")
+    assert (kept.owner, kept.due_at is not None) == (owner, True)  # None: unchanged
+
+    cleared = postmortem_update(
+        postmortem=postmortem, actor=owner, version=2, clear_owner=True, clear_due=True
+    )
+
+    fresh = Postmortem.objects.get(pk=postmortem.pk)
+    assert (fresh.owner, fresh.due_at, fresh.version) == (None, None, 3)
+    assert cleared.revisions.get(version=3).changes["owner"] == {"before": owner.pk, "after": None}
+    with pytest.raises(ValidationError) as refused:
+        postmortem_update(
+            postmortem=postmortem, actor=owner, version=3, owner=owner, clear_owner=True
+        )
+    assert "owner" in refused.value.message_dict
+    assert Postmortem.objects.get(pk=postmortem.pk).version == 3
+
+
 # --- the transition map and the publish rules ----------------------------------------------
 
 MOVES = [

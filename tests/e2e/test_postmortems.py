@@ -1,0 +1,75 @@
+"""The owner writes a postmortem with the live preview, adds an action item and submits it;
+a Manager publishes it in another browser."""
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from oncall.roles import ENGINEER, MANAGER
+from postmortems.models import ActionItem, Postmortem, PostmortemStatus
+from postmortems.services import postmortem_start
+from tests.e2e.test_incidents import log_in
+from tests.factories import IncidentFactory, UserFactory
+from tests.pages import default_postmortem_template
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def manager_page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # on a phone
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_preview_add_an_item_submit_and_a_manager_publishes(
+    page: Page, manager_page: Page, live_server
+) -> None:
+    olga = UserFactory.create(username="olga", first_name="Olga", roles=[ENGINEER])
+    UserFactory.create(username="morgan", first_name="Morgan", roles=[MANAGER])
+    default_postmortem_template()
+    postmortem = postmortem_start(
+        incident=IncidentFactory.create(title="Checkout down"), actor=olga
+    )
+    base = live_server.url
+
+    log_in(page, base, "olga")
+    page.goto(f"{base}/postmortems/{postmortem.pk}/")
+    page.click("#edit-postmortem")
+    page.fill("#id_section-summary", "**Checkout** failed <script>alert(1)</script>")
+    page.locator("#id_section-summary").press("End")
+    expect(page.locator("#preview-summary strong")).to_have_text("Checkout")
+    expect(page.locator("#preview-summary")).to_contain_text("<script>alert(1)</script>")
+    page.fill("#id_section-impact", "All EU shoppers for 20 minutes.")
+    page.wait_for_load_state("networkidle")
+    page.click("#save-postmortem")
+    expect(page.locator(".notice")).to_contain_text("Saved (version 2)")
+    page.wait_for_load_state("networkidle")
+
+    page.click("text=View the postmortem >> nth=0")
+    expect(page.locator("#section-summary strong")).to_have_text("Checkout")
+    page.click("text=Add an action item")
+    page.fill("#id_title", "Alert on checkout 5xx")
+    page.select_option("#id_kind", "detect")
+    page.click("#add-action-item button[type=submit]")
+    expect(page.locator("#action-items table")).to_contain_text("Alert on checkout 5xx")
+    page.wait_for_load_state("networkidle")
+    page.click("#submit-postmortem")
+    expect(page.locator(".pm-status")).to_have_text("In review")
+    page.wait_for_load_state("networkidle")
+
+    log_in(manager_page, base, "morgan")
+    manager_page.goto(f"{base}/postmortems/{postmortem.pk}/")
+    expect(manager_page.locator("#publish-problems")).to_have_count(0)
+    manager_page.click("#publish-postmortem")
+    expect(manager_page.locator(".pm-status")).to_have_text("Published")
+    manager_page.wait_for_load_state("networkidle")
+
+    fresh = Postmortem.objects.get(pk=postmortem.pk)
+    assert fresh.status == PostmortemStatus.PUBLISHED
+    assert fresh.section_body("summary") == "**Checkout** failed <script>alert(1)</script>"
+    assert ActionItem.objects.get().owner == olga
