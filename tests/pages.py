@@ -24,6 +24,8 @@ from notifications.models import Notification
 from notifications.signing import ack_path
 from oncall.demo import DEMO_PASSWORD
 from oncall.models import User
+from reports.models import OnCallReport
+from reports.services import shift_reports_create
 from rotations.models import Rotation, Team
 
 # The dev outbox page is served with the console channel on, to superusers: the portal's
@@ -52,6 +54,7 @@ class Portal:
     incident: Incident
     rotation: Rotation
     ack_path: str
+    report_id: int
 
     def pages(self) -> list[tuple[str, str | None, str]]:
         """(name, username or None for anonymous, path) of every main page."""
@@ -69,6 +72,8 @@ class Portal:
             # Superusers only, and only with the console channel on (see OUTBOX_SETTINGS).
             ("outbox", OUTBOX_ADMIN, "/notifications/outbox/"),
             ("ack-link", None, self.ack_path),
+            ("my-reports", self.engineer, "/reports/"),
+            ("report", self.engineer, f"/reports/{self.report_id}/"),
         ]
 
 
@@ -129,9 +134,13 @@ def portal_build() -> Portal:
     assert paged is not None
     rotation = Rotation.objects.filter(team=core, members__user=paged).order_by("pk").first()
     assert rotation is not None
+    shift_reports_create(now=timezone.now())
+    report = OnCallReport.objects.filter(rotation=rotation).order_by("-shift_start").first()
+    assert report is not None, "no on-call report was drafted for the paged engineer's rotation"
     return Portal(
         engineer=paged.username,
         incident=incident,
         rotation=rotation,
         ack_path=ack_path(notification_id=page.pk),
+        report_id=report.pk,
     )

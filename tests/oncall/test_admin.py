@@ -61,6 +61,7 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     post_json(Client(), f"/integrations/alertmanager/{key}/", am_message())
     WebhookSubscription.objects.create(url="https://hooks.example.com/x", team=integration.team)
     postmortem_samples()
+    report_samples()
     sign_in_rows()
     rows: dict[str, Model] = {}
     for model in admin.site._registry:
@@ -87,6 +88,15 @@ def postmortem_samples() -> None:
     action_item_create(
         postmortem=postmortem, actor=owner, title="Alert", owner=owner, kind="detect"
     )
+
+
+def report_samples() -> None:
+    """An on-call report (drafted as the beat does, for every shift running now)."""
+    from django.utils import timezone
+
+    from reports.services import shift_reports_create
+
+    shift_reports_create(now=timezone.now())
 
 
 def sign_in_rows() -> None:

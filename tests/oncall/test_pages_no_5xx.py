@@ -35,6 +35,7 @@ from notifications.services import contact_method_create, notification_rule_crea
 from notifications.signing import ack_path, ack_token_make
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER
+from reports.models import OnCallReport
 from rotations.models import ContactMode, PersonalFeed
 from rotations.views.links import person_feed_url, rotation_feed_url
 from tests.factories import (
@@ -156,6 +157,12 @@ def world(db: None, settings: Settings) -> World:
     page = Notification.objects.filter(subject_type="incident").order_by("pk").first()
     assert page is not None
     feed = PersonalFeed.objects.create(user=alice)
+    report = OnCallReport.objects.create(
+        rotation=rotation,
+        user=alice,
+        shift_start=timezone.now() - timedelta(days=1),
+        shift_end=timezone.now() + timedelta(days=6),
+    )
 
     site = Site()
     client = Client()
@@ -170,6 +177,7 @@ def world(db: None, settings: Settings) -> World:
         person_feed_url(feed).removeprefix(settings.SITE_URL),
         reverse("incidents:detail", args=[done.pk]),
         reverse("rotations:team", args=[team.slug]),
+        reverse("reports:detail", args=[report.pk]),
     ):
         site.learn(url)
     site.forms["notifications:twilio-status"] = {"MessageStatus": ["undelivered"]}
