@@ -9,6 +9,7 @@ from datetime import timedelta
 from io import StringIO
 
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from incidents.engine.due import escalation_run_due
@@ -134,7 +135,9 @@ def portal_build() -> Portal:
     assert paged is not None
     rotation = Rotation.objects.filter(team=core, members__user=paged).order_by("pk").first()
     assert rotation is not None
-    shift_reports_create(now=timezone.now())
+    # The running shift of every rotation has its draft (as if beat had run at its start).
+    with override_settings(REPORTS_CATCH_UP=timedelta(days=15)):
+        shift_reports_create(now=timezone.now())
     report = OnCallReport.objects.filter(rotation=rotation).order_by("-shift_start").first()
     assert report is not None, "no on-call report was drafted for the paged engineer's rotation"
     return Portal(

@@ -91,12 +91,17 @@ def postmortem_samples() -> None:
 
 
 def report_samples() -> None:
-    """An on-call report (drafted as the beat does, for every shift running now)."""
-    from django.utils import timezone
+    """An on-call report of a demo rotation's past shift."""
+    from reports.models import OnCallReport
+    from rotations.models import RotationMember
 
-    from reports.services import shift_reports_create
-
-    shift_reports_create(now=timezone.now())
+    member = RotationMember.objects.select_related("rotation").earliest("id")
+    OnCallReport.objects.create(
+        rotation=member.rotation,
+        user=member.user,
+        shift_start=datetime(2026, 1, 5, 14, tzinfo=UTC),
+        shift_end=datetime(2026, 1, 12, 14, tzinfo=UTC),
+    )
 
 
 def sign_in_rows() -> None:
