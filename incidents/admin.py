@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from incidents.models import EscalationState, Incident, SeverityPolicy, StatusUpdate, TimelineEvent
+from oncall.admin import ReadOnlyAdmin
 
 
 @admin.register(SeverityPolicy)
@@ -66,15 +67,7 @@ class EscalationStateInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+_ReadOnlyAdmin = ReadOnlyAdmin
 
 
 @admin.register(Incident)

@@ -27,6 +27,20 @@ def _is_superuser(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.is_superuser)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (or machines): shown, never added, changed or deleted
+    here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     """Managers edit people's on-call details; only superusers grant access.

@@ -30,5 +30,6 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("incidents/", include("incidents.urls")),
     path("postmortems/", include("postmortems.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("rotations.urls")),
 ]

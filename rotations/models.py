@@ -56,6 +56,11 @@ class Team(models.Model):
         help_text="Call directly: support dials the team's numbers instead of paging.",
     )
     announcement_email = models.EmailField(blank=True, help_text="Where status updates go.")
+    email = models.EmailField(
+        blank=True,
+        help_text="The team's own address: end-of-shift reports go here (empty: to every "
+        "member of the rotation).",
+    )
     # Which of the team's policies pages for what: chosen explicitly, so renaming a policy
     # changes nobody's pager. Each is optional; the engine's fallbacks are in
     # incidents/engine/tracks.py (docs/architecture.md, "Which policy pages").

@@ -11,6 +11,7 @@ from io import StringIO
 
 from django.apps import apps
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from incidents.engine.due import escalation_run_due
@@ -28,6 +29,8 @@ from oncall.demo import DEMO_PASSWORD
 from oncall.models import User
 from postmortems.models import Postmortem
 from postmortems.services import action_item_create, postmortem_start, postmortem_update
+from reports.models import OnCallReport
+from reports.services import shift_reports_create
 from rotations.models import Rotation, Team
 
 # The dev outbox page is served with the console channel on, to superusers: the portal's
@@ -57,6 +60,7 @@ class Portal:
     rotation: Rotation
     ack_path: str
     postmortem: Postmortem
+    report_id: int
 
     def pages(self) -> list[tuple[str, str | None, str]]:
         """(name, username or None for anonymous, path) of every main page."""
@@ -76,6 +80,8 @@ class Portal:
             ("postmortem", self.engineer, f"/postmortems/{self.postmortem.pk}/"),
             ("postmortem-edit", "morgan", f"/postmortems/{self.postmortem.pk}/edit/"),
             ("my-action-items", self.engineer, "/postmortems/action-items/mine/"),
+            ("my-reports", self.engineer, "/reports/"),
+            ("report", self.engineer, f"/reports/{self.report_id}/"),
             # Last: the walk ends signed out, as the tests that sign in afterwards expect.
             ("ack-link", None, self.ack_path),
         ]
@@ -163,10 +169,16 @@ def portal_build() -> Portal:
             kind="repair",
             due_date=timezone.localdate() + timedelta(days=n * 5 - 5),
         )
+    # The running shift of every rotation has its draft (as if beat had run at its start).
+    with override_settings(REPORTS_CATCH_UP=timedelta(days=15)):
+        shift_reports_create(now=timezone.now())
+    report = OnCallReport.objects.filter(rotation=rotation).order_by("-shift_start").first()
+    assert report is not None, "no on-call report was drafted for the paged engineer's rotation"
     return Portal(
         engineer=paged.username,
         incident=incident,
         rotation=rotation,
         ack_path=ack_path(notification_id=page.pk),
         postmortem=postmortem,
+        report_id=report.pk,
     )

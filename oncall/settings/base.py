@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "incidents.apps.IncidentsConfig",
     "integrations.apps.IntegrationsConfig",
     "postmortems.apps.PostmortemsConfig",
+    "reports.apps.ReportsConfig",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,9 @@ CELERY_TASK_ROUTES = {
     "incidents.ingest_sweep": {"queue": "ingest"},
     # Once a day: each owner of overdue action items gets one digest.
     "postmortems.action_items_digest": {"queue": "default"},
+    # On-call reports: drafted as shifts start; reminders and handoff pages.
+    "reports.shift_start": {"queue": "default"},
+    "reports.reminders": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -291,6 +295,16 @@ CELERY_BEAT_SCHEDULE = {
     "action-items-digest": {
         "task": "postmortems.action_items_digest",
         "schedule": crontab(hour=8, minute=30),
+    },
+    # Draft the report of every shift that has started (catching up REPORTS_CATCH_UP back).
+    "reports-shift-start": {
+        "task": "reports.shift_start",
+        "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
+    },
+    # Reports not submitted at shift end (and a day later); handoffs not acknowledged.
+    "reports-reminders": {
+        "task": "reports.reminders",
+        "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -396,6 +410,17 @@ COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 # --- Postmortems ------------------------------------------------------------------------
 # Published postmortems of severities that say so go here; empty: COMPANY_STATUS_EMAIL.
 POSTMORTEM_EMAIL = env.str("POSTMORTEM_EMAIL", default="")
+
+# --- On-call reports --------------------------------------------------------------------
+# The shift-start task drafts reports of shifts that started this far back (a missed beat,
+# a restart), and pages a handoff not acknowledged within this window of the shift start.
+REPORTS_CATCH_UP = timedelta(hours=env.int("REPORTS_CATCH_UP_HOURS", default=24))
+# A report not submitted at shift end is reminded once; a second reminder (and the team's
+# escalation contact) this long after; shifts that ended longer ago than the window are left.
+REPORTS_SECOND_REMINDER = timedelta(hours=env.int("REPORTS_SECOND_REMINDER_HOURS", default=24))
+REPORTS_REMINDER_WINDOW = timedelta(days=env.int("REPORTS_REMINDER_WINDOW_DAYS", default=7))
+# The incoming on-call is paged (low urgency) when the handoff is not acknowledged by then.
+HANDOFF_ACK_MINUTES = env.int("HANDOFF_ACK_MINUTES", default=60)
 
 # --- Ingestion --------------------------------------------------------------------------
 # Events accepted per integration key per minute (an integration may override it); more

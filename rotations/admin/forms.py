@@ -149,6 +149,7 @@ class TeamAdminForm(forms.ModelForm):
             "contact_mode",
             "escalation_contact",
             "announcement_email",
+            "email",
             "members",
         )
 

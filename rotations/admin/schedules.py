@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from oncall.admin import ReadOnlyAdmin
 from oncall.http import id_from_text
 from oncall.models import User
 from oncall.words import duration_words
@@ -349,7 +350,7 @@ class OverrideAdmin(admin.ModelAdmin):
 
 
 @admin.register(OverrideRequest)
-class OverrideRequestAdmin(admin.ModelAdmin):
+class OverrideRequestAdmin(ReadOnlyAdmin):
     """Covers and swaps asked of a teammate, for managers to look at (people answer them on
     My shifts or through the API; the services change their status)."""
 
@@ -358,12 +359,3 @@ class OverrideRequestAdmin(admin.ModelAdmin):
     list_select_related = ("rotation__team", "requester", "recipient")
     search_fields = ("requester__username", "recipient__username", "reason")
     date_hierarchy = "start"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

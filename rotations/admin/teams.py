@@ -66,7 +66,10 @@ class TeamAdmin(SortableParentAdmin, admin.ModelAdmin):
     filter_horizontal = ("members",)
     fieldsets = (
         (None, {"fields": ("name", "slug", "description")}),
-        ("Paging", {"fields": ("contact_mode", "escalation_contact", "announcement_email")}),
+        (
+            "Paging",
+            {"fields": ("contact_mode", "escalation_contact", "announcement_email", "email")},
+        ),
         (
             "Policies",
             {

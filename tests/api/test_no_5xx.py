@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from integrations.models import InboundEvent, Integration, WebhookSubscription
 from oncall.models import User
 from postmortems.services import action_item_create, postmortem_start
+from reports.models import OnCallReport
 from rotations.models import OverrideRequest
 from tests.api.conftest import Core, bearer_client
 from tests.factories import (
@@ -195,6 +196,12 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
             "subscription_id": subscription.pk,
             "postmortem_id": postmortem.pk,
             "item_id": item.pk,
+            "report_id": OnCallReport.objects.create(
+                rotation=core.veteran,
+                user=core.alice,
+                shift_start=datetime(2026, 1, 5, 14, tzinfo=UTC),
+                shift_end=datetime(2026, 1, 12, 14, tzinfo=UTC),
+            ).pk,
         },
         "integrations": {"events-v2": integration, "alertmanager": am, "alertmanager-key": am},
     }

@@ -6,6 +6,7 @@ Runs in `make test`; CI also runs the schemathesis CLI against a live server.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from oncall.models import User
 from postmortems.services import action_item_create, postmortem_start
+from reports.models import OnCallReport
 from tests.api.conftest import Core
 from tests.factories import ApiKeyFactory, IncidentFactory, OverrideFactory
 
@@ -44,6 +46,12 @@ def manager_key(people: dict[str, User], core: Core) -> str:
     postmortem = postmortem_start(incident=IncidentFactory.create(team=core.team), actor=core.alice)
     action_item_create(
         postmortem=postmortem, actor=core.alice, title="Alert", owner=core.bob, kind="detect"
+    )
+    OnCallReport.objects.create(
+        rotation=core.veteran,
+        user=core.alice,
+        shift_start=datetime(2026, 1, 5, 14, tzinfo=UTC),
+        shift_end=datetime(2026, 1, 12, 14, tzinfo=UTC),
     )
     key: Any = ApiKeyFactory.create(user=people["manager"])
     secret: str = key.secret

@@ -61,6 +61,7 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     post_json(Client(), f"/integrations/alertmanager/{key}/", am_message())
     WebhookSubscription.objects.create(url="https://hooks.example.com/x", team=integration.team)
     postmortem_samples()
+    report_samples()
     sign_in_rows()
     rows: dict[str, Model] = {}
     for model in admin.site._registry:
@@ -86,6 +87,20 @@ def postmortem_samples() -> None:
     )
     action_item_create(
         postmortem=postmortem, actor=owner, title="Alert", owner=owner, kind="detect"
+    )
+
+
+def report_samples() -> None:
+    """An on-call report of a demo rotation's past shift."""
+    from reports.models import OnCallReport
+    from rotations.models import RotationMember
+
+    member = RotationMember.objects.select_related("rotation").earliest("id")
+    OnCallReport.objects.create(
+        rotation=member.rotation,
+        user=member.user,
+        shift_start=datetime(2026, 1, 5, 14, tzinfo=UTC),
+        shift_end=datetime(2026, 1, 12, 14, tzinfo=UTC),
     )
 
 

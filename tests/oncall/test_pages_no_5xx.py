@@ -36,6 +36,7 @@ from notifications.signing import ack_path, ack_token_make
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER
 from postmortems.services import action_item_create, postmortem_start
+from reports.models import OnCallReport
 from rotations.models import ContactMode, PersonalFeed
 from rotations.views.links import person_feed_url, rotation_feed_url
 from tests.factories import (
@@ -162,6 +163,12 @@ def world(db: None, settings: Settings) -> World:
         postmortem=postmortem, actor=manager, title="Alert on disk", owner=alice, kind="detect"
     )
     feed = PersonalFeed.objects.create(user=alice)
+    report = OnCallReport.objects.create(
+        rotation=rotation,
+        user=alice,
+        shift_start=timezone.now() - timedelta(days=1),
+        shift_end=timezone.now() + timedelta(days=6),
+    )
 
     site = Site()
     client = Client()
@@ -177,6 +184,7 @@ def world(db: None, settings: Settings) -> World:
         reverse("incidents:detail", args=[done.pk]),
         reverse("rotations:team", args=[team.slug]),
         reverse("postmortems:detail", args=[postmortem.pk]),
+        reverse("reports:detail", args=[report.pk]),
     ):
         site.learn(url)
     site.forms["notifications:twilio-status"] = {"MessageStatus": ["undelivered"]}

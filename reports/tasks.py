@@ -1,0 +1,27 @@
+"""Thin, idempotent tasks of the reports app (beat)."""
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from oncall.celery import DAILY_MAIL_TASK_OPTIONS
+from reports.services import handoff_pages_send, report_reminders_send, shift_reports_create
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="reports.shift_start", **DAILY_MAIL_TASK_OPTIONS)
+def shift_start(**kwargs: object) -> int:
+    """Draft the report of every shift that started (catching up REPORTS_CATCH_UP back)."""
+    run = shift_reports_create(now=timezone.now())
+    if run.created or run.moved:
+        logger.info("Shift reports: %d drafted, %d moved.", run.created, run.moved)
+    return run.created
+
+
+@shared_task(name="reports.reminders", **DAILY_MAIL_TASK_OPTIONS)
+def reminders(**kwargs: object) -> int:
+    """Reports not submitted at shift end (and a day later), and handoffs not acknowledged."""
+    now = timezone.now()
+    return report_reminders_send(now=now) + handoff_pages_send(now=now)
