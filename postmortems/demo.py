@@ -30,6 +30,7 @@ from postmortems.models import (
     Postmortem,
     PostmortemRevision,
     PostmortemStatus,
+    PostmortemTimelineEntry,
 )
 from postmortems.services import (
     action_item_create,
@@ -269,16 +270,24 @@ def _tell(story: _Story, postmortem: Postmortem, u: dict[str, User], now: dateti
 
 
 def _backdate(postmortem: Postmortem) -> None:
-    """The draft was made when the demo resolved its incident (now); it belongs to when the
-    incident was resolved, due as its severity says."""
+    """The draft was made when the demo resolved its incident (now), from a timeline the demo
+    then moved back: it belongs to when the incident was resolved, due as its severity says,
+    with the timeline and facts as they happened."""
     incident = postmortem.incident
     if incident.resolved_at is None:
         return
+    events = list(incident.timeline.select_related("actor").order_by("at", "id"))
+    entries = drafting.timeline_entries(events)
+    for entry in entries:
+        entry.postmortem = postmortem
+    PostmortemTimelineEntry.objects.filter(postmortem=postmortem).delete()
+    PostmortemTimelineEntry.objects.bulk_create(entries)
     due = drafting.postmortem_due(severity_policy(incident.severity))
     Postmortem.objects.filter(pk=postmortem.pk).update(
         created_at=incident.resolved_at,
         updated_at=incident.resolved_at,
         due_at=incident.resolved_at + due,
+        facts=drafting.response_facts(incident, events),
     )
     postmortem.refresh_from_db()
 

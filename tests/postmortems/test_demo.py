@@ -45,6 +45,11 @@ def test_the_seed_writes_postmortems_in_every_state_once() -> None:
         if postmortem.published_at is not None:
             assert postmortem.submitted_at is not None
             assert incident.resolved_at < postmortem.submitted_at < postmortem.published_at < now
+        # Its timeline and facts are the incident's as it happened, not as the seed wrote it.
+        assert all(e.at <= incident.resolved_at for e in postmortem.timeline.all())
+        assert postmortem.facts["time_to_resolve_seconds"] == int(
+            (incident.resolved_at - incident.triggered_at).total_seconds()
+        )
         events = incident.timeline.filter(kind__startswith="postmortem_")
         assert all(incident.resolved_at <= e.at <= now for e in events)
 
