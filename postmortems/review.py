@@ -212,6 +212,10 @@ class WeeklyReview:
     items_opened: Capped
     items_closed: Capped
 
+    @property
+    def to_review_more(self) -> int:
+        return self.to_review_total - len(self.to_review)
+
 
 def _incidents_of(week: IsoWeek) -> QuerySet[Incident]:
     # Naming every status lets PostgreSQL read the week through the (status, triggered_at)
