@@ -40,6 +40,10 @@ class DayInput(forms.DateField):
             raise forms.ValidationError("Give a day between the years 2000 and 2199.")
 
 
+class DayFilter(django_filters.DateFilter):
+    field_class = DayInput
+
+
 class PostmortemListFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_search",
@@ -61,12 +65,8 @@ class PostmortemListFilter(django_filters.FilterSet):
         queryset=User.objects.order_by("first_name", "last_name", "username"),
         empty_label="Anyone",
     )
-    created_from = django_filters.Filter(
-        field_class=DayInput, method="filter_from", label="Created from"
-    )
-    created_to = django_filters.Filter(
-        field_class=DayInput, method="filter_to", label="Created to (inclusive)"
-    )
+    created_from = DayFilter(method="filter_from", label="Created from")
+    created_to = DayFilter(method="filter_to", label="Created to (inclusive)")
 
     class Meta:
         model = Postmortem
