@@ -9,6 +9,7 @@ RECORDS = (
     "postmortemtimelineentry",
     "postmortemrevision",
     "actionitem",
+    "reviewmeeting",
 )
 EVERYONE = {model: VIEW for model in (*TEMPLATES, *RECORDS)}
 

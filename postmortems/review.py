@@ -46,7 +46,7 @@ WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 # Rows listed per group before "and N more".
 INCIDENTS_PER_SEVERITY = 10
 POSTMORTEMS_TO_REVIEW = 50
-OVERDUE_PER_OWNER = 5
+OVERDUE_PER_OWNER = 3
 ITEMS_LISTED = 25
 
 # Handbook 004's weekly checklist: (label, the postmortem section that answers it).
@@ -60,6 +60,16 @@ CHECKLIST = (
     ("Docs updated", "docs_updated"),
 )
 REVIEW_SECTION_KEYS = ("summary", *(key for _, key in CHECKLIST))
+# Long texts and JSON of the rows joined to the lists, which the review never shows.
+INCIDENT_UNSHOWN = ("description", "body", "direct_numbers", "who", "what", "where", "when", "how")
+
+
+def _unshown(incident: str, postmortem: str = "") -> list[str]:
+    """The unshown columns of an incident (and its postmortem) reached through these paths."""
+    names = [f"{incident}__{name}" for name in INCIDENT_UNSHOWN]
+    if postmortem:
+        names += [f"{postmortem}__facts", f"{postmortem}__no_action_items_reason"]
+    return names
 
 
 def company_zone() -> zoneinfo.ZoneInfo:
@@ -252,7 +262,8 @@ def _severity_groups(week: IsoWeek) -> list[IncidentGroup]:
         _incidents_of(week), [F("severity")], [F("triggered_at").asc(), F("id").asc()]
     ).filter(place__lte=INCIDENTS_PER_SEVERITY)
     by_severity: dict[str, list[Incident]] = {}
-    for incident in listed.select_related("team").order_by("severity", "triggered_at", "id"):
+    listed = listed.select_related("team").defer(*INCIDENT_UNSHOWN)
+    for incident in listed.order_by("severity", "triggered_at", "id"):
         by_severity.setdefault(incident.severity, []).append(incident)
     return [
         IncidentGroup(
@@ -294,6 +305,7 @@ def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
         )
         .filter(place__lte=POSTMORTEMS_TO_REVIEW)
         .select_related("incident__team", "owner")
+        .defer("facts", *_unshown("incident"))
         .prefetch_related(Prefetch("sections", queryset=sections))
         .order_by("incident__severity", "id")
     )
@@ -317,6 +329,7 @@ def _overdue_postmortems(cutoff: datetime) -> list[OwnerGroup]:
         _ranked(overdue, [F("owner_id")], [F("due_at").asc(), F("id").asc()])
         .filter(place__lte=OVERDUE_PER_OWNER)
         .select_related("incident", "owner")
+        .defer("facts", *_unshown("incident"))
         .order_by("owner_id", "due_at", "id")
     )
     return _by_owner(listed)
@@ -329,6 +342,7 @@ def _overdue_items(cutoff: datetime) -> list[OwnerGroup]:
         _ranked(overdue, [F("owner_id")], [F("due_date").asc(), F("id").asc()])
         .filter(place__lte=OVERDUE_PER_OWNER)
         .select_related("postmortem__incident", "owner")
+        .defer(*_unshown("postmortem__incident", "postmortem"))
         .order_by("owner_id", "due_date", "id")
     )
     return _by_owner(listed)
@@ -343,6 +357,7 @@ def _items_between(field: str, week: IsoWeek) -> Capped:
         )
         .filter(place__lte=ITEMS_LISTED)
         .select_related("postmortem__incident", "owner")
+        .defer(*_unshown("postmortem__incident", "postmortem"))
         .order_by(field, "id")
     )
     return Capped(rows, rows[0].group_total if rows else 0)

@@ -195,6 +195,7 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
             "subscription_id": subscription.pk,
             "postmortem_id": postmortem.pk,
             "item_id": item.pk,
+            "week": "2026-W11",
         },
         "integrations": {"events-v2": integration, "alertmanager": am, "alertmanager-key": am},
     }
