@@ -24,6 +24,7 @@ from notifications.models import Notification
 from notifications.signing import ack_path
 from oncall.demo import DEMO_PASSWORD
 from oncall.models import User
+from postmortems.review import IsoWeek
 from rotations.models import Rotation, Team
 
 # The dev outbox page is served with the console channel on, to superusers: the portal's
@@ -66,6 +67,8 @@ class Portal:
             ("my-shifts", self.engineer, "/me/shifts/"),
             ("rotation", self.engineer, f"/rotations/{self.rotation.pk}/"),
             ("profile", self.engineer, "/notifications/profile/"),
+            ("postmortems", self.engineer, "/postmortems/"),
+            ("review", "dinesh", f"/postmortems/review/{IsoWeek.current()}/"),
             # Superusers only, and only with the console channel on (see OUTBOX_SETTINGS).
             ("outbox", OUTBOX_ADMIN, "/notifications/outbox/"),
             ("ack-link", None, self.ack_path),
