@@ -125,6 +125,10 @@ def test_the_search_on_postgresql_uses_full_text(
         "q=%00",
         "q=!!!",
         "q=-",
+        "team=%00",
+        "owner=%00",
+        "created_to=%00",
+        "severity=%00",
     ],
 )
 def test_bad_filters_never_fail(client: Client, three: dict[str, Postmortem], query: str) -> None:
