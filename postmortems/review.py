@@ -258,9 +258,13 @@ def _by_owner(rows: Iterable[Any]) -> list[OwnerGroup]:
 
 def _severity_groups(week: IsoWeek) -> list[IncidentGroup]:
     figures = incident_response_figures_by(_incidents_of(week), ("severity",))
-    listed = _ranked(
-        _incidents_of(week), [F("severity")], [F("triggered_at").asc(), F("id").asc()]
-    ).filter(place__lte=INCIDENTS_PER_SEVERITY)
+    # Ranked on the incidents alone; only the chosen ones are read with their team.
+    first = (
+        _ranked(_incidents_of(week), [F("severity")], [F("triggered_at").asc(), F("id").asc()])
+        .filter(place__lte=INCIDENTS_PER_SEVERITY)
+        .values("pk")
+    )
+    listed = Incident.objects.filter(pk__in=Subquery(first))
     by_severity: dict[str, list[Incident]] = {}
     listed = listed.select_related("team").defer(*INCIDENT_UNSHOWN)
     for incident in listed.order_by("severity", "triggered_at", "id"):
