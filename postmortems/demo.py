@@ -22,6 +22,7 @@ from incidents.models import Incident, TimelineEvent
 from incidents.services.lifecycle import severity_policy
 from oncall.models import User
 from postmortems import drafting
+from postmortems.meetings import review_meeting_mark_held, review_meeting_save
 from postmortems.models import (
     ActionItem,
     ActionItemKind,
@@ -31,7 +32,9 @@ from postmortems.models import (
     PostmortemRevision,
     PostmortemStatus,
     PostmortemTimelineEntry,
+    ReviewMeeting,
 )
+from postmortems.review import IsoWeek
 from postmortems.services import (
     action_item_create,
     action_item_transition,
@@ -312,3 +315,33 @@ def seed(*, users: dict[str, User]) -> None:
             _backdate(postmortem)
             if story is not None:
                 _tell(story, postmortem, users, now)
+    _last_weeks_meeting(users, now)
+
+
+def _last_weeks_meeting(u: dict[str, User], now: datetime) -> None:
+    """Last week's review was held: attendees, notes and decisions, linked from this week's."""
+    week = IsoWeek.of(now - timedelta(days=7))
+    if ReviewMeeting.objects.filter(week=week.monday).exists():
+        return
+    chair = u["raja"]
+    with transaction.atomic():
+        review_meeting_save(
+            week=week.monday,
+            actor=chair,
+            version=0,
+            attendees=[u[name] for name in ("raja", "dinesh", "alice", "bob", "carol", "noah")],
+            notes=(
+                "- **INC-2** (payment confirmations): the dead-letter queue is in; the "
+                "age-of-oldest-webhook alarm is still open.\n"
+                "- Support asked for a playbook entry on replaying webhooks: done."
+            ),
+            decisions=(
+                "1. Every queue consumer gets a dead-letter queue (Bob to list them).\n"
+                "2. Alarms on queue age, not depth, from now on."
+            ),
+        )
+        review_meeting_mark_held(week=week.monday, actor=chair, held=True)
+        held = week.start + timedelta(days=3, hours=15)
+        ReviewMeeting.objects.filter(week=week.monday).update(
+            held_at=held, created_at=held, updated_at=held
+        )
