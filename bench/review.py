@@ -304,7 +304,9 @@ def main(runs: int = 20, incidents: int = 100_000) -> None:
             client.get(url), client.get(url)  # warm: imports, templates
             profiler = cProfile.Profile()
             profiler.runcall(client.get, url)
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+            ).print_stats(30)
         print(f"\n{'page':<24} {'status':>6} {'queries':>7} {'median ms':>10} {'p90 ms':>8}")
         for name, url in pages.items():
             queries, median, p90, status = measure(client, url, runs)
