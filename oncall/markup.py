@@ -6,8 +6,11 @@ then keeps only the tags and attributes Markdown itself produces and links to ht
 and mailto (a `[x](javascript:…)` link loses its href).
 """
 
+import re
+
 import markdown
 import nh3
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 ALLOWED_TAGS = {
@@ -58,10 +61,50 @@ def html_clean(html: str) -> SafeString:
     return mark_safe(cleaned)  # noqa: S308 (nh3 has just sanitised it)
 
 
+# Python-Markdown's worst cases: its link reader is quadratic in unclosed brackets ("[" × 2,000
+# takes seconds) and each nested list or quote is a recursion (a line of "1. " × 1,000 raises
+# RecursionError). Text like that is shown as plain paragraphs instead: nobody writes it.
+# Its block and inline readers are also slow on thousands of lines or of emphasis marks.
+MAX_BRACKETS = 200
+MAX_MARKS = 2000  # * _ ` \ together
+MAX_LINES = 500
+MAX_NESTING = 8
+_DEEP_LINE = re.compile(rf"^(?:[ \t]*(?:[-*+>]|\d{{1,9}}[.)])(?:[ \t]+|$)){{{MAX_NESTING},}}", re.M)
+_DEEP_INDENT = re.compile(rf"^[ \t]{{{4 * MAX_NESTING},}}\S", re.M)
+
+
+def _pathological(text: str) -> bool:
+    return (
+        text.count("[") > MAX_BRACKETS
+        or sum(text.count(mark) for mark in "*_`\\") > MAX_MARKS
+        or text.count("\n") > MAX_LINES
+        or _DEEP_LINE.search(text) is not None
+        or _DEEP_INDENT.search(text) is not None
+    )
+
+
+def _plain(text: str) -> SafeString:
+    paragraphs = (p.strip() for p in re.split(r"\n\s*\n", text))
+    return mark_safe(  # noqa: S308 (every piece is escaped)
+        "".join(
+            f"<p>{'<br>'.join(escape(line) for line in p.splitlines())}</p>"
+            for p in paragraphs
+            if p
+        )
+    )
+
+
 def markdown_safe(text: str) -> SafeString:
     """Markdown → HTML that is safe to put in a page or an email: no raw HTML, no scripts,
-    no `javascript:` links."""
-    html = markdown.markdown(
-        text or "", extensions=[_NoRawHtml(), "tables", "fenced_code", "sane_lists"]
-    )
+    no `javascript:` links. Text that would make the renderer crawl or recurse too deep is
+    shown as escaped paragraphs."""
+    text = text or ""
+    if _pathological(text):
+        return _plain(text)
+    try:
+        html = markdown.markdown(
+            text, extensions=[_NoRawHtml(), "tables", "fenced_code", "sane_lists"]
+        )
+    except RecursionError:  # a shape the checks above missed: still never a 500
+        return _plain(text)
     return html_clean(html)

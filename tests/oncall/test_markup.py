@@ -55,3 +55,45 @@ def test_raw_html_is_shown_as_text_not_dropped() -> None:
 def test_html_clean_keeps_only_what_markdown_makes() -> None:
     cleaned = html_clean('<p onclick="x">ok</p><iframe src="https://x"></iframe><b>b</b>')
     assert cleaned == "<p>ok</p>b"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1. " * 1000 + "deep",  # a list nested 1,000 deep: RecursionError in Python-Markdown
+        "> " * 5000 + "deep",
+        "- a\n" + "    " * 40 + "- deep",
+        "[" * 20000,  # unclosed brackets: quadratic in the link reader (minutes)
+        "![" * 5000,
+        "*a" * 10000,
+        "---\n" * 5000 + "deep",
+    ],
+    ids=[
+        "ordered-nesting",
+        "quote-nesting",
+        "indent-nesting",
+        "brackets",
+        "images",
+        "marks",
+        "lines",
+    ],
+)
+def test_text_that_would_crawl_or_recurse_is_shown_as_escaped_paragraphs(text: str) -> None:
+    html = markdown_safe(text + " <script>x</script>")
+    assert html.startswith("<p>")
+    assert "<ol>" not in html
+    assert "<blockquote>" not in html
+    assert "<ul>" not in html
+    assert "<hr" not in html
+    assert "<em>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "<script>" not in html
+
+
+def test_ordinary_markdown_below_the_limits_still_renders() -> None:
+    text = "\n".join(f"- [link {n}](https://example.com/{n}) *note* `code_{n}`" for n in range(60))
+    html = markdown_safe("1. one\n    - two\n        - three\n\n" + text)
+    assert html.count("<a ") == 60
+    assert "<ol>" in html
+    assert html.count("<ul>") == 3
+    assert "<em>note</em>" in html
