@@ -18,6 +18,9 @@ from reports.forms import ReportForm
 from reports.messages import SECTIONS
 from reports.models import OnCallReport
 
+# Where a plain "Got the handoff" returns to (the pages showing the handoff box).
+BACK = {"home": "home", "oncall": "rotations:oncall", "mine": "reports:mine"}
+
 
 def _report(report_id: int) -> OnCallReport:
     return get_object_or_404(selectors.reports_list(), pk=report_id)
@@ -52,7 +55,7 @@ def my_reports(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/mine.html",
-        {"reports": reports, "handoffs": selectors.handoffs_for(user=user)},
+        {"reports": reports, "handoffs": selectors.handoff_boxes(user=user)},
     )
 
 
@@ -61,7 +64,12 @@ def my_reports(request: HtmxHttpRequest) -> HttpResponse:
 def handoffs(request: HtmxHttpRequest) -> HttpResponse:
     """The home page's box: handoffs I receive and have not acknowledged (a partial)."""
     user = signed_in_user(request)
-    return render(request, "reports/handoffs.html", {"handoffs": selectors.handoffs_for(user=user)})
+    back = request.GET.get("back") if request.GET.get("back") in BACK else "home"
+    return render(
+        request,
+        "reports/handoffs.html",
+        {"handoffs": selectors.handoff_boxes(user=user), "back": back},
+    )
 
 
 @require_GET
@@ -134,7 +142,17 @@ def handoff_acknowledge(request: HtmxHttpRequest, report_id: int) -> HttpRespons
         messages.success(request, f"Handoff of {report.rotation.label} acknowledged.")
     except services.ReportError as error:
         messages.error(request, str(error))
+    back = request.POST.get("next", "")
     if request.htmx:
-        return handoffs(request)
-    back = reverse("home") if request.POST.get("next") == "home" else None
-    return HttpResponseRedirect(back or reverse("reports:detail", args=[report.pk]))
+        user = signed_in_user(request)
+        return render(
+            request,
+            "reports/handoffs.html",
+            {
+                "handoffs": selectors.handoff_boxes(user=user),
+                "back": back if back in BACK else "home",
+            },
+        )
+    return HttpResponseRedirect(
+        reverse(BACK[back]) if back in BACK else reverse("reports:detail", args=[report.pk])
+    )
