@@ -20,7 +20,12 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications.callbacks import register_ack_describer, register_ack_handler
+        from reports import shift_reminders
         from reports.services import SUBJECT_TYPE, handoff_acknowledge_by_page, handoff_describe
 
         register_ack_handler(SUBJECT_TYPE, handoff_acknowledge_by_page)
         register_ack_describer(SUBJECT_TYPE, handoff_describe)
+        register_ack_handler(
+            shift_reminders.SUBJECT_TYPE, shift_reminders.reminder_acknowledge_by_page
+        )
+        register_ack_describer(shift_reminders.SUBJECT_TYPE, shift_reminders.reminder_describe)

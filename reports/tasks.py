@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from oncall.celery import DAILY_MAIL_TASK_OPTIONS
 from reports.services import handoff_pages_send, report_reminders_send, shift_reports_create
+from reports.shift_reminders import shift_reminders_send
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +26,9 @@ def reminders(**kwargs: object) -> int:
     """Reports not submitted at shift end (and a day later), and handoffs not acknowledged."""
     now = timezone.now()
     return report_reminders_send(now=now) + handoff_pages_send(now=now)
+
+
+@shared_task(name="reports.shift_reminders", **DAILY_MAIL_TASK_OPTIONS)
+def shift_reminders(**kwargs: object) -> int:
+    """Tell people their shift starts (or ends) soon, each reminder once."""
+    return shift_reminders_send(now=timezone.now())

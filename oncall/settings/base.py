@@ -259,6 +259,7 @@ CELERY_TASK_ROUTES = {
     # On-call reports: drafted as shifts start; reminders and handoff pages.
     "reports.shift_start": {"queue": "default"},
     "reports.reminders": {"queue": "default"},
+    "reports.shift_reminders": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -304,6 +305,11 @@ CELERY_BEAT_SCHEDULE = {
     # Reports not submitted at shift end (and a day later); handoffs not acknowledged.
     "reports-reminders": {
         "task": "reports.reminders",
+        "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
+    },
+    # Each person's reminders before their shifts start and end (reports.ShiftReminderSetting).
+    "reports-shift-reminders": {
+        "task": "reports.shift_reminders",
         "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
     },
 }

@@ -16,7 +16,7 @@ register = template.Library()
 def team_reports(team: Any) -> dict[str, Any]:
     """The team's latest reports (status, link) and each handoff: who to whom, when,
     acknowledged when."""
-    return {"rows": selectors.team_reports(team_id=team.pk), "now": timezone.now()}
+    return {"team": team, "rows": selectors.team_reports(team_id=team.pk), "now": timezone.now()}
 
 
 @register.inclusion_tag("reports/handoffs.html", takes_context=True)
