@@ -9,6 +9,7 @@ class ReportsConfig(AppConfig):
 
     name = "reports"
     verbose_name = "On-call reports"
+    demo_seed = "reports.demo.seed"
     # Everyone signed in reads reports; writes go through the services (the owner or a
     # Manager), so the admin only shows them.
     role_permissions = {
