@@ -33,6 +33,19 @@ def slack_group_key(team: Team, handoff: datetime, user_ids: list[int]) -> str:
     return f"slack-group:{team.pk}:{handoff:%Y%m%dT%H%M%SZ}:{people}"
 
 
+def slack_group_latest(*, team: Team) -> Notification | None:
+    """The team's latest group update (its status and error say whether it worked)."""
+    if not team.slack_usergroup_id:
+        return None
+    return (
+        Notification.objects.filter(
+            channel=Channel.SLACK_GROUP, idempotency_key__startswith=f"slack-group:{team.pk}:"
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def slack_groups_update(*, now: datetime) -> int:
     """Enqueue each team's group update not sent for its latest handoff and people; how many.
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from oncall.models import User
 from reports import selectors
+from reports.slack_group import slack_group_latest
 
 register = template.Library()
 
@@ -16,7 +17,12 @@ register = template.Library()
 def team_reports(team: Any) -> dict[str, Any]:
     """The team's latest reports (status, link) and each handoff: who to whom, when,
     acknowledged when."""
-    return {"team": team, "rows": selectors.team_reports(team_id=team.pk), "now": timezone.now()}
+    return {
+        "team": team,
+        "rows": selectors.team_reports(team_id=team.pk),
+        "slack": slack_group_latest(team=team),
+        "now": timezone.now(),
+    }
 
 
 @register.inclusion_tag("reports/handoffs.html", takes_context=True)

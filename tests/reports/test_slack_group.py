@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.test import Client
 from django.utils import timezone
 from pytest_django import Settings
 from pytest_httpserver import HTTPServer
@@ -144,3 +145,17 @@ def test_ids_are_checked_and_people_cannot_pick_the_bot_channel(core: Core) -> N
     form = ContactMethodForm({"channel": "slack_group", "address": "S0ONCALL1"})
     assert not form.is_valid()
     assert "channel" in form.errors
+
+
+def test_the_team_page_shows_a_failed_update_naming_who_has_no_id(
+    slack: HTTPServer, core: Core, sent_tasks: SentTasks
+) -> None:
+    client = Client()
+    client.force_login(core.people["alice"])
+    assert "not set by the portal yet" in client.get("/teams/core/").content.decode()
+    slack_groups_update(now=WEEK2 + timedelta(days=7, minutes=1))
+    [row] = group_rows()
+    notification_deliver(notification_id=row.pk)
+    page = client.get("/teams/core/").content.decode()
+    assert "failed: no Slack user id for" in page
+    assert "(carol)" in page
