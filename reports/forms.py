@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from incidents.models import TEXT_MAX
-from oncall.validators import validate_instant_range
+from oncall.validators import validate_instant_range, validate_slack_user_id
 from reports.hours import HOURS_RANGE_MAX_DAYS
 from reports.models import OFF_HOURS_MAX, REMINDER_LEADS, Effort
 from rotations.models import Team
@@ -50,6 +50,14 @@ def _lead(label: str) -> forms.TypedChoiceField:
 class ShiftReminderForm(forms.Form):
     before_start = _lead("Before a shift starts")
     before_end = _lead("Before a shift ends")
+    slack_user_id = forms.CharField(
+        label="Slack member id",
+        required=False,
+        max_length=21,
+        validators=[validate_slack_user_id],
+        help_text="In Slack: your profile › ⋮ › Copy member ID (U…). The team's on-call Slack "
+        "group names you by it.",
+    )
 
 
 class HoursForm(forms.Form):

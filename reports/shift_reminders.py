@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 
@@ -45,10 +46,23 @@ MAX_LEAD = timedelta(minutes=max(minutes for minutes, _ in REMINDER_LEADS))
 
 
 def shift_reminder_set(
-    *, user: User, before_start: int | None, before_end: int | None
+    *,
+    user: User,
+    before_start: int | None,
+    before_end: int | None,
+    slack_user_id: str | None = None,
 ) -> ShiftReminderSetting:
-    """Save a person's leads (minutes; None: off)."""
+    """Save a person's leads (minutes; None: off) and, when given, their Slack member id
+    (the on-call Slack group names them by it; "" clears it)."""
     with transaction.atomic():
+        if slack_user_id is not None and slack_user_id != user.slack_user_id:
+            field = User._meta.get_field("slack_user_id")
+            try:
+                field.run_validators(slack_user_id)
+            except ValidationError as error:
+                raise ValidationError({"slack_user_id": error.messages}) from error
+            user.slack_user_id = slack_user_id
+            user.save(update_fields=["slack_user_id"])
         setting, _ = ShiftReminderSetting.objects.select_for_update().get_or_create(user=user)
         setting.before_start = before_start
         setting.before_end = before_end

@@ -174,13 +174,18 @@ def reminders(request: HtmxHttpRequest) -> HttpResponse:
                 user=user,
                 before_start=form.cleaned_data["before_start"],
                 before_end=form.cleaned_data["before_end"],
+                slack_user_id=form.cleaned_data["slack_user_id"],
             )
             messages.success(request, "Shift reminders saved.")
             return HttpResponseRedirect(reverse("reports:reminders"))
         return render(request, "reports/reminders.html", {"form": form}, status=400)
     setting = shift_reminders.shift_reminder_get(user=user)
     form = ShiftReminderForm(
-        initial={"before_start": setting.before_start, "before_end": setting.before_end}
+        initial={
+            "before_start": setting.before_start,
+            "before_end": setting.before_end,
+            "slack_user_id": user.slack_user_id,
+        }
     )
     return render(request, "reports/reminders.html", {"form": form})
 

@@ -138,15 +138,25 @@ def test_the_settings_page_shows_the_defaults_saves_and_refuses_bad_input(core: 
     client = client_of(bob)
     page = client.get("/reports/reminders/").content.decode()
     assert '<option value="60" selected>1 hour before</option>' in page
-    saved = client.post("/reports/reminders/", {"before_start": "", "before_end": "30"})
+    saved = client.post(
+        "/reports/reminders/", {"before_start": "", "before_end": "30", "slack_user_id": "U0BOB1"}
+    )
     assert (saved.status_code, saved["Location"]) == (302, "/reports/reminders/")
     setting = ShiftReminderSetting.objects.get(user=bob)
     assert (setting.before_start, setting.before_end) == (None, 30)
-    refused = client.post("/reports/reminders/", {"before_start": "61", "before_end": ""})
-    assert refused.status_code == 400
-    assert "before_start" in refused.content.decode()
+    bob.refresh_from_db()
+    assert bob.slack_user_id == "U0BOB1"
+    assert 'value="U0BOB1"' in client.get("/reports/reminders/").content.decode()
+    for data, words in (
+        ({"before_start": "61", "before_end": ""}, "61 is not one of the available choices"),
+        ({"before_start": "", "slack_user_id": "@bob"}, "A Slack user id starts with U or W"),
+    ):
+        refused = client.post("/reports/reminders/", data)
+        assert refused.status_code == 400
+        assert words in refused.content.decode()
     setting.refresh_from_db()
-    assert (setting.before_start, setting.before_end) == (None, 30)
+    bob.refresh_from_db()
+    assert (setting.before_start, setting.before_end, bob.slack_user_id) == (None, 30, "U0BOB1")
     assert client.put("/reports/reminders/").status_code == 405
     assert Client().get("/reports/reminders/").status_code == 302
 
