@@ -22,6 +22,7 @@ from postmortems.models import (
     PostmortemTemplate,
     PostmortemTemplateSection,
     PostmortemTimelineEntry,
+    ReviewMeeting,
 )
 from rotations.admin.sortable import SortableInline, SortableParentAdmin
 
@@ -262,3 +263,37 @@ class ActionItemAdmin(admin.ModelAdmin):
                 )
         except (services.PostmortemError, ValidationError) as error:
             messages.error(request, f"Not saved: {error}")
+
+
+# --- the weekly review meeting -------------------------------------------------------------
+
+
+@admin.register(ReviewMeeting)
+class ReviewMeetingAdmin(admin.ModelAdmin):
+    """Read here; written on the review page or through the API (`postmortems.meetings`:
+    versions, who may)."""
+
+    list_display = ("__str__", "week", "held_at", "held_by", "version", "updated_at")
+    list_select_related = ("held_by",)
+    date_hierarchy = "week"
+    fields = (
+        "week",
+        "attendees",
+        "notes",
+        "decisions",
+        "held_at",
+        "held_by",
+        "version",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -9,6 +9,7 @@ RECORDS = (
     "postmortemtimelineentry",
     "postmortemrevision",
     "actionitem",
+    "reviewmeeting",
 )
 EVERYONE = {model: VIEW for model in (*TEMPLATES, *RECORDS)}
 
@@ -37,6 +38,7 @@ class PostmortemsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.timeline import register_timeline_listener
+        from postmortems import figures  # noqa: F401 (registers SQLite's median aggregate)
         from postmortems.services import postmortem_draft_on_resolve
 
         register_timeline_listener(postmortem_draft_on_resolve)

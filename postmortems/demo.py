@@ -22,6 +22,7 @@ from incidents.models import Incident, TimelineEvent
 from incidents.services.lifecycle import severity_policy
 from oncall.models import User
 from postmortems import drafting
+from postmortems.meetings import review_meeting_mark_held, review_meeting_save
 from postmortems.models import (
     ActionItem,
     ActionItemKind,
@@ -30,7 +31,10 @@ from postmortems.models import (
     Postmortem,
     PostmortemRevision,
     PostmortemStatus,
+    PostmortemTimelineEntry,
+    ReviewMeeting,
 )
+from postmortems.review import IsoWeek
 from postmortems.services import (
     action_item_create,
     action_item_transition,
@@ -269,16 +273,24 @@ def _tell(story: _Story, postmortem: Postmortem, u: dict[str, User], now: dateti
 
 
 def _backdate(postmortem: Postmortem) -> None:
-    """The draft was made when the demo resolved its incident (now); it belongs to when the
-    incident was resolved, due as its severity says."""
+    """The draft was made when the demo resolved its incident (now), from a timeline the demo
+    then moved back: it belongs to when the incident was resolved, due as its severity says,
+    with the timeline and facts as they happened."""
     incident = postmortem.incident
     if incident.resolved_at is None:
         return
+    events = list(incident.timeline.select_related("actor").order_by("at", "id"))
+    entries = drafting.timeline_entries(events)
+    for entry in entries:
+        entry.postmortem = postmortem
+    PostmortemTimelineEntry.objects.filter(postmortem=postmortem).delete()
+    PostmortemTimelineEntry.objects.bulk_create(entries)
     due = drafting.postmortem_due(severity_policy(incident.severity))
     Postmortem.objects.filter(pk=postmortem.pk).update(
         created_at=incident.resolved_at,
         updated_at=incident.resolved_at,
         due_at=incident.resolved_at + due,
+        facts=drafting.response_facts(incident, events),
     )
     postmortem.refresh_from_db()
 
@@ -303,3 +315,33 @@ def seed(*, users: dict[str, User]) -> None:
             _backdate(postmortem)
             if story is not None:
                 _tell(story, postmortem, users, now)
+    _last_weeks_meeting(users, now)
+
+
+def _last_weeks_meeting(u: dict[str, User], now: datetime) -> None:
+    """Last week's review was held: attendees, notes and decisions, linked from this week's."""
+    week = IsoWeek.of(now - timedelta(days=7))
+    if ReviewMeeting.objects.filter(week=week.monday).exists():
+        return
+    chair = u["raja"]
+    with transaction.atomic():
+        review_meeting_save(
+            week=week.monday,
+            actor=chair,
+            version=0,
+            attendees=[u[name] for name in ("raja", "dinesh", "alice", "bob", "carol", "noah")],
+            notes=(
+                "- **INC-2** (payment confirmations): the dead-letter queue is in; the "
+                "age-of-oldest-webhook alarm is still open.\n"
+                "- Support asked for a playbook entry on replaying webhooks: done."
+            ),
+            decisions=(
+                "1. Every queue consumer gets a dead-letter queue (Bob to list them).\n"
+                "2. Alarms on queue age, not depth, from now on."
+            ),
+        )
+        review_meeting_mark_held(week=week.monday, actor=chair, held=True)
+        held = week.start + timedelta(days=3, hours=15)
+        ReviewMeeting.objects.filter(week=week.monday).update(
+            held_at=held, created_at=held, updated_at=held
+        )

@@ -120,7 +120,12 @@ class Postmortem(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=("status", "due_at"), name="postmortem_status_due")]
+        indexes = [
+            models.Index(fields=("status", "due_at"), name="postmortem_status_due"),
+            # The weekly review: published that week; the list: newest first.
+            models.Index(fields=("published_at",), name="postmortem_published"),
+            models.Index(fields=("created_at", "id"), name="postmortem_created"),
+        ]
 
     def __str__(self) -> str:
         return f"Postmortem of {self.incident.number}: {self.title}"
@@ -273,6 +278,9 @@ class ActionItem(models.Model):
         indexes = [
             models.Index(fields=("owner", "status", "due_date"), name="action_item_owner_due"),
             models.Index(fields=("status", "due_date"), name="action_item_due"),
+            # The weekly review: opened and closed that week.
+            models.Index(fields=("created_at",), name="action_item_created"),
+            models.Index(fields=("completed_at",), name="action_item_completed"),
         ]
 
     def __str__(self) -> str:
@@ -284,3 +292,42 @@ class ActionItem(models.Model):
             raise ValidationError(
                 {"completed_at": "Set exactly when the item is done or won't be done."}
             )
+
+
+class ReviewMeeting(models.Model):
+    """The weekly postmortem review of one ISO week (handbook 004): who came, the notes and
+    the decisions (Markdown), and whether it was held. Written by `postmortems.meetings`."""
+
+    week = models.DateField(
+        unique=True,
+        validators=[validate_instant_range],
+        help_text="The Monday of the ISO week (in the company's time zone).",
+    )
+    attendees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="review_meetings"
+    )
+    notes = models.TextField(blank=True, max_length=TEXT_MAX, help_text="Markdown.")
+    decisions = models.TextField(blank=True, max_length=TEXT_MAX, help_text="Markdown.")
+    held_at = models.DateTimeField(null=True, blank=True, validators=[validate_instant_range])
+    held_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Counts saves of notes, decisions and attendees: a save naming an older one is refused.
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("-week",)
+
+    def __str__(self) -> str:
+        year, week, _ = self.week.isocalendar()
+        return f"Postmortem review {year}-W{week:02d}"
+
+    def clean(self) -> None:
+        if self.week is not None and self.week.weekday() != 0:
+            raise ValidationError({"week": "A review week is named by its Monday."})

@@ -57,3 +57,12 @@ def action_item_can_change(user: Any, item: ActionItem) -> bool:
     if not _active(user):
         return False
     return user.pk == item.owner_id or postmortem_can_edit(user, item.postmortem)
+
+
+def review_meeting_can_edit(user: Any) -> bool:
+    """The weekly review meeting's attendees, notes, decisions and "held" are written by
+    Managers (the engineering council runs the review) and Support managers (support's
+    incidents are reviewed there too, and they publish those); everyone else reads them."""
+    if not _active(user):
+        return False
+    return is_manager(user) or SUPPORT_MANAGER in user_roles(user)

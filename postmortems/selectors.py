@@ -2,14 +2,21 @@
 
 from datetime import date
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast, Coalesce
 
 from postmortems.models import (
     OPEN_ACTION_ITEM_STATUSES,
     ActionItem,
     Postmortem,
     PostmortemRevision,
+    PostmortemSection,
 )
+
+# The language of full-text search (stemming, stop words); the indexes use the same.
+SEARCH_CONFIG = "english"
 
 
 def postmortems_with_content() -> QuerySet[Postmortem]:
@@ -54,3 +61,59 @@ def action_items_of(owner_id: int) -> QuerySet[ActionItem]:
         .select_related("postmortem__incident", "owner")
         .order_by("due_date", "id")
     )
+
+
+def _items_count(**conditions: object) -> Coalesce:
+    counted = (
+        ActionItem.objects.filter(postmortem=OuterRef("pk"), **conditions)
+        .order_by()
+        .values("postmortem")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
+
+
+def postmortems_listed() -> QuerySet[Postmortem]:
+    """The list page's rows: incident, team and owner joined, action items counted (open and
+    all) by subqueries that only a page's rows run (a count of the list leaves them out),
+    newest first."""
+    return (
+        Postmortem.objects.select_related("incident__team", "owner")
+        .annotate(
+            items_total=_items_count(),
+            items_open=_items_count(status__in=OPEN_ACTION_ITEM_STATUSES),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def postmortems_search(postmortems: QuerySet[Postmortem], text: str) -> QuerySet[Postmortem]:
+    """Postmortems whose title or a section body matches `text`: PostgreSQL full-text search
+    (websearch syntax: words, "a phrase", -not, or; English stemming; the GIN indexes of
+    migration 0003), a plain case-insensitive match of the whole text on SQLite."""
+    text = text.strip()
+    if not text:
+        return postmortems
+    if connection.vendor == "postgresql":
+        # Two id sets, each read through its GIN index, then one pass over the postmortems
+        # (an OR of the two conditions themselves would compute every title's vector).
+        query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+        titles = (
+            Postmortem.objects.annotate(found=_vector("title")).filter(found=query).values("pk")
+        )
+        sections = (
+            PostmortemSection.objects.annotate(found=_vector("body"))
+            .filter(found=query)
+            .values("postmortem_id")
+        )
+        return postmortems.filter(Q(pk__in=titles) | Q(pk__in=sections))
+    sections_plain = PostmortemSection.objects.filter(
+        postmortem=OuterRef("pk"), body__icontains=text
+    )
+    return postmortems.filter(Q(title__icontains=text) | Exists(sections_plain))
+
+
+def _vector(column: str) -> SearchVector:
+    """The expression migration 0003's GIN indexes are built on."""
+    return SearchVector(Cast(column, TextField()), config=SEARCH_CONFIG)

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from postmortems.views import items, pages
+from postmortems.views import items, lists, pages, review
 
 app_name = "postmortems"
 
@@ -17,4 +17,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("action-items/mine/", items.my_action_items, name="my-action-items"),
     path("action-items/<int:pk>/", items.action_item_edit, name="action-item-edit"),
     path("action-items/<int:pk>/status/", items.action_item_status, name="action-item-status"),
+    # The list and the weekly review (views/lists.py, views/review.py).
+    path("", lists.postmortem_list, name="list"),
+    path("review/", review.review_current, name="review-current"),
+    path("review/meeting.ics", review.review_meeting_ics, name="review-ics"),
+    path("review/<str:week>/", review.review_page, name="review"),
+    path("review/<str:week>/meeting/", review.review_meeting_save, name="review-meeting"),
+    path("review/<str:week>/held/", review.review_meeting_held, name="review-held"),
 ]

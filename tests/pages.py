@@ -28,6 +28,7 @@ from notifications.signing import ack_path
 from oncall.demo import DEMO_PASSWORD
 from oncall.models import User
 from postmortems.models import Postmortem
+from postmortems.review import IsoWeek
 from postmortems.services import action_item_create, postmortem_start, postmortem_update
 from reports.models import OnCallReport
 from reports.services import shift_reports_create
@@ -75,6 +76,8 @@ class Portal:
             ("my-shifts", self.engineer, "/me/shifts/"),
             ("rotation", self.engineer, f"/rotations/{self.rotation.pk}/"),
             ("profile", self.engineer, "/notifications/profile/"),
+            ("postmortems", self.engineer, "/postmortems/"),
+            ("review", "dinesh", f"/postmortems/review/{IsoWeek.current()}/"),
             # Superusers only, and only with the console channel on (see OUTBOX_SETTINGS).
             ("outbox", OUTBOX_ADMIN, "/notifications/outbox/"),
             ("postmortem", self.engineer, f"/postmortems/{self.postmortem.pk}/"),

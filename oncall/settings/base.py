@@ -4,12 +4,15 @@ Defaults run on a laptop with nothing installed: SQLite (WAL) under var/ and Cel
 filesystem broker under var/. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 
+import zoneinfo as _zoneinfo
+from datetime import time as _time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from kombu import Exchange, Queue
 
@@ -421,6 +424,28 @@ COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 # --- Postmortems ------------------------------------------------------------------------
 # Published postmortems of severities that say so go here; empty: COMPANY_STATUS_EMAIL.
 POSTMORTEM_EMAIL = env.str("POSTMORTEM_EMAIL", default="")
+# The weekly postmortem review: ISO weeks run Monday 00:00 to Monday 00:00 in this zone, and
+# the recurring meeting (its iCal file) is at this weekday and wall-clock time there.
+COMPANY_TIME_ZONE = env.str("COMPANY_TIME_ZONE", default="America/New_York")
+if COMPANY_TIME_ZONE not in _zoneinfo.available_timezones():
+    raise ImproperlyConfigured(
+        f"COMPANY_TIME_ZONE={COMPANY_TIME_ZONE!r} is not a known IANA zone "
+        "(for example America/New_York)."
+    )
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_weekday = env.str("REVIEW_MEETING_WEEKDAY", default="thursday").strip().lower()
+if _weekday not in _WEEKDAYS:
+    raise ImproperlyConfigured(
+        f"REVIEW_MEETING_WEEKDAY={_weekday!r} is not a weekday name (monday … sunday)."
+    )
+REVIEW_MEETING_WEEKDAY = _WEEKDAYS.index(_weekday)  # Monday is 0, as date.weekday() counts
+try:
+    REVIEW_MEETING_TIME = _time.fromisoformat(env.str("REVIEW_MEETING_TIME", default="15:00"))
+except ValueError as error:
+    raise ImproperlyConfigured(f"REVIEW_MEETING_TIME is not a time like 15:00: {error}") from None
+REVIEW_MEETING_MINUTES = env.int("REVIEW_MEETING_MINUTES", default=60)
+if not 1 <= REVIEW_MEETING_MINUTES <= 24 * 60:
+    raise ImproperlyConfigured("REVIEW_MEETING_MINUTES must be between 1 and 1440.")
 
 # --- On-call reports --------------------------------------------------------------------
 # The shift-start task drafts reports of shifts that started this far back (a missed beat,

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from postmortems.api import views
+from postmortems.api import review, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("postmortems/", views.PostmortemListApi.as_view(), name="postmortem-list"),
@@ -32,6 +32,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="postmortem-action-items",
     ),
     path("action-items/", views.ActionItemListApi.as_view(), name="action-item-list"),
+    path("reviews/<str:week>/", review.ReviewApi.as_view(), name="review"),
     path(
         "action-items/<int:item_id>/",
         views.ActionItemDetailApi.as_view(),

@@ -10,6 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from incidents.models import Incident
+from postmortems.review import IsoWeek
 from rotations.models import EscalationPolicy, Rotation, Team
 from tests.factories import UserFactory
 
@@ -43,6 +44,8 @@ def pages() -> list[str]:
         reverse("incidents:declare"),
         reverse("incidents:engage"),
         reverse("notifications:profile"),
+        reverse("postmortems:list"),
+        reverse("postmortems:review", args=[str(IsoWeek.current())]),
         reverse("password_change"),
         reverse("admin:index"),
         reverse("admin:oncall_user_change", args=[root.pk]),

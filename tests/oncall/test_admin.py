@@ -77,7 +77,8 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
 
 
 def postmortem_samples() -> None:
-    """A postmortem (with its sections, timeline and a revision) and an action item."""
+    """A postmortem (with its sections, timeline and a revision), an action item and a review
+    meeting."""
     from postmortems.services import action_item_create, postmortem_start, postmortem_update
 
     owner = UserFactory.create(username="pm-owner", roles=[MANAGER])
@@ -87,6 +88,11 @@ def postmortem_samples() -> None:
     )
     action_item_create(
         postmortem=postmortem, actor=owner, title="Alert", owner=owner, kind="detect"
+    )
+    from postmortems.meetings import review_meeting_save
+
+    review_meeting_save(
+        week=datetime(2026, 3, 9).date(), actor=owner, version=0, notes="N", attendees=[owner]
     )
 
 

@@ -8,7 +8,14 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from postmortems.models import ActionItem, ActionItemStatus, Postmortem, PostmortemStatus
+from postmortems.models import (
+    ActionItem,
+    ActionItemStatus,
+    Postmortem,
+    PostmortemStatus,
+    ReviewMeeting,
+)
+from postmortems.review import IsoWeek
 from postmortems.selectors import action_items_overdue
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +52,11 @@ def test_the_seed_writes_postmortems_in_every_state_once() -> None:
         if postmortem.published_at is not None:
             assert postmortem.submitted_at is not None
             assert incident.resolved_at < postmortem.submitted_at < postmortem.published_at < now
+        # Its timeline and facts are the incident's as it happened, not as the seed wrote it.
+        assert all(e.at <= incident.resolved_at for e in postmortem.timeline.all())
+        assert postmortem.facts["time_to_resolve_seconds"] == int(
+            (incident.resolved_at - incident.triggered_at).total_seconds()
+        )
         events = incident.timeline.filter(kind__startswith="postmortem_")
         assert all(incident.resolved_at <= e.at <= now for e in events)
 
@@ -66,3 +78,18 @@ def test_the_seed_writes_postmortems_in_every_state_once() -> None:
         (item.completed_at is not None) == (item.status in ("done", "wont_do"))
         for item in ActionItem.objects.all()
     )
+
+
+def test_the_seed_holds_last_weeks_review_meeting_once() -> None:
+    seed()
+    seed()
+    now = timezone.now()
+    last_week = IsoWeek.of(now - timedelta(days=7))
+    meeting = ReviewMeeting.objects.get()
+    assert meeting.week == last_week.monday
+    assert meeting.held_at is not None
+    assert last_week.start <= meeting.held_at < last_week.end
+    assert meeting.held_by is not None
+    assert meeting.attendees.count() == 6
+    assert meeting.notes
+    assert meeting.decisions

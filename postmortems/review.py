@@ -1,0 +1,423 @@
+"""The weekly postmortem review of one ISO week, computed once for the page and the API.
+
+A week runs from Monday 00:00 to the next Monday 00:00 in `COMPANY_TIME_ZONE` (167 or 169
+hours across a DST change). Everything is read in a fixed number of queries: figures are
+aggregated in the database (`postmortems.figures`), and every list is capped per group
+with a window function that also counts what was left out ("and N more").
+
+Overdue means as of the earlier of now and the week's end (`WeeklyReview.cutoff`): a
+postmortem not published (now) whose due time is before it, an action item open or in
+progress (now) due before the cutoff's day in the company's zone. Postmortems to review are
+those in review now, and those published during the week.
+"""
+
+import re
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from incidents.models import Incident, Severity, Status
+from oncall.markup import markdown_safe
+from oncall.models import User
+from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
+from postmortems.figures import (
+    ResponseFigures,
+    incident_response_figures,
+    incident_response_figures_by,
+)
+from postmortems.models import (
+    OPEN_ACTION_ITEM_STATUSES,
+    ActionItem,
+    Postmortem,
+    PostmortemSection,
+    PostmortemStatus,
+    ReviewMeeting,
+)
+
+WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
+# Rows listed per group before "and N more".
+INCIDENTS_PER_SEVERITY = 10
+POSTMORTEMS_TO_REVIEW = 50
+OVERDUE_PER_OWNER = 3
+ITEMS_LISTED = 25
+
+# Handbook 004's weekly checklist: (label, the postmortem section that answers it).
+CHECKLIST = (
+    ("Root cause found", "contributing_factors"),
+    ("What went well", "what_went_well"),
+    ("What went badly", "what_went_badly"),
+    ("New metrics", "new_metrics"),
+    ("Alarm thresholds", "alarm_thresholds"),
+    ("Playbook entries", "playbook_entries"),
+    ("Docs updated", "docs_updated"),
+)
+REVIEW_SECTION_KEYS = ("summary", *(key for _, key in CHECKLIST))
+# Long texts and JSON of the rows joined to the lists, which the review never shows.
+INCIDENT_UNSHOWN = ("description", "body", "direct_numbers", "who", "what", "where", "when", "how")
+
+
+def _unshown(incident: str, postmortem: str = "") -> list[str]:
+    """The unshown columns of an incident (and its postmortem) reached through these paths."""
+    names = [f"{incident}__{name}" for name in INCIDENT_UNSHOWN]
+    if postmortem:
+        names += [f"{postmortem}__facts", f"{postmortem}__no_action_items_reason"]
+    return names
+
+
+def company_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.COMPANY_TIME_ZONE)
+
+
+@dataclass(frozen=True, order=True)
+class IsoWeek:
+    """An ISO week of the years the portal keeps (2000–2199)."""
+
+    year: int
+    week: int
+
+    @classmethod
+    def parse(cls, text: str) -> "IsoWeek | None":
+        """ "2026-W11" → IsoWeek(2026, 11); None for anything else (W00, W54, W53 of a
+        52-week year, years outside 2000–2199)."""
+        match = WEEK_PATTERN.fullmatch(text or "")
+        if match is None:
+            return None
+        year, week = int(match[1]), int(match[2])
+        if not EARLIEST_INSTANT.year <= year < LATEST_INSTANT.year:
+            return None
+        try:
+            date.fromisocalendar(year, week, 1)
+        except ValueError:
+            return None
+        found = cls(year, week)
+        return found if found.in_range() else None
+
+    @classmethod
+    def of(cls, instant: datetime) -> "IsoWeek":
+        """The week an instant falls in, in the company's zone."""
+        year, week, _ = instant.astimezone(company_zone()).isocalendar()
+        return cls(year, week)
+
+    @classmethod
+    def current(cls) -> "IsoWeek":
+        return cls.of(timezone.now())
+
+    @classmethod
+    def of_monday(cls, monday: date) -> "IsoWeek":
+        year, week, _ = monday.isocalendar()
+        return cls(year, week)
+
+    def in_range(self) -> bool:
+        return self.start >= EARLIEST_INSTANT and self.end <= LATEST_INSTANT
+
+    def __str__(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def start(self) -> datetime:
+        """Monday 00:00 in the company's zone, as a UTC instant (aware datetimes in one zone
+        subtract as wall clocks: a DST week would seem 168 hours long)."""
+        return datetime.combine(self.monday, time(0), tzinfo=company_zone()).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The next Monday 00:00 there (not start + 7 days: DST weeks are 167 or 169 h)."""
+        monday = self.monday + timedelta(days=7)
+        return datetime.combine(monday, time(0), tzinfo=company_zone()).astimezone(UTC)
+
+    def shifted(self, weeks: int) -> "IsoWeek | None":
+        moved = IsoWeek.of_monday(self.monday + timedelta(weeks=weeks))
+        return moved if moved.in_range() else None
+
+    @property
+    def previous(self) -> "IsoWeek | None":
+        return self.shifted(-1)
+
+    @property
+    def next(self) -> "IsoWeek | None":
+        return self.shifted(1)
+
+
+@dataclass(frozen=True)
+class IncidentGroup:
+    """Incidents of one severity or one team: their figures and (for severities) the first
+    of them, in the order they were triggered."""
+
+    key: str  # the severity, or the team's slug ("" for no team)
+    label: str
+    figures: ResponseFigures
+    incidents: list[Incident]
+
+    @property
+    def more(self) -> int:
+        return max(self.figures.count - len(self.incidents), 0)
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    label: str
+    key: str
+    filled: bool
+
+
+@dataclass(frozen=True)
+class PostmortemToReview:
+    postmortem: Postmortem
+    summary_html: SafeString
+    checklist: list[CheckItem]
+
+    @property
+    def checked(self) -> int:
+        return sum(item.filled for item in self.checklist)
+
+
+@dataclass(frozen=True)
+class OwnerGroup:
+    """What one person (or nobody) owns that is overdue: the first few, and how many."""
+
+    owner: User | None
+    total: int
+    rows: list[Any]
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+@dataclass(frozen=True)
+class Capped:
+    rows: list[Any]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+@dataclass(frozen=True)
+class WeeklyReview:
+    week: IsoWeek
+    start: datetime
+    end: datetime
+    cutoff: datetime  # overdue as of this instant: the earlier of now and the week's end
+    totals: ResponseFigures
+    by_severity: list[IncidentGroup]
+    by_team: list[IncidentGroup]
+    to_review: list[PostmortemToReview]
+    to_review_total: int
+    overdue_postmortems: list[OwnerGroup]
+    overdue_action_items: list[OwnerGroup]
+    items_opened: Capped
+    items_closed: Capped
+
+    @property
+    def to_review_more(self) -> int:
+        return self.to_review_total - len(self.to_review)
+
+
+def _incidents_of(week: IsoWeek) -> QuerySet[Incident]:
+    # Naming every status lets PostgreSQL read the week through the (status, triggered_at)
+    # index `incident_open` instead of scanning every incident.
+    return Incident.objects.filter(
+        status__in=Status.values, triggered_at__gte=week.start, triggered_at__lt=week.end
+    )
+
+
+def _ranked(queryset: QuerySet[Any], partition: list[Any], order: list[Any]) -> QuerySet[Any]:
+    """Each row's place in its group (`place`) and the group's size (`group_total`)."""
+    return queryset.annotate(
+        place=Window(RowNumber(), partition_by=partition, order_by=order),
+        group_total=Window(Count("id"), partition_by=partition),
+    )
+
+
+def _by_owner(rows: Iterable[Any]) -> list[OwnerGroup]:
+    groups: dict[int | None, OwnerGroup] = {}
+    for row in rows:
+        group = groups.get(row.owner_id)
+        if group is None:
+            group = groups[row.owner_id] = OwnerGroup(row.owner, row.group_total, [])
+        group.rows.append(row)
+    return sorted(
+        groups.values(),
+        key=lambda g: (-g.total, g.owner is None, g.owner.name.lower() if g.owner else ""),
+    )
+
+
+def _severity_groups(week: IsoWeek) -> list[IncidentGroup]:
+    figures = incident_response_figures_by(_incidents_of(week), ("severity",))
+    # Ranked on the incidents alone; only the chosen ones are read with their team.
+    first = (
+        _ranked(_incidents_of(week), [F("severity")], [F("triggered_at").asc(), F("id").asc()])
+        .filter(place__lte=INCIDENTS_PER_SEVERITY)
+        .values("pk")
+    )
+    listed = Incident.objects.filter(pk__in=Subquery(first))
+    by_severity: dict[str, list[Incident]] = {}
+    listed = listed.select_related("team").defer(*INCIDENT_UNSHOWN)
+    for incident in listed.order_by("severity", "triggered_at", "id"):
+        by_severity.setdefault(incident.severity, []).append(incident)
+    return [
+        IncidentGroup(
+            key=values["severity"],
+            label=Severity(values["severity"]).label,
+            figures=group_figures,
+            incidents=by_severity.get(values["severity"], []),
+        )
+        for values, group_figures in figures
+    ]
+
+
+def _team_groups(week: IsoWeek) -> list[IncidentGroup]:
+    figures = incident_response_figures_by(_incidents_of(week), ("team__slug", "team__name"))
+    groups = [
+        IncidentGroup(
+            key=values["team__slug"] or "",
+            label=values["team__name"] or "No team",
+            figures=group_figures,
+            incidents=[],
+        )
+        for values, group_figures in figures
+    ]
+    return sorted(groups, key=lambda g: (-g.figures.count, g.label.lower()))
+
+
+def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
+    sections = PostmortemSection.objects.filter(key__in=REVIEW_SECTION_KEYS).only(
+        "postmortem_id", "key", "body", "position"
+    )
+    rows = list(
+        _ranked(
+            Postmortem.objects.filter(
+                Q(status=PostmortemStatus.IN_REVIEW)
+                | Q(published_at__gte=week.start, published_at__lt=week.end)
+            ),
+            [],
+            [F("incident__severity").asc(), F("id").asc()],
+        )
+        .filter(place__lte=POSTMORTEMS_TO_REVIEW)
+        .select_related("incident__team", "owner")
+        .defer("facts", *_unshown("incident"))
+        .prefetch_related(Prefetch("sections", queryset=sections))
+        .order_by("incident__severity", "id")
+    )
+    reviewed = []
+    for postmortem in rows:
+        bodies = {section.key: section.body for section in postmortem.sections.all()}
+        checklist = [
+            CheckItem(label, key, bool(bodies.get(key, "").strip())) for label, key in CHECKLIST
+        ]
+        reviewed.append(
+            PostmortemToReview(postmortem, markdown_safe(bodies.get("summary", "")), checklist)
+        )
+    return reviewed, rows[0].group_total if rows else 0
+
+
+def _first_per_owner(
+    overdue: QuerySet[Any], due: str, related: tuple[str, ...], unshown: list[str]
+) -> list[OwnerGroup]:
+    """The first few overdue rows of each owner, in two queries: the ranking reads only the
+    rows' own table (joining first would join every overdue row of the whole history), then
+    the chosen rows are read with their joins."""
+    order = [F(due).asc(), F("id").asc()]
+    chosen = dict(
+        _ranked(overdue.order_by(), [F("owner_id")], order)
+        .filter(place__lte=OVERDUE_PER_OWNER)
+        .values_list("pk", "group_total")
+    )
+    if not chosen:
+        return []
+    rows = list(
+        overdue.model.objects.filter(pk__in=chosen)
+        .select_related(*related)
+        .defer(*unshown)
+        .order_by("owner_id", due, "id")
+    )
+    for row in rows:
+        row.group_total = chosen[row.pk]
+    return _by_owner(rows)
+
+
+def _overdue_postmortems(cutoff: datetime) -> list[OwnerGroup]:
+    overdue = Postmortem.objects.filter(
+        status__in=(PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW), due_at__lt=cutoff
+    )
+    return _first_per_owner(
+        overdue, "due_at", ("incident", "owner"), ["facts", *_unshown("incident")]
+    )
+
+
+def _overdue_items(cutoff: datetime) -> list[OwnerGroup]:
+    day = cutoff.astimezone(company_zone()).date()
+    overdue = ActionItem.objects.filter(status__in=OPEN_ACTION_ITEM_STATUSES, due_date__lt=day)
+    return _first_per_owner(
+        overdue,
+        "due_date",
+        ("postmortem__incident", "owner"),
+        _unshown("postmortem__incident", "postmortem"),
+    )
+
+
+def _items_between(field: str, week: IsoWeek) -> Capped:
+    rows = list(
+        _ranked(
+            ActionItem.objects.filter(**{f"{field}__gte": week.start, f"{field}__lt": week.end}),
+            [],
+            [F(field).asc(), F("id").asc()],
+        )
+        .filter(place__lte=ITEMS_LISTED)
+        .select_related("postmortem__incident", "owner")
+        .defer(*_unshown("postmortem__incident", "postmortem"))
+        .order_by(field, "id")
+    )
+    return Capped(rows, rows[0].group_total if rows else 0)
+
+
+def weekly_review(week: IsoWeek, *, now: datetime | None = None) -> WeeklyReview:
+    """Everything the review page and `GET /api/v1/reviews/<week>/` show, in 12 queries
+    (fewer when there is nothing to review or nothing overdue)."""
+    now = now or timezone.now()
+    cutoff = min(now, week.end)
+    to_review, to_review_total = _to_review(week)
+    return WeeklyReview(
+        week=week,
+        start=week.start,
+        end=week.end,
+        cutoff=cutoff,
+        totals=incident_response_figures(_incidents_of(week)),
+        by_severity=_severity_groups(week),
+        by_team=_team_groups(week),
+        to_review=to_review,
+        to_review_total=to_review_total,
+        overdue_postmortems=_overdue_postmortems(cutoff),
+        overdue_action_items=_overdue_items(cutoff),
+        items_opened=_items_between("created_at", week),
+        items_closed=_items_between("completed_at", week),
+    )
+
+
+def review_meetings(week: IsoWeek) -> tuple[ReviewMeeting | None, ReviewMeeting | None]:
+    """The week's meeting and the latest one before it (two queries with the attendees)."""
+    latest_before = Subquery(
+        ReviewMeeting.objects.filter(week__lt=week.monday).order_by("-week").values("week")[:1]
+    )
+    rows = list(
+        ReviewMeeting.objects.filter(Q(week=week.monday) | Q(week=latest_before))
+        .select_related("held_by")
+        .prefetch_related("attendees")
+    )
+    this = next((m for m in rows if m.week == week.monday), None)
+    before = next((m for m in rows if m.week < week.monday), None)
+    return this, before
