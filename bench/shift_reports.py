@@ -5,7 +5,10 @@ Builds, in a throwaway test database, 250 teams with a veteran and a new rotatio
 shift), then times and counts the queries of:
 
 * a cold run at a handoff (every rotation's draft is written);
-* a second run a minute later (nothing to write: the beat's usual case).
+* a second run a minute later (nothing to write: the beat's usual case);
+* the Slack groups of every team (the same task, at the handoff; every team has a group:
+  one outbox row each, written one by one) and a minute later (nothing to write);
+* the shift reminders half an hour before the handoff (every incoming person's reminder).
 
 Run (SQLite in memory; set DATABASE_URL=postgres://... to use a throwaway PostgreSQL DB):
 
@@ -23,6 +26,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings.test")
@@ -41,6 +45,8 @@ from django.test.utils import (  # noqa: E402
 from oncall.models import User  # noqa: E402
 from reports.models import OnCallReport  # noqa: E402
 from reports.services import shift_reports_create  # noqa: E402
+from reports.shift_reminders import shift_reminders_send  # noqa: E402
+from reports.slack_group import slack_groups_update  # noqa: E402
 from rotations.models import Override, Rotation, RotationMember, Team, Tier  # noqa: E402
 
 # Monday 2026-01-12 09:00 New York: the second weekly handoff.
@@ -83,12 +89,12 @@ def build(rotations: int) -> None:
     )
 
 
-def measure(now: datetime) -> tuple[float, int, int]:
+def measure(now: datetime, task: Any = None) -> tuple[float, int, int]:
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        run = shift_reports_create(now=now)
+        done = task(now=now) if task else shift_reports_create(now=now).created
         elapsed = (time.perf_counter() - started) * 1000
-    return elapsed, len(queries), run.created
+    return elapsed, len(queries), done
 
 
 def main() -> None:
@@ -106,11 +112,21 @@ def main() -> None:
             cold.append(measure(HANDOFF + timedelta(minutes=1)))
             warm.append(measure(HANDOFF + timedelta(minutes=2 + n)))
         drafts = OnCallReport.objects.count()
+        Team.objects.update(slack_usergroup_id="S0ONCALL1")
+        groups = [measure(HANDOFF + timedelta(minutes=1), slack_groups_update)]
+        groups_idle = [measure(HANDOFF + timedelta(minutes=2), slack_groups_update)]
+        reminders = [measure(HANDOFF - timedelta(minutes=30), shift_reminders_send)]
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
     print(f"shift-start task over {args.rotations} rotations on {connection.vendor}")
-    for name, rows in (("drafting run", cold), ("idle run", warm)):
+    for name, rows in (
+        ("drafting run", cold),
+        ("idle run", warm),
+        ("slack groups", groups),
+        ("slack idle", groups_idle),
+        ("reminders", reminders),
+    ):
         times = [ms for ms, _, _ in rows]
         print(
             f"  {name:13s} median {statistics.median(times):7.1f} ms, max {max(times):7.1f} ms, "

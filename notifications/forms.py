@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from notifications.models import (
     ADDRESS_MAX,
+    CONTACT_CHANNELS,
     LABEL_MAX,
-    Channel,
     ContactMethod,
     Urgency,
     normalize_address,
@@ -17,7 +17,7 @@ from oncall.models import User
 
 
 class ContactMethodForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices)
+    channel = forms.ChoiceField(choices=CONTACT_CHANNELS)
     address = forms.CharField(
         max_length=ADDRESS_MAX,
         help_text="Email address, phone number in E.164 (+14155552671) or https:// URL.",

@@ -20,7 +20,12 @@ from django.core.validators import EmailValidator
 from django.db import models
 
 from notifications.outbound import outbound_url_check
-from oncall.validators import RULE_DELAY_MAX, duration_over, normalize_e164
+from oncall.validators import (
+    RULE_DELAY_MAX,
+    duration_over,
+    normalize_e164,
+    validate_slack_usergroup_id,
+)
 
 
 class Channel(models.TextChoices):
@@ -29,6 +34,12 @@ class Channel(models.TextChoices):
     VOICE = "voice", "Voice call"
     SLACK = "slack", "Slack (incoming webhook)"
     WEBHOOK = "webhook", "Webhook"
+    # The portal's own bot setting a Slack user group's members (the on-call group): not a
+    # way to reach a person, so never a contact method.
+    SLACK_GROUP = "slack_group", "Slack user group (bot)"
+
+
+CONTACT_CHANNELS = [(value, label) for value, label in Channel.choices if value != "slack_group"]
 
 
 class Urgency(models.TextChoices):
@@ -127,6 +138,9 @@ def normalize_address(channel: str, address: str) -> str:
         if channel == Channel.SLACK and urlsplit(address).scheme != "https":
             raise ValidationError("Slack webhook URLs start with https://.", code="invalid_url")
         return address
+    if channel == Channel.SLACK_GROUP:
+        validate_slack_usergroup_id(address)
+        return address
     raise ValidationError("%(value)s is not a channel.", params={"value": channel})
 
 
@@ -151,7 +165,7 @@ class ContactMethod(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
     )
-    channel = models.CharField(max_length=16, choices=Channel.choices)
+    channel = models.CharField(max_length=16, choices=CONTACT_CHANNELS)
     address = models.CharField(
         max_length=ADDRESS_MAX, help_text="Email address, E.164 phone number or webhook URL."
     )

@@ -16,7 +16,7 @@ from oncall.models import ApiKey, Heartbeat, User
 PEOPLE_FIELDSETS = (
     (None, {"fields": ("username",)}),
     ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-    ("On call", {"fields": ("display_name", "timezone", "phone")}),
+    ("On call", {"fields": ("display_name", "timezone", "phone", "slack_user_id")}),
     ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
     ("Important dates", {"fields": ("last_login", "date_joined")}),
 )
@@ -54,7 +54,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "display_name", "first_name", "last_name", "email", "phone")
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        ("On call", {"fields": ("display_name", "timezone", "phone")}),
+        ("On call", {"fields": ("display_name", "timezone", "phone", "slack_user_id")}),
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,

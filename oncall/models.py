@@ -7,7 +7,12 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from oncall.validators import normalize_e164, validate_e164, validate_timezone
+from oncall.validators import (
+    normalize_e164,
+    validate_e164,
+    validate_slack_user_id,
+    validate_timezone,
+)
 
 
 class User(AbstractUser):
@@ -29,6 +34,12 @@ class User(AbstractUser):
         blank=True,
         validators=[validate_e164],
         help_text="E.164 phone number, e.g. +14155552671.",
+    )
+    slack_user_id = models.CharField(
+        max_length=21,
+        blank=True,
+        validators=[validate_slack_user_id],
+        help_text="Slack member id (U…), so the team's on-call Slack group can name them.",
     )
 
     REQUIRED_FIELDS: ClassVar[list[str]] = ["email"]

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
 from oncall.words import duration_words
 
@@ -56,6 +57,18 @@ def instant_in_range(value: datetime | date) -> bool:
     if isinstance(value, datetime):
         return EARLIEST_INSTANT <= value < LATEST_INSTANT
     return EARLIEST_INSTANT.date() <= value < LATEST_INSTANT.date()
+
+
+validate_slack_user_id = RegexValidator(
+    r"^[UW][A-Z0-9]{2,20}$",
+    "A Slack user id starts with U or W, then capital letters and digits, e.g. U024BE7LH.",
+    code="invalid_slack_id",
+)
+validate_slack_usergroup_id = RegexValidator(
+    r"^S[A-Z0-9]{2,20}$",
+    "A Slack user group id starts with S, then capital letters and digits, e.g. S0614TZR7.",
+    code="invalid_slack_id",
+)
 
 
 def validate_instant_range(value: datetime | date) -> None:

@@ -9,6 +9,7 @@ class ReportsConfig(AppConfig):
 
     name = "reports"
     verbose_name = "On-call reports"
+    demo_seed = "reports.demo.seed"
     # Everyone signed in reads reports; writes go through the services (the owner or a
     # Manager), so the admin only shows them.
     role_permissions = {
@@ -20,7 +21,12 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications.callbacks import register_ack_describer, register_ack_handler
+        from reports import shift_reminders
         from reports.services import SUBJECT_TYPE, handoff_acknowledge_by_page, handoff_describe
 
         register_ack_handler(SUBJECT_TYPE, handoff_acknowledge_by_page)
         register_ack_describer(SUBJECT_TYPE, handoff_describe)
+        register_ack_handler(
+            shift_reminders.SUBJECT_TYPE, shift_reminders.reminder_acknowledge_by_page
+        )
+        register_ack_describer(shift_reminders.SUBJECT_TYPE, shift_reminders.reminder_describe)

@@ -126,3 +126,45 @@ class OnCallReport(models.Model):
             or bool(self.effort)
             or self.off_hours_spent is not None
         )
+
+
+# How long before a shift starts or ends a person is told (minutes; None: off). Issue 15
+# point 5: the default is an hour before the start and nothing before the end.
+REMINDER_LEADS: tuple[tuple[int, str], ...] = (
+    (15, "15 minutes before"),
+    (30, "30 minutes before"),
+    (60, "1 hour before"),
+    (120, "2 hours before"),
+    (240, "4 hours before"),
+    (720, "12 hours before"),
+    (1440, "1 day before"),
+)
+DEFAULT_BEFORE_START = 60
+DEFAULT_BEFORE_END: int | None = None
+
+
+def _lead_field(default: int | None, words: str) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=default,
+        choices=REMINDER_LEADS,
+        help_text=f"{words}; empty: no reminder.",
+    )
+
+
+class ShiftReminderSetting(models.Model):
+    """A person's shift reminders (no row: the defaults)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="shift_reminder_setting",
+    )
+    before_start = _lead_field(DEFAULT_BEFORE_START, "Minutes before a shift starts")
+    before_end = _lead_field(DEFAULT_BEFORE_END, "Minutes before a shift ends")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Shift reminders of {self.user}"

@@ -1,11 +1,14 @@
 """Reads of on-call reports, with their joins, and their facts (live or frozen)."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from incidents.models import Incident
+from incidents.selectors import incidents_open
 from oncall.models import User
 from reports.models import OnCallReport, ReportStatus
 from reports.stats import ShiftWindow, shifts_stats
@@ -113,3 +116,60 @@ def handoffs_for(*, user: User, now: datetime | None = None) -> list[OnCallRepor
         if (r.rotation_id, r.shift_end) in set(running)
     ]
     return sorted(found, key=lambda r: r.shift_end)
+
+
+@dataclass(frozen=True)
+class HandoffBox:
+    """A handoff the viewer receives: the outgoing report and the team's open incidents."""
+
+    outgoing: OnCallReport
+    open_incidents: list[Incident]
+
+
+def handoff_boxes(*, user: User, now: datetime | None = None) -> list[HandoffBox]:
+    """`handoffs_for` with each team's incidents open now (one query more when any)."""
+    outgoing = handoffs_for(user=user, now=now)
+    if not outgoing:
+        return []
+    by_team: dict[int | None, list[Incident]] = {}
+    for incident in incidents_open().filter(team_id__in={r.rotation.team_id for r in outgoing}):
+        by_team.setdefault(incident.team_id, []).append(incident)
+    return [HandoffBox(r, by_team.get(r.rotation.team_id, [])) for r in outgoing]
+
+
+@dataclass(frozen=True)
+class TeamReportRow:
+    """A report on its team's page, with who took over at its end (None: nobody known
+    yet, or the shift still runs)."""
+
+    report: OnCallReport
+    incoming: User | None
+
+
+TEAM_REPORTS = 20
+
+
+def team_reports(*, team_id: int, limit: int = TEAM_REPORTS) -> list[TeamReportRow]:
+    """The team's latest reports, newest shift first, each with the person of the following
+    shift (two queries)."""
+    reports = list(
+        OnCallReport.objects.select_related("rotation__team", "user", "handoff_acknowledged_by")
+        .filter(rotation__team_id=team_id)
+        .order_by("-shift_start", "rotation_id")[:limit]
+    )
+    if not reports:
+        return []
+    following = {
+        (r.rotation_id, r.shift_start): r.user
+        for r in OnCallReport.objects.select_related("user").filter(
+            rotation_id__in={r.rotation_id for r in reports},
+            shift_start__in={r.shift_end for r in reports},
+        )
+    }
+    return [
+        TeamReportRow(
+            r,
+            following.get((r.rotation_id, r.shift_end)) or r.handoff_acknowledged_by,
+        )
+        for r in reports
+    ]

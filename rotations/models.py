@@ -21,6 +21,7 @@ from oncall.validators import (
     duration_over,
     instant_in_range,
     validate_e164,
+    validate_slack_usergroup_id,
     validate_timezone,
 )
 
@@ -60,6 +61,12 @@ class Team(models.Model):
         blank=True,
         help_text="The team's own address: end-of-shift reports go here (empty: to every "
         "member of the rotation).",
+    )
+    slack_usergroup_id = models.CharField(
+        max_length=21,
+        blank=True,
+        validators=[validate_slack_usergroup_id],
+        help_text="Slack user group (S…) set to the people on call at every handoff.",
     )
     # Which of the team's policies pages for what: chosen explicitly, so renaming a policy
     # changes nobody's pager. Each is optional; the engine's fallbacks are in

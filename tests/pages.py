@@ -85,6 +85,8 @@ class Portal:
             ("my-action-items", self.engineer, "/postmortems/action-items/mine/"),
             ("my-reports", self.engineer, "/reports/"),
             ("report", self.engineer, f"/reports/{self.report_id}/"),
+            ("shift-reminders", self.engineer, "/reports/reminders/"),
+            ("hours", self.engineer, "/reports/hours/"),
             # Last: the walk ends signed out, as the tests that sign in afterwards expect.
             ("ack-link", None, self.ack_path),
         ]

@@ -235,7 +235,7 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 
 # One queue per kind of work, so a slow Slack never delays an SMS and a backlog of mail
 # never delays an escalation timer.
-NOTIFY_CHANNELS = ("email", "sms", "voice", "slack", "webhook")
+NOTIFY_CHANNELS = ("email", "sms", "voice", "slack", "webhook", "slack_group")
 CELERY_QUEUE_NAMES = ("escalation", *(f"notify-{c}" for c in NOTIFY_CHANNELS), "ingest", "default")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = tuple(
@@ -262,6 +262,7 @@ CELERY_TASK_ROUTES = {
     # On-call reports: drafted as shifts start; reminders and handoff pages.
     "reports.shift_start": {"queue": "default"},
     "reports.reminders": {"queue": "default"},
+    "reports.shift_reminders": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -309,6 +310,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.reminders",
         "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
     },
+    # Each person's reminders before their shifts start and end (reports.ShiftReminderSetting).
+    "reports-shift-reminders": {
+        "task": "reports.shift_reminders",
+        "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -321,6 +327,7 @@ _NOTIFY_REAL_BACKENDS = {
     "voice": "notifications.channels.twilio.TwilioVoiceBackend",
     "slack": "notifications.channels.slack.SlackBackend",
     "webhook": "notifications.channels.webhook.WebhookBackend",
+    "slack_group": "notifications.channels.slack.SlackUserGroupBackend",
 }
 CONSOLE_BACKEND = "notifications.channels.console.ConsoleBackend"
 
@@ -338,6 +345,10 @@ def notify_backends(*, console: bool) -> dict[str, str]:
 # The console channel (pages printed, not sent) also turns on the dev outbox page.
 NOTIFY_CONSOLE = env.bool("NOTIFY_CONSOLE", default=False)
 NOTIFY_BACKENDS = notify_backends(console=NOTIFY_CONSOLE)
+# The Slack Web API (a local peer in tests) and the bot token that sets the on-call user
+# groups (usergroups:write); empty: those updates fail visibly on the outbox.
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api")
+SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")

@@ -150,6 +150,7 @@ class TeamAdminForm(forms.ModelForm):
             "escalation_contact",
             "announcement_email",
             "email",
+            "slack_usergroup_id",
             "members",
         )
 

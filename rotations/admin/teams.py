@@ -68,7 +68,15 @@ class TeamAdmin(SortableParentAdmin, admin.ModelAdmin):
         (None, {"fields": ("name", "slug", "description")}),
         (
             "Paging",
-            {"fields": ("contact_mode", "escalation_contact", "announcement_email", "email")},
+            {
+                "fields": (
+                    "contact_mode",
+                    "escalation_contact",
+                    "announcement_email",
+                    "email",
+                    "slack_usergroup_id",
+                )
+            },
         ),
         (
             "Policies",

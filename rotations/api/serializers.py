@@ -77,6 +77,15 @@ class TeamSerializer(serializers.Serializer):
         source="escalation_contact_id", allow_null=True, help_text="User id of the CPE manager."
     )
     contact_mode = serializers.ChoiceField(choices=ContactMode.choices)
+    email = serializers.EmailField(
+        allow_blank=True,
+        help_text="The team's own address: end-of-shift reports go here (empty: to every "
+        "member of the rotation).",
+    )
+    slack_usergroup_id = serializers.CharField(
+        allow_blank=True,
+        help_text="Slack user group set to the people on call at every handoff (empty: none).",
+    )
     direct_numbers = DirectNumberSerializer(
         many=True, help_text="Numbers support dials when contact_mode is call."
     )
@@ -258,6 +267,17 @@ class TeamInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     announcement_email = serializers.EmailField(
         required=False, allow_blank=True, help_text="Where status updates go."
+    )
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text="Where end-of-shift reports go (empty: every member of the rotation).",
+    )
+    slack_usergroup_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=21,
+        help_text="Slack user group id (S…) set to the people on call at every handoff.",
     )
     default_policy = _team_policy_id("pages its declared incidents.")
     engage_policy = _team_policy_id("pages the veteran tier on engage.")

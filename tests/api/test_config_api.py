@@ -280,6 +280,8 @@ def test_team_round_trip_with_the_contract_fields(
         "name": "Platform",
         "escalation_contact": people["manager"].pk,
         "contact_mode": "call",
+        "email": "",
+        "slack_usergroup_id": "",
         "direct_numbers": [],
         "default_policy": None,
         "engage_policy": None,

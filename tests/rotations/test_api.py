@@ -296,6 +296,8 @@ def test_teams_list_contact_mode_and_direct_numbers(
             "name": "Core",
             "escalation_contact": people["morgan"].pk,
             "contact_mode": "page",
+            "email": "",
+            "slack_usergroup_id": "",
             "direct_numbers": [],
             **NO_POLICIES,
         },
@@ -304,6 +306,8 @@ def test_teams_list_contact_mode_and_direct_numbers(
             "name": "Platform",
             "escalation_contact": None,
             "contact_mode": "call",
+            "email": "",
+            "slack_usergroup_id": "",
             "direct_numbers": [
                 {"label": "Frank (lead)", "phone": "+15551230001"},
                 {"label": "Grace", "phone": "+15551230002"},
@@ -610,6 +614,30 @@ def test_a_manager_sets_a_teams_policies_by_id(manager_in: Client, core: Team) -
     cleared = manager_in.patch(path, {"engage_policy": None}, content_type="application/json")
     assert cleared.json()["engage_policy"] is None
     assert cleared.json()["default_policy"] == walk.pk  # a PATCH leaves the others alone
+
+
+def test_a_manager_sets_the_teams_report_address_and_slack_group(
+    manager_in: Client, core: Team
+) -> None:
+    path = reverse("api:team-detail", args=["core"])
+    response = manager_in.patch(
+        path,
+        {"email": "core-oncall@example.com", "slack_usergroup_id": "S0ONCALL1"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["email"], response.json()["slack_usergroup_id"]) == (
+        "core-oncall@example.com",
+        "S0ONCALL1",
+    )
+    core.refresh_from_db()
+    assert (core.email, core.slack_usergroup_id) == ("core-oncall@example.com", "S0ONCALL1")
+    for field, value in (("email", "not-an-address"), ("slack_usergroup_id", "general")):
+        refused = manager_in.patch(path, {field: value}, content_type="application/json")
+        assert refused.status_code == 400
+        assert field in refused.content.decode()
+    core.refresh_from_db()
+    assert (core.email, core.slack_usergroup_id) == ("core-oncall@example.com", "S0ONCALL1")
 
 
 @pytest.mark.parametrize("field", ["default_policy", "engage_policy", "new_tier_policy"])
