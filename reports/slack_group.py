@@ -12,10 +12,8 @@ fail visibly (the outbox, the admin), naming them; the group is then left as it 
 import hashlib
 from datetime import datetime
 
-from django.db import transaction
-
 from notifications.models import Channel, Notification, Urgency
-from notifications.services import notification_enqueue
+from notifications.services import notifications_enqueue_many
 from oncall.models import User
 from rotations import resolver
 from rotations.models import Rotation, Team, Tier
@@ -49,8 +47,8 @@ def slack_group_latest(*, team: Team) -> Notification | None:
 def slack_groups_update(*, now: datetime) -> int:
     """Enqueue each team's group update not sent for its latest handoff and people; how many.
 
-    Queries: teams, rotations and members, overrides, the keys already written, then two
-    per update enqueued (only teams whose group changes)."""
+    Queries: teams, rotations and members, overrides, the keys already written, then the
+    outbox's few for all the updates together (`notifications_enqueue_many`)."""
     teams = {t.pk: t for t in Team.objects.exclude(slack_usergroup_id="")}
     if not teams:
         return 0
@@ -78,14 +76,20 @@ def slack_groups_update(*, now: datetime) -> int:
             "idempotency_key", flat=True
         )
     )
-    sent = 0
+    # The members are read without their Slack ids (rotations' selectors defer them): one
+    # query for every team's people, not one per person.
+    changing = {
+        p.pk for team_id, key in keys.items() if key not in done for p in wanted[team_id][1]
+    }
+    slack_ids = dict(User.objects.filter(pk__in=changing).values_list("pk", "slack_user_id"))
+    rows = []
     for team_id, key in keys.items():
         if key in done:
             continue
         team, people = teams[team_id], wanted[team_id][1]
         names = ", ".join(p.name for p in people)
-        with transaction.atomic():
-            notification_enqueue(
+        rows.append(
+            Notification(
                 idempotency_key=key,
                 channel=Channel.SLACK_GROUP,
                 address=team.slack_usergroup_id,
@@ -94,9 +98,12 @@ def slack_groups_update(*, now: datetime) -> int:
                 reason=f"handoff in {team.name}",
                 urgency=Urgency.LOW,
                 data={
-                    "users": [p.slack_user_id for p in people if p.slack_user_id],
-                    "missing": [f"{p.name} ({p.username})" for p in people if not p.slack_user_id],
+                    "users": [slack_ids[p.pk] for p in people if slack_ids.get(p.pk)],
+                    "missing": [
+                        f"{p.name} ({p.username})" for p in people if not slack_ids.get(p.pk)
+                    ],
                 },
             )
-        sent += 1
-    return sent
+        )
+    notifications_enqueue_many(rows)
+    return len(rows)

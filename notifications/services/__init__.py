@@ -26,6 +26,7 @@ from notifications.services.outbox import (
     notification_enqueue,
     notification_transition,
     notifications_cancel_pending,
+    notifications_enqueue_many,
     notifications_transition,
 )
 from notifications.services.paging import notifications_page
@@ -51,6 +52,7 @@ __all__ = [
     "notification_rules_reset",
     "notification_transition",
     "notifications_cancel_pending",
+    "notifications_enqueue_many",
     "notifications_page",
     "notifications_page_many",
     "notifications_sweep",

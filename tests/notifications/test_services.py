@@ -48,6 +48,30 @@ def test_enqueue_writes_a_pending_row_and_queues_delivery_on_its_channel_queue_o
     assert call["queue"] == "notify-webhook"
 
 
+def test_enqueue_many_writes_new_keys_together_and_queues_each_once_on_commit(
+    sent_tasks: SentTasks, django_capture_on_commit_callbacks: object
+) -> None:
+    old = enqueue("kept")
+
+    def row(key: str) -> Notification:
+        return Notification(
+            idempotency_key=key,
+            channel=Channel.WEBHOOK,
+            address="https://hooks.example.com/a",
+            body=f"body {key}",
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        saved = services.notifications_enqueue_many([row("kept"), row("new-1"), row("new-2")])
+        assert sent_tasks.calls == [], "the tasks must wait for the commit"
+    assert [n.idempotency_key for n in saved] == ["kept", "new-1", "new-2"]
+    assert saved[0].pk == old.pk
+    assert saved[0].body == old.body  # an existing key is not rewritten
+    assert all(n.status == Status.PENDING and n.deadline is not None for n in saved)
+    assert sorted(c["args"][0] for c in sent_tasks.calls) == [saved[1].pk, saved[2].pk]
+    assert services.notifications_enqueue_many([]) == []
+
+
 def test_enqueue_with_an_existing_key_returns_the_existing_row(sent_tasks: SentTasks) -> None:
     first = enqueue("same")
     second = enqueue("same", body="something else")

@@ -3,12 +3,14 @@ through the outbox, against a local peer standing in for Slack (a 429 retried af
 Retry-After), once per handoff and people, failing visibly for a person without an id."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django import Settings
 from pytest_httpserver import HTTPServer
@@ -18,7 +20,8 @@ from notifications.models import Channel, Notification, Status
 from notifications.services import notification_deliver
 from reports import tasks
 from reports.slack_group import slack_groups_update
-from rotations.models import Override
+from rotations.models import Override, Tier
+from tests.factories import RotationFactory, TeamFactory, UserFactory
 from tests.incidents.conftest import Core
 from tests.notifications.conftest import REAL_BACKENDS, SentTasks
 
@@ -159,3 +162,27 @@ def test_the_team_page_shows_a_failed_update_naming_who_has_no_id(
     page = client.get("/teams/core/").content.decode()
     assert "failed: no Slack user id for" in page
     assert "(carol)" in page
+
+
+def _teams_with_groups(count: int, start: int) -> None:
+    for n in range(start, start + count):
+        person = UserFactory.create(username=f"slack-{n}", slack_user_id=f"U0P{n}")
+        team = TeamFactory.create(slug=f"slack-{n}", slack_usergroup_id=f"S0G{n}")
+        RotationFactory.create(
+            team=team, tier=Tier.VETERAN, members=[person], start_date=date(2026, 1, 5)
+        )
+
+
+@pytest.mark.parametrize("teams", [1, 6])
+def test_the_groups_of_many_teams_cost_the_same_queries_as_one(
+    teams: int, slack: HTTPServer
+) -> None:
+    """Every team hands off on Monday morning: their updates are written together."""
+    _teams_with_groups(teams, start=0)
+    with CaptureQueriesContext(connection) as first:
+        assert slack_groups_update(now=WEEK2 + timedelta(minutes=1)) == teams + 1
+    _teams_with_groups(teams, start=100)
+    with CaptureQueriesContext(connection) as again:
+        assert slack_groups_update(now=WEEK2 + timedelta(days=7, minutes=1)) == 2 * teams + 1
+    assert len(again) == len(first)
+    assert len({row.idempotency_key for row in group_rows()}) == 3 * teams + 2
