@@ -232,8 +232,10 @@ class NotificationRule(models.Model):
         super().clean()
         if self.contact_method_id and self.user_id and self.contact_method.user_id != self.user_id:
             raise ValidationError({"contact_method": "That contact method is not yours."})
+        # Capped before it becomes a timedelta: a huge number of seconds overflows one.
+        ceiling = int(RULE_DELAY_MAX.total_seconds()) + 1
         if self.delay is not None and (
-            too_long := duration_over(timedelta(seconds=self.delay), RULE_DELAY_MAX)
+            too_long := duration_over(timedelta(seconds=min(self.delay, ceiling)), RULE_DELAY_MAX)
         ):
             raise ValidationError({"delay": too_long})
 

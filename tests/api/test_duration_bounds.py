@@ -47,6 +47,8 @@ def test_every_duration_a_timer_adds_to_now_has_a_ceiling() -> None:
     method = ContactMethod.objects.create(user=person, channel=Channel.EMAIL, address="p@x.org")
     rule = NotificationRule(user=person, urgency=Urgency.HIGH, contact_method=method, delay=10**9)
     assert _errors(rule)["delay"] == ["At most 1 day."]
+    rule.delay = 10**14  # more seconds than a timedelta holds: still a field error, not a 500
+    assert "At most 1 day." in _errors(rule)["delay"]
 
 
 def test_the_longest_allowed_durations_still_save() -> None:
