@@ -38,6 +38,7 @@ class User(AbstractUser):
     slack_user_id = models.CharField(
         max_length=21,
         blank=True,
+        db_default="",  # rows written by code from before the column still insert
         validators=[validate_slack_user_id],
         help_text="Slack member id (U…), so the team's on-call Slack group can name them.",
     )

@@ -57,14 +57,17 @@ class Team(models.Model):
         help_text="Call directly: support dials the team's numbers instead of paging.",
     )
     announcement_email = models.EmailField(blank=True, help_text="Where status updates go.")
+    # db_default: rows written by code from before the column (a rolling deploy) still insert.
     email = models.EmailField(
         blank=True,
+        db_default="",
         help_text="The team's own address: end-of-shift reports go here (empty: to every "
         "member of the rotation).",
     )
     slack_usergroup_id = models.CharField(
         max_length=21,
         blank=True,
+        db_default="",
         validators=[validate_slack_usergroup_id],
         help_text="Slack user group (S…) set to the people on call at every handoff.",
     )

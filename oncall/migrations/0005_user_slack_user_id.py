@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='slack_user_id',
-            field=models.CharField(blank=True, help_text="Slack member id (U…), so the team's on-call Slack group can name them.", max_length=21, validators=[django.core.validators.RegexValidator('^[UW][A-Z0-9]{2,20}$', 'A Slack user id starts with U or W, then capital letters and digits, e.g. U024BE7LH.', code='invalid_slack_id')]),
+            field=models.CharField(blank=True, db_default='', help_text="Slack member id (U…), so the team's on-call Slack group can name them.", max_length=21, validators=[django.core.validators.RegexValidator('^[UW][A-Z0-9]{2,20}$', 'A Slack user id starts with U or W, then capital letters and digits, e.g. U024BE7LH.', code='invalid_slack_id')]),
         ),
     ]

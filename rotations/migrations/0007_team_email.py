@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='team',
             name='email',
-            field=models.EmailField(blank=True, help_text="The team's own address: end-of-shift reports go here (empty: to every member of the rotation).", max_length=254),
+            field=models.EmailField(blank=True, db_default='', help_text="The team's own address: end-of-shift reports go here (empty: to every member of the rotation).", max_length=254),
         ),
     ]

@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='team',
             name='slack_usergroup_id',
-            field=models.CharField(blank=True, help_text='Slack user group (S…) set to the people on call at every handoff.', max_length=21, validators=[django.core.validators.RegexValidator('^S[A-Z0-9]{2,20}$', 'A Slack user group id starts with S, then capital letters and digits, e.g. S0614TZR7.', code='invalid_slack_id')]),
+            field=models.CharField(blank=True, db_default='', help_text='Slack user group (S…) set to the people on call at every handoff.', max_length=21, validators=[django.core.validators.RegexValidator('^S[A-Z0-9]{2,20}$', 'A Slack user group id starts with S, then capital letters and digits, e.g. S0614TZR7.', code='invalid_slack_id')]),
         ),
     ]
