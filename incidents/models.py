@@ -145,6 +145,24 @@ class ContactMode(models.TextChoices):
     CALL = "call", "Call directly"
 
 
+class Category(models.TextChoices):
+    SECURITY = "security", "Security"
+    CUSTOMER = "customer", "Customer report"
+    ALERT = "alert", "Alert"
+    OTHER = "other", "Other"
+
+
+class Rung(models.TextChoices):
+    """The support ladder of handbook 004, in order: where an incident stands and who is
+    expected to act next. Empty: not on the ladder (declared straight to engineering)."""
+
+    NONE = "", "—"
+    FIRST_TIER = "first_tier", "First-tier support"
+    SUPPORT_MANAGER = "support_manager", "Support manager"
+    ENGINEERING_MANAGER = "engineering_manager", "Engineering manager"
+    ONCALL = "oncall", "On-call engineer"
+
+
 class Incident(models.Model):
     title = models.CharField(max_length=TITLE_MAX)
     description = models.TextField(blank=True)
@@ -197,6 +215,18 @@ class Incident(models.Model):
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    category = models.CharField(
+        max_length=10,
+        choices=Category.choices,
+        default=Category.OTHER,
+        db_default=Category.OTHER,
+    )
+    # Where the incident stands on the support ladder and when its current target falls due
+    # (handbook 004; null: no target running).
+    rung = models.CharField(
+        max_length=20, choices=Rung.choices, blank=True, default=Rung.NONE, db_default=""
+    )
+    next_target_at = models.DateTimeField(null=True, blank=True)
     triggered_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(

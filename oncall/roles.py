@@ -17,6 +17,11 @@ SUPPORT_MANAGER = "Support manager"
 ENGINEER = "Engineer"
 MANAGER = "Manager"
 ROLES = (SUPPORT, SUPPORT_MANAGER, ENGINEER, MANAGER)
+# Handbook 004's other distinctions are not permission roles: first and second tier are who
+# is on duty in a support team's rotations (rotations.Tier.FIRST/SECOND), the engineering
+# manager is a Manager (a team's escalation contact), and the engineering council is this
+# group's membership (migration 0006), which grants no permissions.
+ENGINEERING_COUNCIL = "Engineering council"
 
 VIEW = ("view",)
 EDIT = ("view", "add", "change", "delete")
@@ -62,6 +67,13 @@ def user_roles(user: Any) -> set[str]:
     if user.is_superuser:
         return set(ROLES)
     return {g.name for g in user.groups.all() if g.name in ROLES}
+
+
+def is_council_member(user: Any) -> bool:
+    return bool(
+        user.is_authenticated
+        and (user.is_superuser or any(g.name == ENGINEERING_COUNCIL for g in user.groups.all()))
+    )
 
 
 def is_manager(user: Any) -> bool:

@@ -121,7 +121,9 @@ def shift_reports_create(*, now: datetime) -> ShiftStartRun:
     INSERT … ON CONFLICT DO NOTHING and one UPDATE.
     """
     since = now - settings.REPORTS_CATCH_UP
-    rotations = list(rotations_with_members(Rotation.objects.exclude(tier=Tier.NONE)))
+    rotations = list(
+        rotations_with_members(Rotation.objects.filter(tier__in=(Tier.VETERAN, Tier.NEW)))
+    )
     overrides = overrides_between([r.pk for r in rotations], since, now + timedelta(microseconds=1))
     wanted: dict[tuple[int, datetime], tuple[int, datetime]] = {}
     for rotation in rotations:

@@ -35,6 +35,11 @@ class ContactMode(models.TextChoices):
     CALL = "call", "Call directly"
 
 
+class TeamKind(models.TextChoices):
+    ENGINEERING = "engineering", "Engineering"
+    SUPPORT = "support", "Support (first and second tier)"
+
+
 class Team(models.Model):
     slug = models.SlugField(
         unique=True, help_text="Short name used in URLs and the API, e.g. core."
@@ -55,6 +60,14 @@ class Team(models.Model):
         choices=ContactMode.choices,
         default=ContactMode.PAGE,
         help_text="Call directly: support dials the team's numbers instead of paging.",
+    )
+    # Handbook 004: a support team's rotations are its first and second tier on duty.
+    kind = models.CharField(
+        max_length=12,
+        choices=TeamKind.choices,
+        default=TeamKind.ENGINEERING,
+        db_default=TeamKind.ENGINEERING,
+        help_text="Support: its rotations are the first and second tier on duty (handbook 004).",
     )
     announcement_email = models.EmailField(blank=True, help_text="Where status updates go.")
     # db_default: rows written by code from before the column (a rolling deploy) still insert.
@@ -142,6 +155,10 @@ class DirectNumber(models.Model):
 class Tier(models.TextChoices):
     VETERAN = "veteran", "Veteran"
     NEW = "new", "New"
+    # A support team's tiers (handbook 004): first tier triages, second tier talks to the
+    # customer.
+    FIRST = "first", "Support first tier"
+    SECOND = "second", "Support second tier"
     NONE = "none", "—"
 
 

@@ -12,7 +12,9 @@ from incidents.models import (
     TEXT_MAX,
     TICKET_MAX,
     TITLE_MAX,
+    Category,
     Incident,
+    Rung,
     Severity,
     Status,
 )
@@ -60,6 +62,17 @@ class IncidentSerializer(serializers.Serializer):
     dedup_key = serializers.CharField()
     source = serializers.CharField(  # type: ignore[assignment]
         help_text="manual, engage, api or integration."
+    )
+    category = serializers.ChoiceField(
+        choices=Category.choices, help_text="security, customer, alert or other."
+    )
+    rung = serializers.ChoiceField(
+        choices=Rung.choices,
+        help_text="Where it stands on the support ladder (handbook 004): first_tier, "
+        "support_manager, engineering_manager or oncall; empty when not on the ladder.",
+    )
+    next_target_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the current rung's target falls due (null: none)."
     )
     ticket = serializers.CharField()
     bridge = serializers.CharField()
