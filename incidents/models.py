@@ -307,6 +307,14 @@ class TimelineKind(models.TextChoices):
     POSTMORTEM_REOPENED = "postmortem_reopened", "Postmortem reopened"
     ACTION_ITEM_ADDED = "action_item_added", "Action item added"
     ACTION_ITEM_STATUS = "action_item_status", "Action item changed"
+    # The support ladder (handbook 004).
+    PLAYBOOK = "playbook", "Playbook tried"
+    TIER_ESCALATED = "tier_escalated", "Escalated to the next rung"
+    RESPONDER_ADDED = "responder_added", "Responder added"
+    TARGET_MISSED = "target_missed", "Target missed"
+    COUNCIL_DECISION = "council_decision", "Engineering council decision"
+    CUSTOMER_CONTACT = "customer_contact", "Customer contacted"
+    CATEGORY = "category", "Category changed"
 
 
 class TimelineEvent(models.Model):
