@@ -9,6 +9,8 @@ most 20 queries and under 100 ms each.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncall_bench_review \\
         .venv/bin/python bench/review.py [runs=20] [incidents=100000]
+
+BENCH_KEEP=1 keeps the database and its data between runs (while tuning; drop it by hand).
 """
 
 import os
@@ -240,6 +242,27 @@ def build(incident_count: int) -> dict[str, Any]:
     return {"manager": manager, "busy": busy, "team": teams[3]}
 
 
+def existing() -> dict[str, Any] | None:
+    """The world a kept database holds from an earlier run, or None."""
+    from django.contrib.auth import get_user_model
+
+    from incidents.models import Incident
+    from postmortems.review import IsoWeek
+    from rotations.models import Team
+
+    manager = get_user_model().objects.filter(username="bench-manager").first()
+    if manager is None:
+        return None
+    busy_at = Incident.objects.filter(title__endswith=" 100000").values_list(
+        "triggered_at", flat=True
+    )
+    return {
+        "manager": manager,
+        "busy": IsoWeek.of(busy_at[0]),
+        "team": Team.objects.get(slug="team-3"),
+    }
+
+
 def measure(client: Any, url: str, runs: int) -> tuple[int, float, float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -282,9 +305,12 @@ def main(runs: int = 20, incidents: int = 100_000) -> None:
     # Not setup_test_environment(): it instruments every template render so the test client
     # can keep copies of each context, which costs more than the page itself.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    old = setup_databases(verbosity=0, interactive=False)
+    # BENCH_KEEP=1 keeps the test database and its data for the next run (while tuning).
+    keep = bool(os.environ.get("BENCH_KEEP"))
+    old = setup_databases(verbosity=0, interactive=False, keepdb=keep)
     try:
-        world = build(incidents)
+        world = existing() if keep else None
+        world = world or build(incidents)
         client = Client()
         client.force_login(world["manager"])
         pages = {
@@ -312,7 +338,8 @@ def main(runs: int = 20, incidents: int = 100_000) -> None:
             queries, median, p90, status = measure(client, url, runs)
             print(f"{name:<24} {status:>6} {queries:>7} {median:>10.1f} {p90:>8.1f}")
     finally:
-        teardown_databases(old, verbosity=0)
+        if not keep:
+            teardown_databases(old, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ and mailto (a `[x](javascript:…)` link loses its href).
 """
 
 import re
+import threading
 
 import markdown
 import nh3
@@ -94,6 +95,21 @@ def _plain(text: str) -> SafeString:
     )
 
 
+_local = threading.local()
+
+
+def _renderer() -> markdown.Markdown:
+    """This thread's Markdown instance: building one loads its extensions, which cost three
+    times the rendering of a paragraph; an instance is reused after `reset()` but is not safe
+    to share between threads."""
+    renderer = getattr(_local, "renderer", None)
+    if renderer is None:
+        renderer = _local.renderer = markdown.Markdown(
+            extensions=[_NoRawHtml(), "tables", "fenced_code", "sane_lists"]
+        )
+    return renderer
+
+
 def markdown_safe(text: str) -> SafeString:
     """Markdown → HTML that is safe to put in a page or an email: no raw HTML, no scripts,
     no `javascript:` links. Text that would make the renderer crawl or recurse too deep is
@@ -101,10 +117,10 @@ def markdown_safe(text: str) -> SafeString:
     text = text or ""
     if _pathological(text):
         return _plain(text)
+    renderer = _renderer()
     try:
-        html = markdown.markdown(
-            text, extensions=[_NoRawHtml(), "tables", "fenced_code", "sane_lists"]
-        )
+        html = renderer.reset().convert(text)
     except RecursionError:  # a shape the checks above missed: still never a 500
+        _local.renderer = None  # its state is unknown after an error half-way
         return _plain(text)
     return html_clean(html)

@@ -13,13 +13,13 @@ those in review now, and those published during the week.
 
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -45,8 +45,9 @@ from postmortems.models import (
 WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 # Rows listed per group before "and N more".
 INCIDENTS_PER_SEVERITY = 10
-POSTMORTEMS_TO_REVIEW = 50
+POSTMORTEMS_TO_REVIEW = 25  # a meeting walks through a few; the rest are one link away
 OVERDUE_PER_OWNER = 3
+OVERDUE_OWNERS = 12  # the people with the most overdue first; the rest are counted
 ITEMS_LISTED = 25
 
 # Handbook 004's weekly checklist: (label, the postmortem section that answers it).
@@ -197,6 +198,22 @@ class OwnerGroup:
 
 
 @dataclass(frozen=True)
+class Overdue:
+    """Overdue rows grouped by owner: the owners with the most first, and what was left out
+    (people not listed, and their rows)."""
+
+    groups: list[OwnerGroup]
+    more_owners: int = 0
+    more_rows: int = 0
+
+    def __iter__(self) -> Iterator[OwnerGroup]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+
+@dataclass(frozen=True)
 class Capped:
     rows: list[Any]
     total: int
@@ -217,8 +234,8 @@ class WeeklyReview:
     by_team: list[IncidentGroup]
     to_review: list[PostmortemToReview]
     to_review_total: int
-    overdue_postmortems: list[OwnerGroup]
-    overdue_action_items: list[OwnerGroup]
+    overdue_postmortems: Overdue
+    overdue_action_items: Overdue
     items_opened: Capped
     items_closed: Capped
 
@@ -264,7 +281,9 @@ def _severity_groups(week: IsoWeek) -> list[IncidentGroup]:
         .filter(place__lte=INCIDENTS_PER_SEVERITY)
         .values("pk")
     )
-    listed = Incident.objects.filter(pk__in=Subquery(first))
+    # The week's range again outside, or PostgreSQL expects the whole week from the subquery
+    # and scans every incident to join it.
+    listed = _incidents_of(week).filter(pk__in=Subquery(first))
     by_severity: dict[str, list[Incident]] = {}
     listed = listed.select_related("team").defer(*INCIDENT_UNSHOWN)
     for incident in listed.order_by("severity", "triggered_at", "id"):
@@ -295,9 +314,6 @@ def _team_groups(week: IsoWeek) -> list[IncidentGroup]:
 
 
 def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
-    sections = PostmortemSection.objects.filter(key__in=REVIEW_SECTION_KEYS).only(
-        "postmortem_id", "key", "body", "position"
-    )
     rows = list(
         _ranked(
             Postmortem.objects.filter(
@@ -310,35 +326,45 @@ def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
         .filter(place__lte=POSTMORTEMS_TO_REVIEW)
         .select_related("incident__team", "owner")
         .defer("facts", *_unshown("incident"))
-        .prefetch_related(Prefetch("sections", queryset=sections))
         .order_by("incident__severity", "id")
     )
+    # The sections the review reads, as plain tuples (no model rows: there are eight each).
+    bodies: dict[int, dict[str, str]] = {row.pk: {} for row in rows}
+    for postmortem_id, key, body in PostmortemSection.objects.filter(
+        postmortem_id__in=list(bodies), key__in=REVIEW_SECTION_KEYS
+    ).values_list("postmortem_id", "key", "body"):
+        bodies[postmortem_id][key] = body
     reviewed = []
     for postmortem in rows:
-        bodies = {section.key: section.body for section in postmortem.sections.all()}
+        texts = bodies[postmortem.pk]
         checklist = [
-            CheckItem(label, key, bool(bodies.get(key, "").strip())) for label, key in CHECKLIST
+            CheckItem(label, key, bool(texts.get(key, "").strip())) for label, key in CHECKLIST
         ]
         reviewed.append(
-            PostmortemToReview(postmortem, markdown_safe(bodies.get("summary", "")), checklist)
+            PostmortemToReview(postmortem, markdown_safe(texts.get("summary", "")), checklist)
         )
     return reviewed, rows[0].group_total if rows else 0
 
 
 def _first_per_owner(
     overdue: QuerySet[Any], due: str, related: tuple[str, ...], unshown: list[str]
-) -> list[OwnerGroup]:
-    """The first few overdue rows of each owner, in two queries: the ranking reads only the
-    rows' own table (joining first would join every overdue row of the whole history), then
-    the chosen rows are read with their joins."""
+) -> Overdue:
+    """The first few overdue rows of the owners with the most, in two queries: the ranking
+    reads only the rows' own table (joining first would join every overdue row of the whole
+    history), then the chosen rows are read with their joins."""
     order = [F(due).asc(), F("id").asc()]
-    chosen = dict(
+    ranked = list(
         _ranked(overdue.order_by(), [F("owner_id")], order)
         .filter(place__lte=OVERDUE_PER_OWNER)
-        .values_list("pk", "group_total")
+        .values_list("pk", "owner_id", "group_total")
     )
+    totals = {owner_id: total for _, owner_id, total in ranked}
+    listed = sorted(totals, key=lambda owner_id: (-totals[owner_id], owner_id is None, owner_id))
+    listed = listed[:OVERDUE_OWNERS]
+    chosen = {pk: total for pk, owner_id, total in ranked if owner_id in listed}
+    left = [totals[owner_id] for owner_id in totals if owner_id not in listed]
     if not chosen:
-        return []
+        return Overdue([])
     rows = list(
         overdue.model.objects.filter(pk__in=chosen)
         .select_related(*related)
@@ -347,10 +373,10 @@ def _first_per_owner(
     )
     for row in rows:
         row.group_total = chosen[row.pk]
-    return _by_owner(rows)
+    return Overdue(_by_owner(rows), more_owners=len(left), more_rows=sum(left))
 
 
-def _overdue_postmortems(cutoff: datetime) -> list[OwnerGroup]:
+def _overdue_postmortems(cutoff: datetime) -> Overdue:
     overdue = Postmortem.objects.filter(
         status__in=(PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW), due_at__lt=cutoff
     )
@@ -359,7 +385,7 @@ def _overdue_postmortems(cutoff: datetime) -> list[OwnerGroup]:
     )
 
 
-def _overdue_items(cutoff: datetime) -> list[OwnerGroup]:
+def _overdue_items(cutoff: datetime) -> Overdue:
     day = cutoff.astimezone(company_zone()).date()
     overdue = ActionItem.objects.filter(status__in=OPEN_ACTION_ITEM_STATUSES, due_date__lt=day)
     return _first_per_owner(

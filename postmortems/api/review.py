@@ -101,6 +101,13 @@ class OwnerActionItemsSerializer(serializers.Serializer):
     action_items = s.ActionItemSerializer(source="rows", many=True)
 
 
+class NotListedSerializer(serializers.Serializer):
+    owners = serializers.IntegerField(
+        source="more_owners", help_text="People with overdue rows beyond the first 12 listed."
+    )
+    total = serializers.IntegerField(source="more_rows", help_text="Their overdue rows.")
+
+
 class CappedItemsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     action_items = s.ActionItemSerializer(source="rows", many=True, help_text="The first 25.")
@@ -138,10 +145,18 @@ class ReviewSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     overdue_as_of = serializers.DateTimeField(source="cutoff")
     incidents = IncidentsSerializer(source="*")
-    postmortems_to_review = ToReviewSerializer(source="to_review", many=True)
+    postmortems_to_review = ToReviewSerializer(
+        source="to_review", many=True, help_text="The first 25, most severe first."
+    )
     postmortems_to_review_total = serializers.IntegerField(source="to_review_total")
-    overdue_postmortems = OwnerPostmortemsSerializer(many=True)
-    overdue_action_items = OwnerActionItemsSerializer(many=True)
+    overdue_postmortems = OwnerPostmortemsSerializer(
+        many=True, help_text="The 12 people with the most, each with their first three."
+    )
+    overdue_postmortems_not_listed = NotListedSerializer(source="overdue_postmortems")
+    overdue_action_items = OwnerActionItemsSerializer(
+        many=True, help_text="The 12 people with the most, each with their first three."
+    )
+    overdue_action_items_not_listed = NotListedSerializer(source="overdue_action_items")
     action_items_opened = CappedItemsSerializer(source="items_opened")
     action_items_closed = CappedItemsSerializer(source="items_closed")
     meeting = MeetingSerializer(allow_null=True)

@@ -97,3 +97,23 @@ def test_ordinary_markdown_below_the_limits_still_renders() -> None:
     assert "<ol>" in html
     assert html.count("<ul>") == 3
     assert "<em>note</em>" in html
+
+
+def test_one_text_leaves_nothing_behind_for_the_next() -> None:
+    # The renderer is reused: a reference link defined in one text is unknown in the next,
+    # and each text renders as it would alone.
+    first = markdown_safe("[docs][ref]\n\n[ref]: https://example.com/docs")
+    second = markdown_safe("[docs][ref]")
+    assert 'href="https://example.com/docs"' in first
+    assert "href" not in second
+    assert "[docs][ref]" in second
+    assert markdown_safe("**bold**") == markdown_safe("**bold**") == "<p><strong>bold</strong></p>"
+
+
+def test_threads_each_render_on_their_own() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"# Heading {n}\n\n- item *{n}*\n- [link](https://example.com/{n})" for n in range(40)]
+    alone = [markdown_safe(text) for text in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(markdown_safe, texts)) == alone

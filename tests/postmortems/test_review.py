@@ -13,7 +13,7 @@ from incidents.models import Incident, Severity, Status
 from oncall.models import User
 from postmortems.figures import incident_response_figures
 from postmortems.models import ActionItem, ActionItemStatus, Postmortem, PostmortemStatus
-from postmortems.review import CHECKLIST, IsoWeek, weekly_review
+from postmortems.review import CHECKLIST, POSTMORTEMS_TO_REVIEW, IsoWeek, weekly_review
 from postmortems.services import action_item_create, postmortem_start, postmortem_update
 from rotations.models import Team
 from tests.factories import IncidentFactory, TeamFactory, UserFactory
@@ -281,6 +281,35 @@ def test_overdue_postmortems_and_action_items_grouped_by_owner(owners: dict[str,
         items[date(2026, 3, 14)].pk,
         items[date(2026, 3, 15)].pk,
     ]
+
+
+def test_overdue_lists_the_people_with_the_most_and_counts_the_rest(db: None) -> None:
+    # 14 people: person n owns n + 1 overdue postmortems (the last two: one each). The 12
+    # with the most are listed with their first three; the other two people and their two
+    # postmortems are counted.
+    people = [UserFactory.create(username=f"owner{n:02d}") for n in range(14)]
+    due = W11_END - timedelta(days=1)
+    for n, person in enumerate(people):
+        for _ in range(n + 1 if n < 12 else 1):
+            row = postmortem(person)
+            Postmortem.objects.filter(pk=row.pk).update(due_at=due)
+    overdue = weekly_review(W11, now=W11_END).overdue_postmortems
+    assert [group.owner for group in overdue] == people[11::-1]
+    assert [group.total for group in overdue] == list(range(12, 0, -1))
+    assert [len(group.rows) for group in overdue] == [3] * 10 + [2, 1]
+    assert (overdue.more_owners, overdue.more_rows) == (2, 2)
+
+
+def test_the_review_lists_the_first_postmortems_to_review_and_links_the_rest(
+    owners: dict[str, User],
+) -> None:
+    olga = owners["olga"]
+    for _ in range(POSTMORTEMS_TO_REVIEW + 2):
+        row = postmortem(olga, severity=Severity.SEV2)
+        Postmortem.objects.filter(pk=row.pk).update(status=PostmortemStatus.IN_REVIEW)
+    review = weekly_review(W11, now=W11_END)
+    assert len(review.to_review) == POSTMORTEMS_TO_REVIEW
+    assert (review.to_review_total, review.to_review_more) == (POSTMORTEMS_TO_REVIEW + 2, 2)
 
 
 def test_action_items_opened_and_closed_in_the_week(owners: dict[str, User]) -> None:
