@@ -104,6 +104,7 @@ def build(incident_count: int) -> dict[str, Any]:
         PostmortemTemplate,
     )
     from postmortems.review import IsoWeek
+    from postmortems.search import search_document_refresh
     from rotations.models import Team
     from tests.factories import UserFactory
 
@@ -231,6 +232,7 @@ def build(incident_count: int) -> dict[str, Any]:
             )
         )
     ActionItem.objects.bulk_create(items, batch_size=5000)
+    search_document_refresh()  # bulk_create bypasses the services that keep it
     print(
         f"postmortems: {len(postmortems):,} with {len(sections):,} sections, "
         f"{len(items):,} action items in {time.perf_counter() - started:.1f} s"

@@ -7,6 +7,7 @@ editing or deleting a template later changes no postmortem.
 """
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
@@ -117,6 +118,9 @@ class Postmortem(models.Model):
     updated_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # PostgreSQL only: the title and every section as one full-text document
+    # (`postmortems.search`, kept by the services; GIN index in migration 0004).
+    search = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ("-created_at", "-id")

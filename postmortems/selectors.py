@@ -2,10 +2,10 @@
 
 from datetime import date
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, TextField
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from postmortems.models import (
     OPEN_ACTION_ITEM_STATUSES,
@@ -14,9 +14,7 @@ from postmortems.models import (
     PostmortemRevision,
     PostmortemSection,
 )
-
-# The language of full-text search (stemming, stop words); the indexes use the same.
-SEARCH_CONFIG = "english"
+from postmortems.search import SEARCH_CONFIG
 
 
 def postmortems_with_content() -> QuerySet[Postmortem]:
@@ -89,31 +87,17 @@ def postmortems_listed() -> QuerySet[Postmortem]:
 
 
 def postmortems_search(postmortems: QuerySet[Postmortem], text: str) -> QuerySet[Postmortem]:
-    """Postmortems whose title or a section body matches `text`: PostgreSQL full-text search
-    (websearch syntax: words, "a phrase", -not, or; English stemming; the GIN indexes of
-    migration 0003), a plain case-insensitive match of the whole text on SQLite."""
+    """Postmortems whose title or sections match `text`: PostgreSQL full-text search over each
+    postmortem's document (`postmortems.search`: websearch syntax: words, "a phrase", -not,
+    or; English stemming), a plain case-insensitive match of the whole text on SQLite."""
     text = text.strip()
     if not text:
         return postmortems
     if connection.vendor == "postgresql":
-        # Two id sets, each read through its GIN index, then one pass over the postmortems
-        # (an OR of the two conditions themselves would compute every title's vector).
-        query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-        titles = (
-            Postmortem.objects.annotate(found=_vector("title")).filter(found=query).values("pk")
+        return postmortems.filter(
+            search=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
         )
-        sections = (
-            PostmortemSection.objects.annotate(found=_vector("body"))
-            .filter(found=query)
-            .values("postmortem_id")
-        )
-        return postmortems.filter(Q(pk__in=titles) | Q(pk__in=sections))
     sections_plain = PostmortemSection.objects.filter(
         postmortem=OuterRef("pk"), body__icontains=text
     )
     return postmortems.filter(Q(title__icontains=text) | Exists(sections_plain))
-
-
-def _vector(column: str) -> SearchVector:
-    """The expression migration 0003's GIN indexes are built on."""
-    return SearchVector(Cast(column, TextField()), config=SEARCH_CONFIG)

@@ -39,6 +39,7 @@ from postmortems.models import (
     PostmortemTemplate,
     PostmortemTimelineEntry,
 )
+from postmortems.search import search_document_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def _draft(
         entry.full_clean(exclude=["postmortem"])
     PostmortemSection.objects.bulk_create(sections)
     PostmortemTimelineEntry.objects.bulk_create(entries)
+    search_document_refresh([postmortem.pk])
     timeline_write(
         incident=incident,
         kind=TimelineKind.POSTMORTEM_DRAFTED,
@@ -341,6 +343,8 @@ def postmortem_update(
         postmortem.save(update_fields=fields)
         if changed_sections:
             PostmortemSection.objects.bulk_update(changed_sections, ["body"])
+        if changed_sections or "title" in after:
+            search_document_refresh([postmortem.pk])
         if "timeline" in after:
             assert timeline is not None
             entries = [

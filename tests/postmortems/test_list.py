@@ -109,6 +109,25 @@ def test_the_search_on_postgresql_uses_full_text(
     assert listed(client, "q=fails") == [three["cert"].pk]
 
 
+def test_the_search_document_follows_edits_and_spans_sections(
+    postgres: None, client: Client, three: dict[str, Postmortem]
+) -> None:
+    """Each postmortem is one document: words from its title and different sections match
+    together, and an edit through the services is found at once (old words are not)."""
+    disk = three["disk"]
+    assert listed(client, "q=disk renewal") == []
+    postmortem_update(
+        postmortem=disk,
+        actor=disk.owner,
+        version=disk.version,
+        title="Volume full on db-3",
+        sections={"impact": "Writes stalled.", "recovery": "A renewal of the volume."},
+    )
+    assert listed(client, "q=volume stalled renewal") == [disk.pk]
+    assert listed(client, "q=renewal") == [disk.pk, three["cert"].pk]  # newest first
+    assert listed(client, 'q="disk full"') == []
+
+
 @pytest.mark.parametrize(
     "query",
     [
