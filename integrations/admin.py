@@ -34,6 +34,7 @@ from integrations.services import (
     integration_url,
     webhook_subscription_rotate_secret,
 )
+from oncall.admin import ReadOnlyAdmin
 
 
 @admin.register(Integration)
@@ -176,7 +177,7 @@ class InboundStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(ReadOnlyAdmin):
     """Accepted events, read-only: what is still to fold, what failed and why."""
 
     list_display = (
@@ -198,15 +199,6 @@ class InboundEventAdmin(admin.ModelAdmin):
     search_fields = ("dedup_key",)
     readonly_fields = (*list_display, "payload")
     actions = ("retry_now",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Retry now (failed or waiting events)", permissions=("view",))
     def retry_now(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
