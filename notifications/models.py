@@ -316,6 +316,8 @@ class Notification(models.Model):
             models.Index(
                 fields=("channel", "address", "attempted_at"), name="notification_addr_attempt"
             ),
+            # Insights' interruptions: pages sent by SMS or voice in a range.
+            models.Index(fields=("channel", "sent_at"), name="notification_sent"),
         ]
 
     def __str__(self) -> str:
