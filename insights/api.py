@@ -123,6 +123,26 @@ class WeekSerializer(serializers.Serializer):
     mttr = _duration("Mean time to resolve of the week's incidents.")
 
 
+class PreviousSerializer(serializers.Serializer):
+    incidents = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    escalated = serializers.IntegerField()
+    mtta = _duration("Mean time to acknowledge.")
+    mtta_median = _duration("Median time to acknowledge.")
+    mtta_p90 = _duration("90th percentile of the time to acknowledge.")
+    mttr = _duration("Mean time to resolve.")
+    mttr_median = _duration("Median time to resolve.")
+    mttr_p90 = _duration("90th percentile of the time to resolve.")
+    triage = _duration("Mean time to triage.")
+    noise = NoiseSerializer()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateTimeField(help_text="Start of the period.")
+        self.fields["to"] = serializers.DateTimeField(help_text="End of the period (excluded).")
+
+
 class InsightsSerializer(serializers.Serializer):
     incidents = serializers.IntegerField(help_text="Incidents triggered in the range.")
     acknowledged = serializers.IntegerField()
@@ -140,9 +160,9 @@ class InsightsSerializer(serializers.Serializer):
     tiers = TiersSerializer(help_text=DEFINITIONS["tiers"])
     people = PersonSerializer(many=True)
     weeks = WeekSerializer(many=True, help_text="The weekly trend.")
-    previous = serializers.DictField(
-        help_text="The previous period of the same length: `from`, `to` and the same headline "
-        "figures (incidents … triage, noise)."
+    previous = PreviousSerializer(
+        help_text="The previous period of the same length, for the change: its range and the "
+        "same headline figures."
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -230,16 +250,5 @@ class InsightsApi(APIView):
                 for w in found.weeks
             ],
         }
-        output = InsightsSerializer(body).data
-        previous = _headline(found.previous)
-        output["previous"] = {
-            "from": serializers.DateTimeField().to_representation(prev_start),
-            "to": serializers.DateTimeField().to_representation(prev_end),
-            **{
-                k: ISODurationField(allow_null=True).to_representation(v)
-                if isinstance(v, timedelta)
-                else v
-                for k, v in previous.items()
-            },
-        }
-        return Response(output)
+        body["previous"] = {"from": prev_start, "to": prev_end, **_headline(found.previous)}
+        return Response(InsightsSerializer(body).data)

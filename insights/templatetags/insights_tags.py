@@ -1,11 +1,12 @@
 """Template tags of the insights figures: a change against the previous period in words, and
 the week's headline on the weekly review (the same code as the insights page)."""
 
+import zoneinfo
 from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
-from django.utils import timezone
+from django.conf import settings
 
 from insights.selectors import Change, Filters, Insights, headline_figures
 from oncall.words import duration_words
@@ -43,7 +44,7 @@ def change_words(change: Change) -> str:
 def week_headline(context: Any, start: datetime, end: datetime) -> dict[str, Any]:
     """The review's hook: this week's headline against the week before (one query)."""
     headline, previous, _ = headline_figures(Filters(start=start, end=end))
-    zone = timezone.get_current_timezone()
+    zone = zoneinfo.ZoneInfo(settings.COMPANY_TIME_ZONE)  # the review's weeks are the company's
     found = Insights(
         filters=Filters(start=start, end=end),
         headline=headline,
