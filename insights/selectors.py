@@ -256,13 +256,11 @@ def _headline_aggregates(prefix: str, when: Q) -> dict[str, Any]:
         acknowledged_at__isnull=True,
         resolved_at__lte=F("triggered_at") + QUICK_RESOLVE,
     )
-    escalated = Exists(_pages_of_incident().exclude(idempotency_key__contains=FIRST_STEP))
     d = DurationField()
     return {
         f"{prefix}incidents": Count("id", filter=when),
         f"{prefix}acknowledged": Count("acknowledged_at", filter=when),
         f"{prefix}resolved": Count("resolved_at", filter=when),
-        f"{prefix}escalated": Count("id", filter=when & Q(escalated)),
         f"{prefix}mtta": Avg(ack, filter=when, output_field=d),
         f"{prefix}mtta_median": Median(ack, filter=when, output_field=d),
         f"{prefix}mtta_p90": Percentile90(ack, filter=when, output_field=d),
@@ -275,24 +273,64 @@ def _headline_aggregates(prefix: str, when: Q) -> dict[str, Any]:
     }
 
 
-def _tier_aggregates(when: Q) -> dict[str, Any]:
-    acked_by_pagee = _pages_of_incident().filter(recipient_id=OuterRef("acknowledged_by_id"))
-    new_pages = _pages_of_incident().filter(_new_track())
-    return {
-        "veteran_acknowledged": Count(
-            "id", filter=when & Q(Exists(acked_by_pagee.filter(~_new_track())))
-        ),
-        "new_acknowledged": Count(
-            "id", filter=when & Q(Exists(acked_by_pagee.filter(_new_track())))
-        ),
-        "new_ended_with_veteran": Count(
-            "id",
-            filter=when
-            & Q(acknowledged_by__isnull=False)
-            & Q(Exists(new_pages))
-            & ~Q(Exists(new_pages.filter(recipient_id=OuterRef("acknowledged_by_id")))),
-        ),
-    }
+_PAGE_FACTS_SQL = """
+SELECT
+    SUM(CASE WHEN cur = 1 AND esc = 1 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN cur = 0 AND esc = 1 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN cur = 1 AND vet_ack = 1 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN cur = 1 AND new_ack = 1 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN cur = 1 AND has_new = 1 AND acked = 1 AND new_ack = 0 THEN 1 ELSE 0 END)
+FROM (
+    SELECT i.id,
+        MAX(CASE WHEN i.triggered_at >= %s THEN 1 ELSE 0 END) AS cur,
+        MAX(n.esc) AS esc,
+        MAX(CASE WHEN n.recipient_id = i.acknowledged_by_id AND n.is_new = 0
+            THEN 1 ELSE 0 END) AS vet_ack,
+        MAX(CASE WHEN n.recipient_id = i.acknowledged_by_id AND n.is_new = 1
+            THEN 1 ELSE 0 END) AS new_ack,
+        MAX(n.is_new) AS has_new,
+        MAX(CASE WHEN i.acknowledged_by_id IS NOT NULL THEN 1 ELSE 0 END) AS acked
+    FROM ({incidents}) i
+    JOIN (
+        SELECT subject_id, recipient_id,
+            CASE WHEN idempotency_key NOT LIKE %s THEN 1 ELSE 0 END AS esc,
+            CASE WHEN idempotency_key LIKE %s OR idempotency_key LIKE %s
+                THEN 1 ELSE 0 END AS is_new
+        FROM {notifications} WHERE subject_type = %s
+    ) n ON n.subject_id = i.id
+    GROUP BY i.id
+) s
+"""
+
+
+def page_facts(filters: Filters) -> dict[str, int]:
+    """What the incidents' pages tell (one query over both periods, any database): escalated
+    incidents (this period and the previous), and the tiers' acknowledgements."""
+    prev_start, _ = filters.previous
+    incidents = (
+        filtered_incidents(filters)
+        .filter(
+            status__in=Status.values, triggered_at__gte=prev_start, triggered_at__lt=filters.end
+        )
+        .order_by()
+        .values("id", "triggered_at", "acknowledged_by_id")
+    )
+    inner, inner_params = incidents.query.sql_with_params()
+    new = [f"%{NEW_TRACK[0]}%", f"%{NEW_TRACK[1]}%"]
+    sql = _PAGE_FACTS_SQL.format(incidents=inner, notifications=Notification._meta.db_table)
+    params = [
+        connection.ops.adapt_datetimefield_value(filters.start),
+        *inner_params,
+        f"%{FIRST_STEP}%",
+        *new,
+        SUBJECT_TYPE,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone() or ()
+    names = ("escalated", "p_escalated", "veteran_acknowledged", "new_acknowledged")
+    names += ("new_ended_with_veteran",)
+    return {name: int(value or 0) for name, value in zip(names, row, strict=False)}
 
 
 def _headline(row: dict[str, Any], prefix: str) -> Headline:
@@ -300,7 +338,7 @@ def _headline(row: dict[str, Any], prefix: str) -> Headline:
         incidents=row[f"{prefix}incidents"] or 0,
         acknowledged=row[f"{prefix}acknowledged"] or 0,
         resolved=row[f"{prefix}resolved"] or 0,
-        escalated=row[f"{prefix}escalated"] or 0,
+        escalated=row.get(f"{prefix}escalated") or 0,
         mtta=whole_seconds(row[f"{prefix}mtta"]),
         mtta_median=whole_seconds(row[f"{prefix}mtta_median"]),
         mtta_p90=whole_seconds(row[f"{prefix}mtta_p90"]),
@@ -313,16 +351,12 @@ def _headline(row: dict[str, Any], prefix: str) -> Headline:
     )
 
 
-def headline_figures(
-    filters: Filters, *, with_tiers: bool = False
-) -> tuple[Headline, Headline, dict[str, int]]:
-    """This period's headline and the previous period's (one query); with the tiers'
-    acknowledgements when asked."""
+def headline_figures(filters: Filters) -> tuple[Headline, Headline, dict[str, int]]:
+    """This period's headline and the previous period's, and the tiers' acknowledgements
+    (two queries: the incidents' figures, then what their pages tell)."""
     prev_start, prev_end = filters.previous
     now_q, before_q = _between(filters.start, filters.end), _between(prev_start, prev_end)
     aggregates = {**_headline_aggregates("", now_q), **_headline_aggregates("p_", before_q)}
-    if with_tiers:
-        aggregates.update(_tier_aggregates(now_q))
     # Naming every status lets PostgreSQL use the (status, triggered_at) index.
     row = (
         filtered_incidents(filters)
@@ -332,12 +366,9 @@ def headline_figures(
         .order_by()
         .aggregate(**aggregates)
     )
-    tiers: dict[str, int] = {
-        k: row[k] or 0
-        for k in ("veteran_acknowledged", "new_acknowledged", "new_ended_with_veteran")
-        if k in row
-    }
-    return _headline(row, ""), _headline(row, "p_"), tiers
+    facts = page_facts(filters)
+    row.update(facts)
+    return _headline(row, ""), _headline(row, "p_"), facts
 
 
 def weekly_trend(filters: Filters, zone: zoneinfo.ZoneInfo) -> list[WeekRow]:
@@ -503,14 +534,16 @@ WITH d AS (
 )
 SELECT uid, is_new, tz, pk, bk, vdow, vhour, count(*), min(m), GROUPING(uid) AS g
 FROM (
-    SELECT uid, is_new, tz,
-           to_char(m AT TIME ZONE tz, 'ID HH24') AS pk,
-           to_char(m AT TIME ZONE btz, 'ID HH24')
-               || CASE WHEN fine THEN to_char(m AT TIME ZONE btz, ' MI') ELSE '' END AS bk,
-           extract(isodow FROM m AT TIME ZONE %s)::int AS vdow,
-           extract(hour FROM m AT TIME ZONE %s)::int AS vhour,
-           m
-    FROM p
+    SELECT uid, is_new, tz, m,
+           extract(isodow FROM pl)::int * 100 + extract(hour FROM pl)::int AS pk,
+           CASE WHEN btz = tz THEN 0 ELSE
+               extract(isodow FROM m AT TIME ZONE btz)::int * 100
+               + extract(hour FROM m AT TIME ZONE btz)::int END * 100
+               + CASE WHEN fine THEN extract(minute FROM m AT TIME ZONE btz)::int ELSE 0 END
+               AS bk,
+           extract(isodow FROM vl)::int AS vdow,
+           extract(hour FROM vl)::int AS vhour
+    FROM (SELECT p.*, m AT TIME ZONE tz AS pl, m AT TIME ZONE %s AS vl FROM p) local
 ) q
 GROUP BY GROUPING SETS ((uid, is_new, tz, pk, bk), (vdow, vhour))
 """
@@ -538,7 +571,7 @@ def _interruptions_postgres(
         )
     sql = _INTERRUPTIONS_SQL.format(pages=inner, users=User._meta.db_table)
     like = [f"%{NEW_TRACK[0]}%", f"%{NEW_TRACK[1]}%"]
-    args = [*like, *params, uids, btzs, fines, zone.key, zone.key]
+    args = [*like, *params, uids, btzs, fines, zone.key]
     # The LIKE patterns come before the inner query's parameters in the text.
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
@@ -569,7 +602,7 @@ def interruptions(
 
 def insights(filters: Filters, *, zone: zoneinfo.ZoneInfo) -> Insights:
     """The page's and the API's figures (9 queries on PostgreSQL, a few more for people)."""
-    headline, previous, tier_acks = headline_figures(filters, with_tiers=True)
+    headline, previous, tier_acks = headline_figures(filters)
     weeks = weekly_trend(filters, zone)
     rotations = list(rotations_with_members(Rotation.objects.select_related("team")))
     working = business_of(rotations)

@@ -318,6 +318,12 @@ class Notification(models.Model):
             ),
             # Insights' interruptions: pages sent by SMS or voice in a range.
             models.Index(fields=("channel", "sent_at"), name="notification_sent"),
+            # Insights' page facts (escalated, tiers): an incident's pages, read from the index.
+            models.Index(
+                fields=("subject_id", "recipient", "idempotency_key"),
+                condition=models.Q(subject_type="incident"),
+                name="notification_incident_pages",
+            ),
         ]
 
     def __str__(self) -> str:

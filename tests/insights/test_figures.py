@@ -28,7 +28,7 @@ def test_percentile_cont_interpolates_as_postgresql() -> None:
 
 
 def test_headline_pins_every_definition(history: History) -> None:
-    now, before, tiers = headline_figures(history.filters(), with_tiers=True)
+    now, before, tiers = headline_figures(history.filters())
     assert (now.incidents, now.acknowledged, now.resolved) == (7, 5, 6)
     assert now.mtta == timedelta(minutes=8)
     assert now.mtta_median == timedelta(minutes=6)
@@ -43,7 +43,13 @@ def test_headline_pins_every_definition(history: History) -> None:
     assert (before.incidents, before.acknowledged, before.mtta) == (1, 1, timedelta(minutes=10))
     assert before.mttr is None
     assert before.escalated == 0
-    assert tiers == {"veteran_acknowledged": 3, "new_acknowledged": 1, "new_ended_with_veteran": 1}
+    assert tiers == {
+        "escalated": 1,
+        "p_escalated": 0,
+        "veteran_acknowledged": 3,
+        "new_acknowledged": 1,
+        "new_ended_with_veteran": 1,
+    }
 
 
 def test_interruptions_split_in_each_recipients_zone(history: History) -> None:
