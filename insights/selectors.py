@@ -274,6 +274,7 @@ def _headline_aggregates(prefix: str, when: Q) -> dict[str, Any]:
 
 
 _PAGE_FACTS_SQL = """
+WITH i AS ({incidents})
 SELECT
     SUM(CASE WHEN cur = 1 AND esc = 1 THEN 1 ELSE 0 END),
     SUM(CASE WHEN cur = 0 AND esc = 1 THEN 1 ELSE 0 END),
@@ -290,13 +291,16 @@ FROM (
             THEN 1 ELSE 0 END) AS new_ack,
         MAX(n.is_new) AS has_new,
         MAX(CASE WHEN i.acknowledged_by_id IS NOT NULL THEN 1 ELSE 0 END) AS acked
-    FROM ({incidents}) i
+    FROM i
     JOIN (
         SELECT subject_id, recipient_id,
             CASE WHEN idempotency_key NOT LIKE %s THEN 1 ELSE 0 END AS esc,
             CASE WHEN idempotency_key LIKE %s OR idempotency_key LIKE %s
                 THEN 1 ELSE 0 END AS is_new
-        FROM {notifications} WHERE subject_type = %s
+        FROM {notifications}
+        WHERE subject_type = %s
+            -- the incidents' id range: an index range scan instead of every page
+            AND subject_id BETWEEN (SELECT min(id) FROM i) AND (SELECT max(id) FROM i)
     ) n ON n.subject_id = i.id
     GROUP BY i.id
 ) s
@@ -319,8 +323,8 @@ def page_facts(filters: Filters) -> dict[str, int]:
     new = [f"%{NEW_TRACK[0]}%", f"%{NEW_TRACK[1]}%"]
     sql = _PAGE_FACTS_SQL.format(incidents=inner, notifications=Notification._meta.db_table)
     params = [
-        connection.ops.adapt_datetimefield_value(filters.start),
         *inner_params,
+        connection.ops.adapt_datetimefield_value(filters.start),
         f"%{FIRST_STEP}%",
         *new,
         SUBJECT_TYPE,

@@ -316,9 +316,13 @@ class Notification(models.Model):
             models.Index(
                 fields=("channel", "address", "attempted_at"), name="notification_addr_attempt"
             ),
-            # Insights' interruptions: pages sent by SMS or voice in a range.
-            models.Index(fields=("channel", "sent_at"), name="notification_sent"),
-            # Insights' page facts (escalated, tiers): an incident's pages, read from the index.
+            # Insights (read from the indexes alone): interruptions, pages sent by SMS or voice
+            # in a range; the page facts (escalated, tiers), an incident's pages.
+            models.Index(
+                fields=("channel", "sent_at", "recipient", "subject_id", "idempotency_key"),
+                condition=models.Q(subject_type="incident", status="sent"),
+                name="notification_sent",
+            ),
             models.Index(
                 fields=("subject_id", "recipient", "idempotency_key"),
                 condition=models.Q(subject_type="incident"),

@@ -113,7 +113,8 @@ def test_the_portal_form_and_the_resolve_form(people: dict[str, User]) -> None:
     client.force_login(people["ack"])
     incident = resolved(people)
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
-    assert "Was this actionable?" in page and 'id="answer-actionable"' in page
+    assert "Was this actionable?" in page
+    assert 'id="answer-actionable"' in page
     client.post(f"/incidents/{incident.pk}/actionable/", {"actionable": "no", "reason": "noise"})
     incident.refresh_from_db()
     assert (incident.actionable, incident.actionable_reason) == (False, "noise")
