@@ -332,8 +332,13 @@ def page_facts(filters: Filters) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone() or ()
-    names = ("escalated", "p_escalated", "veteran_acknowledged", "new_acknowledged")
-    names += ("new_ended_with_veteran",)
+    names = (
+        "escalated",
+        "p_escalated",
+        "veteran_acknowledged",
+        "new_acknowledged",
+        "new_ended_with_veteran",
+    )
     return {name: int(value or 0) for name, value in zip(names, row, strict=False)}
 
 
