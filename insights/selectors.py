@@ -56,8 +56,7 @@ from oncall.models import User
 from reports.hours import hours_oncall
 from reports.stats import BUSINESS, HOUR_KINDS, OFF, SLEEP, business_hours, hour_kind
 from rotations import resolver
-from rotations.models import Rotation
-from rotations.selectors import rotations_with_members
+from rotations.models import Rotation, RotationMember
 
 SUBJECT_TYPE = "incident"  # incidents.engine.SUBJECT_TYPE: an incident's pages
 INTERRUPTING = (Channel.SMS, Channel.VOICE)
@@ -435,6 +434,21 @@ class Business:
         return self.hours.start.minute == 0 and self.hours.end.minute == 0
 
 
+def rotations_with_members_at_once() -> list[Rotation]:
+    """Every rotation that has members, with its team and `ordered_members` (as
+    `rotations_with_members` gives them) in one query instead of two."""
+    members = RotationMember.objects.select_related("rotation__team", "user").order_by(
+        "rotation_id", "position", "id"
+    )
+    rotations: dict[int, Rotation] = {}
+    for member in members:
+        rotation = rotations.setdefault(member.rotation_id, member.rotation)
+        if not hasattr(rotation, "ordered_members"):
+            rotation.ordered_members = []  # type: ignore[attr-defined]
+        rotation.ordered_members.append(member)  # type: ignore[attr-defined]
+    return list(rotations.values())
+
+
 def business_of(rotations: Iterable[Rotation]) -> dict[int, Rotation]:
     """Each member's first rotation (by id) with working hours."""
     found: dict[int, Rotation] = {}
@@ -613,7 +627,7 @@ def insights(filters: Filters, *, zone: zoneinfo.ZoneInfo) -> Insights:
     """The page's and the API's figures (9 queries on PostgreSQL, a few more for people)."""
     headline, previous, tier_acks = headline_figures(filters)
     weeks = weekly_trend(filters, zone)
-    rotations = list(rotations_with_members(Rotation.objects.select_related("team")))
+    rotations = rotations_with_members_at_once()
     working = business_of(rotations)
     found = interruptions(filters, working, zone)
     acks = acknowledgements_by_person(filters)

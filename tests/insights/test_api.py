@@ -81,5 +81,5 @@ def test_queries_are_fixed(
     history: History, django_assert_max_num_queries: DjangoAssertNumQueries
 ) -> None:
     client = bearer_client(viewer())
-    with django_assert_max_num_queries(14):  # key and user, then the figures
+    with django_assert_max_num_queries(11):  # the key and its user, then the figures
         assert client.get(URL).status_code == 200
