@@ -34,6 +34,7 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 # STATICFILES_DIRS reads htmx from BASE_DIR/node_modules/htmx.org/dist.
 COPY --from=assets /src/node_modules/htmx.org/dist /app/node_modules/htmx.org/dist
+COPY --from=assets /src/node_modules/chart.js/dist /app/node_modules/chart.js/dist
 # The source stays root-owned (read-only for the app); only VAR_DIR is writable by it.
 COPY . /app
 RUN mkdir -p /app/var && chown oncall:oncall /app/var

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from incidents.models import (
+    ACTIONABLE_REASON_MAX,
     BRIDGE_MAX,
     FIVE_W_MAX,
     PHONE_MAX,
@@ -169,8 +170,22 @@ class EngageForm(ServiceErrorsMixin, forms.Form):
 # --------------------------------------------------------------------------- actions
 
 
+ACTIONABLE_CHOICES = (("", "Not answered"), ("yes", "Yes"), ("no", "No"))
+
+
 class ResolveForm(forms.Form):
     note = forms.CharField(max_length=TEXT_MAX, required=False, label="Resolution note")
+    # "Was this actionable?" answered with the resolve (optional).
+    actionable = forms.TypedChoiceField(
+        choices=ACTIONABLE_CHOICES, required=False, coerce=lambda v: v == "yes", empty_value=None
+    )
+
+
+class ActionableForm(forms.Form):
+    actionable = forms.TypedChoiceField(
+        choices=ACTIONABLE_CHOICES[1:], coerce=lambda v: v == "yes", label="Was this actionable?"
+    )
+    reason = forms.CharField(max_length=ACTIONABLE_REASON_MAX, required=False)
 
 
 class ReopenForm(forms.Form):

@@ -137,6 +137,7 @@ TICKET_MAX = 100
 REQUESTER_MAX = 150
 PHONE_MAX = 40
 BRIDGE_MAX = 500
+ACTIONABLE_REASON_MAX = 500  # why an incident was (not) actionable
 FIVE_W_MAX = 2000  # each of triage's 5Ws (the portal's triage form)
 
 
@@ -240,6 +241,18 @@ class Incident(models.Model):
     resolved_via = models.CharField(max_length=16, choices=Via.choices, blank=True)
     last_status_update_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # "Was this actionable?" (issue 17): answered on a resolved incident by its commander or
+    # whoever acknowledged it (or a Manager); null: not answered. Feeds the noise figures.
+    actionable = models.BooleanField(
+        null=True, blank=True, help_text="Was this incident actionable? Null: not answered."
+    )
+    actionable_reason = models.CharField(
+        max_length=ACTIONABLE_REASON_MAX, blank=True, default="", db_default=""
+    )
+    actionable_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actionable_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-triggered_at", "-id")
@@ -315,6 +328,7 @@ class TimelineKind(models.TextChoices):
     COUNCIL_DECISION = "council_decision", "Engineering council decision"
     CUSTOMER_CONTACT = "customer_contact", "Customer contacted"
     CATEGORY = "category", "Category changed"
+    ACTIONABLE = "actionable", "Actionable answered"
 
 
 class TimelineEvent(models.Model):

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/live/", views.incident_live, name="live"),
     path("<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("<int:pk>/actionable/", views.actionable, name="actionable"),
     path("<int:pk>/reopen/", views.reopen, name="reopen"),
     path("<int:pk>/escalate/", views.escalate_now, name="escalate"),
     path("<int:pk>/reassign/", views.reassign, name="reassign"),

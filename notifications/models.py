@@ -316,6 +316,18 @@ class Notification(models.Model):
             models.Index(
                 fields=("channel", "address", "attempted_at"), name="notification_addr_attempt"
             ),
+            # Insights (read from the indexes alone): interruptions, pages sent by SMS or voice
+            # in a range; the page facts (escalated, tiers), an incident's pages.
+            models.Index(
+                fields=("channel", "sent_at", "recipient", "subject_id", "idempotency_key"),
+                condition=models.Q(subject_type="incident", status="sent"),
+                name="notification_sent",
+            ),
+            models.Index(
+                fields=("subject_id", "recipient", "idempotency_key"),
+                condition=models.Q(subject_type="incident"),
+                name="notification_incident_pages",
+            ),
         ]
 
     def __str__(self) -> str:

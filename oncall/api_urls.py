@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("postmortems.api.urls")),
     path("", include("reports.api.urls")),
     path("", include("integrations.api.urls")),  # integrations/ and webhooks/
+    path("", include("insights.api_urls")),
 ]

@@ -31,5 +31,6 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("reports/", include("reports.urls")),
+    path("insights/", include("insights.urls")),
     path("", include("rotations.urls")),
 ]

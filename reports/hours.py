@@ -57,12 +57,25 @@ def _pages(
     return by_user
 
 
-def hours_oncall(*, start: datetime, end: datetime, team_id: int | None = None) -> list[HoursRow]:
-    """Each (person, rotation) on call within [start, end), sorted by person and rotation."""
-    rotations = Rotation.objects.select_related("team")
-    if team_id is not None:
-        rotations = rotations.filter(team_id=team_id)
-    found = list(rotations_with_members(rotations))
+def hours_oncall(
+    *,
+    start: datetime,
+    end: datetime,
+    team_id: int | None = None,
+    rotations: list[Rotation] | None = None,
+    with_pages: bool = True,
+) -> list[HoursRow]:
+    """Each (person, rotation) on call within [start, end), sorted by person and rotation.
+
+    `rotations`: already read with their members (`rotations_with_members`), else read here;
+    `with_pages=False` leaves the pages out (insights counts its own, one query fewer)."""
+    if rotations is not None:
+        found = [r for r in rotations if team_id is None or r.team_id == team_id]
+    else:
+        queryset = Rotation.objects.select_related("team")
+        if team_id is not None:
+            queryset = queryset.filter(team_id=team_id)
+        found = list(rotations_with_members(queryset))
     overrides = overrides_between([r.pk for r in found], start, end)
     rows: dict[tuple[int, int], HoursRow] = {}
     segments: list[tuple[HoursRow, resolver.Shift]] = []
@@ -89,7 +102,7 @@ def hours_oncall(*, start: datetime, end: datetime, team_id: int | None = None) 
             if seg.override:
                 row.override += seg.end - seg.start
             segments.append((row, seg))
-    pages = _pages({user_id for user_id, _ in rows}, start, end)
+    pages = _pages({user_id for user_id, _ in rows}, start, end) if with_pages else {}
     for row, seg in segments:
         for at, incident_id in pages.get(row.user.pk, []):
             if seg.start <= at < seg.end:

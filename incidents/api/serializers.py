@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.models import (
+    ACTIONABLE_REASON_MAX,
     BRIDGE_MAX,
     PHONE_MAX,
     REQUESTER_MAX,
@@ -107,6 +108,10 @@ class StatusUpdateSerializer(serializers.Serializer):
 
 class IncidentDetailSerializer(IncidentSerializer):
     timeline = TimelineEventSerializer(many=True, help_text="Every change, oldest first.")
+    actionable = serializers.BooleanField(
+        allow_null=True, help_text="Was this actionable? Null: not answered yet."
+    )
+    actionable_reason = serializers.CharField(help_text="Why (optional).")
     status_updates = serializers.SerializerMethodField(help_text="Newest first.")
 
     @extend_schema_field(StatusUpdateSerializer(many=True))
@@ -175,6 +180,22 @@ class IncidentUpdateSerializer(serializers.Serializer):
 
 class ResolveSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    actionable = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="Was this actionable? Answered with the resolve (the commander, whoever "
+        "acknowledged, or a Manager); absent or null: not answered.",
+    )
+    actionable_reason = serializers.CharField(
+        max_length=ACTIONABLE_REASON_MAX, required=False, allow_blank=True
+    )
+
+
+class ActionableSerializer(serializers.Serializer):
+    actionable = serializers.BooleanField(help_text="Was this incident actionable?")
+    reason = serializers.CharField(
+        max_length=ACTIONABLE_REASON_MAX, required=False, allow_blank=True, help_text="Why."
+    )
 
 
 class ReopenSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ serializer. Domain errors (IncidentError) become 409 in the portal's error shape
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -58,7 +59,7 @@ class IncidentApiView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, services.TriageIncomplete):
             exc = exceptions.ValidationError({"triage": [str(exc)]})
-        elif isinstance(exc, services.AcknowledgeRefused):
+        elif isinstance(exc, services.AcknowledgeRefused | services.ActionableRefused):
             exc = exceptions.PermissionDenied(str(exc), code=exc.code)
         elif isinstance(exc, services.IncidentError):
             exc = Conflict(str(exc), code=exc.code)
@@ -219,11 +220,37 @@ class IncidentResolveApi(IncidentApiView):
     @_action_schema("incidents_resolve", "Resolve", s.ResolveSerializer)
     def post(self, request: Request, incident_id: int) -> Response:
         data = _body(s.ResolveSerializer, request)
-        services.incident_resolve(
+        actor = signed_in(request)
+        with transaction.atomic():  # a refused answer leaves the incident unresolved
+            incident = services.incident_resolve(
+                incident=_incident(incident_id), actor=actor, via=Via.API, note=data.get("note", "")
+            )
+            if data.get("actionable") is not None:
+                services.incident_mark_actionable(
+                    incident=incident,
+                    actor=actor,
+                    actionable=data["actionable"],
+                    reason=data.get("actionable_reason", ""),
+                    via=Via.API,
+                )
+        return Response(_detail(incident_id))
+
+
+class IncidentActionableApi(IncidentApiView):
+    @_action_schema(
+        "incidents_actionable",
+        "Was this actionable? Yes or no with an optional reason, on a resolved incident (its "
+        "commander, whoever acknowledged it, or a Manager; 409 not_resolved before it is)",
+        s.ActionableSerializer,
+    )
+    def post(self, request: Request, incident_id: int) -> Response:
+        data = _body(s.ActionableSerializer, request)
+        services.incident_mark_actionable(
             incident=_incident(incident_id),
             actor=signed_in(request),
+            actionable=data["actionable"],
+            reason=data.get("reason", ""),
             via=Via.API,
-            note=data.get("note", ""),
         )
         return Response(_detail(incident_id))
 

@@ -1,5 +1,11 @@
 """Every write of the incidents app: one keyword-only function per use case."""
 
+from incidents.services.actionable import (
+    ActionableRefused,
+    NotResolved,
+    actionable_may_answer,
+    incident_mark_actionable,
+)
 from incidents.services.declare import (
     engage_description,
     incident_declare,
@@ -35,16 +41,20 @@ from incidents.services.updates import (
 
 __all__ = [
     "AcknowledgeRefused",
+    "ActionableRefused",
     "IllegalTransition",
     "IncidentError",
+    "NotResolved",
     "StalePage",
     "TriageIncomplete",
+    "actionable_may_answer",
     "engage_description",
     "incident_acknowledge",
     "incident_add_note",
     "incident_declare",
     "incident_engage",
     "incident_escalate_now",
+    "incident_mark_actionable",
     "incident_post_status_update",
     "incident_reassign",
     "incident_record_call",

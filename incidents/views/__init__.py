@@ -9,6 +9,7 @@ hover). Any signed-in role may act: support and engineers alike (handbooks 000 a
 
 from incidents.views.actions import (
     acknowledge,
+    actionable,
     add_note,
     confirm_triage,
     escalate_now,
@@ -31,6 +32,7 @@ from incidents.views.lists import acknowledge_mine, incident_list, my_incidents
 __all__ = [
     "acknowledge",
     "acknowledge_mine",
+    "actionable",
     "add_note",
     "confirm_triage",
     "declare",

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from incidents import acks, services
 from incidents.forms import (
+    ActionableForm,
     CommanderForm,
     NoteForm,
     ReassignForm,
@@ -137,11 +139,32 @@ def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @in_viewer_timezone
 def resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
-        incident = services.incident_resolve(incident=incident, actor=actor, note=data["note"])
+        with transaction.atomic():  # a refused answer leaves the incident unresolved
+            incident = services.incident_resolve(incident=incident, actor=actor, note=data["note"])
+            if data.get("actionable") is not None:
+                services.incident_mark_actionable(
+                    incident=incident, actor=actor, actionable=data["actionable"]
+                )
         return f"{incident.number} resolved."
 
     return _run_action(
         request, pk, run=run, form_name="resolve_form", form=ResolveForm(request.POST)
+    )
+
+
+@require_POST
+@in_viewer_timezone
+def actionable(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Was this actionable? (the commander, whoever acknowledged, or a Manager)."""
+
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        incident = services.incident_mark_actionable(
+            incident=incident, actor=actor, actionable=data["actionable"], reason=data["reason"]
+        )
+        return f"{incident.number}: answer saved."
+
+    return _run_action(
+        request, pk, run=run, form_name="actionable_form", form=ActionableForm(request.POST)
     )
 
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "integrations.apps.IntegrationsConfig",
     "postmortems.apps.PostmortemsConfig",
     "reports.apps.ReportsConfig",
+    "insights.apps.InsightsConfig",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
