@@ -118,7 +118,7 @@ def contacts_due(*, now: datetime) -> QuerySet[CustomerContact]:
     return (
         latest_contacts()
         .filter(next_due_at__lte=now)
-        .exclude(incident__status=Status.RESOLVED)
+        .filter(incident__status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED))
         .select_related("incident", "by")
         .order_by("next_due_at", "pk")
     )
