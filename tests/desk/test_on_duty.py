@@ -13,10 +13,11 @@ from incidents.engine import escalation_sweep
 from incidents.models import Category, Incident, Rung
 from incidents.services import incident_declare
 from incidents.support import SUPPORT_CHANNEL, initial_rung, support_channel_announce
+from integrations.services.groups import declare_from
 from notifications.models import Channel, Notification
 from rotations.models import Team, TeamKind, Tier
 from tests.desk.conftest import T0, Desk
-from tests.factories import OverrideFactory
+from tests.factories import IntegrationFactory, OverrideFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +145,15 @@ def test_the_demo_has_a_support_desk_with_both_tiers() -> None:
         Tier.FIRST,
         "escalation_contact",
     ]
+
+
+def test_an_alert_from_support_s_integration_pages_the_first_tier(desk: Desk) -> None:
+    # Handbook 004, ALERT 1: a metric's alarm reaches first-tier support (PagerDuty and Slack).
+    integration = IntegrationFactory.create(team=desk.team)
+    with time_machine.travel(T0, tick=False):
+        incident = declare_from(
+            integration, title="p99 latency over 2 s", severity="SEV2", dedup_key="latency"
+        )
+        escalation_sweep()
+    assert incident.rung == Rung.FIRST_TIER
+    assert paged(incident) == ["santhosh"]
