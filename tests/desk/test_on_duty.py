@@ -124,8 +124,13 @@ def test_support_people_see_their_shifts(client: Client, desk: Desk) -> None:
     client.force_login(desk.people["noah"])
     with time_machine.travel(T0, tick=False):
         response = client.get("/me/shifts/")
+        team_page = client.get("/teams/support/")
     assert response.status_code == 200
     assert "Support" in response.content.decode()
+    assert team_page.status_code == 200
+    html = team_page.content.decode()
+    assert "Support first tier" in html
+    assert "Support second tier" in html
 
 
 def test_the_demo_has_a_support_desk_with_both_tiers() -> None:
