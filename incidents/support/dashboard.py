@@ -196,7 +196,11 @@ def _open(incidents: list[IncidentRow], now: datetime) -> list[tuple[str, list[O
 
 def _duty(now: datetime) -> list[DutyTeam]:
     """Every team's tiers on duty now, support first; numbers to dial for call-directly teams."""
-    teams = list(Team.objects.prefetch_related("direct_numbers").order_by("name"))
+    teams = list(
+        Team.objects.only("pk", "slug", "name", "kind", "contact_mode")
+        .prefetch_related("direct_numbers")
+        .order_by("name")
+    )
     rotations = list(rotations_with_members())
     by_team: dict[int, list[OnCall]] = {t.pk: [] for t in teams}
     for oncall in oncall_for_rotations(rotations, now):
