@@ -20,8 +20,13 @@ from oncall.roles import ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, user_roles
 # Reminders: the subject id is the incident's, the type says which reminder it is.
 TRIAGE_REMINDER = "incident.triage"
 UPDATE_REMINDER = "incident.update_due"
-REMINDER_TYPES = (TRIAGE_REMINDER, UPDATE_REMINDER)
-REMINDER_LABELS = {TRIAGE_REMINDER: "triage overdue", UPDATE_REMINDER: "status update due"}
+CONTACT_REMINDER = "incident.contact_due"  # a customer contact is due (handbook 004)
+REMINDER_TYPES = (TRIAGE_REMINDER, UPDATE_REMINDER, CONTACT_REMINDER)
+REMINDER_LABELS = {
+    TRIAGE_REMINDER: "triage overdue",
+    UPDATE_REMINDER: "status update due",
+    CONTACT_REMINDER: "customer contact due",
+}
 
 # A page is "paging you now" until it is sent and the incident is acknowledged or resolved.
 LIVE_PAGE_STATUSES = (

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 from oncall.roles import EDIT, ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, VIEW
 
-RECORDS = ("incident", "timelineevent", "escalationstate", "statusupdate")
+RECORDS = ("incident", "timelineevent", "escalationstate", "statusupdate", "customercontact")
 
 
 class IncidentsConfig(AppConfig):
@@ -23,5 +23,9 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.services.callbacks import register
+        from incidents.support.dashboard import sees_support_dashboard
+        from incidents.support.views import support_dashboard_page
+        from oncall.views import register_home
 
         register()
+        register_home(sees_support_dashboard, support_dashboard_page)

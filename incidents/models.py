@@ -70,6 +70,11 @@ class SeverityPolicy(models.Model):
         related_name="+",
         help_text="Use this policy instead of the team's for incidents of this severity.",
     )
+    # Handbook 004: second-tier support keeps the customer informed at this cadence.
+    customer_contact_interval = models.DurationField(
+        default=timedelta(hours=4),
+        help_text="The customer is contacted again within this (second-tier support).",
+    )
 
     class Meta:
         ordering = ("level",)
@@ -86,6 +91,7 @@ class SeverityPolicy(models.Model):
             "status_update_interval",
             "postmortem_due",
             "action_item_due",
+            "customer_contact_interval",
         ):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
@@ -449,3 +455,40 @@ class StatusUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident.number} update {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ContactChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    FORUM = "forum", "Support forum"
+    CHAT = "chat", "Chat"
+    OTHER = "other", "Other"
+
+
+CONTACT_SUMMARY_MAX = 2000
+
+
+class CustomerContact(models.Model):
+    """One conversation with the customer about an incident (handbook 004, COMMUNICATE):
+    logged by second-tier support; `next_due_at` is when the customer hears from us again."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="customer_contacts"
+    )
+    channel = models.CharField(max_length=8, choices=ContactChannel.choices)
+    summary = models.TextField(max_length=CONTACT_SUMMARY_MAX)
+    at = models.DateTimeField(help_text="When the customer was contacted.")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    next_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next contact is due (null: none planned)."
+    )
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        indexes = [models.Index(fields=("next_due_at",), name="customer_contact_due")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.get_channel_display()} {self.at:%Y-%m-%d %H:%M}"

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from incidents import engine
 from incidents.services import incident_timers_sweep
+from incidents.support import contacts
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +32,13 @@ def escalation_sweep(**kwargs: object) -> int:
 @shared_task(name="incidents.timers_sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
 def timers_sweep(**kwargs: object) -> int:
     return incident_timers_sweep()
+
+
+@shared_task(
+    name="incidents.customer_contacts_remind",
+    ignore_result=True,
+    time_limit=60,
+    soft_time_limit=50,
+)
+def customer_contacts_remind(**kwargs: object) -> int:
+    return contacts.customer_contacts_remind()

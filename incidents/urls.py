@@ -1,6 +1,7 @@
 from django.urls import path
 
 from incidents import views
+from incidents.support import views as support_views
 
 app_name = "incidents"
 
@@ -25,4 +26,10 @@ urlpatterns = [
     path("<int:pk>/status-update/", views.post_status_update, name="status-update"),
     path("<int:pk>/triage/", views.confirm_triage, name="triage"),
     path("<int:pk>/call/", views.record_call, name="record-call"),
+    path(
+        "<int:pk>/customer-contacts/",
+        support_views.customer_contact_create,
+        name="customer-contact",
+    ),
+    path("support/live/", support_views.support_dashboard_live, name="support-live"),
 ]

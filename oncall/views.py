@@ -1,5 +1,8 @@
 """Core pages: the home page, the health check and the favicon."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
@@ -19,8 +22,23 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
+# A role's own home page, registered by an app above (the incidents app gives support roles
+# the live support dashboard): (applies to this user?, the view). The first that applies wins.
+HomeView = tuple[Callable[[Any], bool], Callable[[HttpRequest], HttpResponse]]
+HOME_VIEWS: list[HomeView] = []
+
+
+def register_home(applies: Callable[[Any], bool], view: Callable[..., HttpResponse]) -> None:
+    if (applies, view) not in HOME_VIEWS:
+        HOME_VIEWS.append((applies, view))
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    """One URL for everybody; what it shows depends on the role (see HOME_VIEWS)."""
+    for applies, view in HOME_VIEWS:
+        if applies(request.user):
+            return view(request)
     return render(request, "oncall/home.html")
 
 

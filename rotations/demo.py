@@ -4,6 +4,8 @@
   its policy walks the veteran list every 10 minutes, then pages the CPE manager.
 - Platform: called directly (the handbooks' Platform tab), numbers to dial.
 - VRO: one sprint-long (14 day) rotation covering working hours only (Mon–Fri 9–17 ET).
+- Support (handbook 004): first tier on duty (Santhosh, Dinesh), second tier (Noah); its
+  policy pages the first tier on duty, then the support manager (Dinesh).
 """
 
 from datetime import date, time, timedelta
@@ -22,6 +24,7 @@ from rotations.models import (
     RotationMember,
     StepAction,
     Team,
+    TeamKind,
     Tier,
 )
 
@@ -174,3 +177,60 @@ def seed(*, users: dict[str, User]) -> None:
         working_hours_end=time(17),
         working_hours_timezone="America/New_York",
     )
+
+    support, _ = Team.objects.update_or_create(
+        slug="support",
+        defaults={
+            "name": "Support",
+            "description": "Cloud support desk (handbook 004): the first tier triages, the "
+            "second tier keeps the customer informed.",
+            "escalation_contact": u["dinesh"],
+            "kind": TeamKind.SUPPORT,
+        },
+    )
+    support.members.set([u["santhosh"], u["dinesh"], u["noah"]])
+    daily_india = {
+        "shift_length": timedelta(days=1),
+        "handoff_time": time(9),
+        "timezone": "Asia/Kolkata",
+    }
+    first_tier = _rotation(
+        support,
+        [u["santhosh"], u["dinesh"]],
+        tier=Tier.FIRST,
+        position=Position.PRIMARY,
+        start_date=START,
+        **daily_india,
+    )
+    _rotation(
+        support,
+        [u["noah"]],
+        tier=Tier.SECOND,
+        position=Position.PRIMARY,
+        start_date=START,
+        **weekly,
+    )
+    support_policy, _ = EscalationPolicy.objects.update_or_create(
+        team=support,
+        name="First tier on duty",
+        defaults={
+            "description": "Handbook 004: the first tier on duty, then the support manager.",
+            "repeat": 0,
+        },
+    )
+    support_policy.steps.all().delete()
+    EscalationStep.objects.create(
+        policy=support_policy,
+        position=0,
+        action=StepAction.ROTATION_ONCALL,
+        rotation=first_tier,
+        wait=timedelta(minutes=10),
+    )
+    EscalationStep.objects.create(
+        policy=support_policy,
+        position=1,
+        action=StepAction.ESCALATION_CONTACT,
+        wait=timedelta(minutes=10),
+    )
+    support.default_policy = support_policy
+    support.save(update_fields=["default_policy"])

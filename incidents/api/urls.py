@@ -3,6 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 
 from incidents.api import views
+from incidents.support.api import IncidentCustomerContactsApi
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("incidents/", views.IncidentListApi.as_view(), name="incident-list"),
@@ -46,6 +47,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "incidents/<int:incident_id>/actionable/",
         views.IncidentActionableApi.as_view(),
         name="incident-actionable",
+    ),
+    path(
+        "incidents/<int:incident_id>/customer-contacts/",
+        IncidentCustomerContactsApi.as_view(),
+        name="incident-customer-contacts",
     ),
     path("engage/", views.EngageApi.as_view(), name="engage"),
     path("severity-policies/", views.SeverityPolicyListApi.as_view(), name="severity-policy-list"),

@@ -20,6 +20,7 @@ from rotations.models import (
     Rotation,
     StepAction,
     Team,
+    TeamKind,
     Tier,
 )
 from rotations.selectors import rotations_with_members
@@ -62,8 +63,10 @@ def _team_rotation(team: Team, tier: str) -> Rotation | None:
 
 
 def veteran_snapshot(*, team: Team, at: datetime) -> PolicySnapshot | None:
-    """Walk the veteran primary list, each after the wait; then the escalation contact."""
-    rotation = _team_rotation(team, Tier.VETERAN) or _team_rotation(team, Tier.NONE)
+    """Walk the veteran primary list, each after the wait; then the escalation contact.
+    A support team's list is its first tier on duty (handbook 004)."""
+    first = Tier.FIRST if team.kind == TeamKind.SUPPORT else Tier.VETERAN
+    rotation = _team_rotation(team, first) or _team_rotation(team, Tier.NONE)
     wait = timedelta(seconds=settings.ENGAGE_WALK_WAIT_SECONDS)
     steps = []
     if rotation is not None:

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from incidents import engine
+from incidents import engine, support
 from incidents.models import (
     ContactMode,
     Incident,
@@ -154,6 +154,7 @@ def incident_declare(
         # integration's incident is outside the per-team dedup constraint (its alert group
         # keys it), so its team needs no query either.
         held = ["escalation_policy", "commander", "declared_by"]
+        incident.rung = support.initial_rung(incident)
         incident.full_clean(exclude=[*held, "team"] if source == Source.INTEGRATION else held)
         if (
             escalation_policy is not None
@@ -171,6 +172,7 @@ def incident_declare(
             via=via,
             data={"severity": severity, "team": team.slug if team else None, "source": source},
         )
+        support.support_channel_announce(incident=incident)
         if team is not None and team.contact_mode == TeamContactMode.CALL:
             _call_directly(incident, team, actor, via)
         else:

@@ -266,6 +266,8 @@ CELERY_TASK_ROUTES = {
     "reports.shift_start": {"queue": "default"},
     "reports.reminders": {"queue": "default"},
     "reports.shift_reminders": {"queue": "default"},
+    # Customer contacts past their due time → the second tier on duty (handbook 004).
+    "incidents.customer_contacts_remind": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -318,6 +320,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.shift_reminders",
         "schedule": timedelta(seconds=env.int("REPORTS_SWEEP_SECONDS", default=60)),
     },
+    # Customer contacts past their due time: remind the second tier on duty, once per due time.
+    "customer-contacts-remind": {
+        "task": "incidents.customer_contacts_remind",
+        "schedule": timedelta(seconds=env.int("CUSTOMER_CONTACT_SWEEP_SECONDS", default=60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -352,6 +359,9 @@ NOTIFY_BACKENDS = notify_backends(console=NOTIFY_CONSOLE)
 # groups (usergroups:write); empty: those updates fail visibly on the outbox.
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api")
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
+# Handbook 004: new support incidents are posted to the support channel (#support) through
+# this Slack incoming webhook; empty: no post.
+SUPPORT_SLACK_WEBHOOK_URL = env.str("SUPPORT_SLACK_WEBHOOK_URL", default="")
 TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="https://api.twilio.com")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
@@ -530,6 +540,7 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "postmortems.models.ActionItemStatus",
         "ActionItemKindEnum": "postmortems.models.ActionItemKind",
         "ActionItemPriorityEnum": "postmortems.models.ActionItemPriority",
+        "CustomerContactChannelEnum": "incidents.models.ContactChannel",
     },
 }
 

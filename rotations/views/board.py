@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from oncall.http import HtmxHttpRequest, in_viewer_timezone
-from rotations.models import ContactMode
+from rotations.models import ContactMode, TeamKind
 from rotations.selectors import OnCall, oncall_overview
 
 
@@ -34,7 +34,8 @@ def oncall(request: HtmxHttpRequest) -> HttpResponse:
                 for current, coming in zip(entry.now, entry.next, strict=True)
             ],
         }
-        for entry in oncall_overview(at=now)
+        # The support desk's tiers first (handbook 004), then the engineering teams by name.
+        for entry in sorted(oncall_overview(at=now), key=lambda e: e.team.kind != TeamKind.SUPPORT)
     ]
     context = {"teams": teams, "now": now}
     template = "rotations/oncall.html#board" if request.htmx else "rotations/oncall.html"

@@ -127,12 +127,21 @@ def test_every_page_needs_login(client: Client, core: Core, method: str, url: st
     assert Incident.objects.count() == 1
 
 
-def test_nav_and_home_link_to_the_incident_pages(client: Client, support: User) -> None:
-    client.force_login(support)
+def test_nav_and_home_link_to_the_incident_pages(client: Client, core: Core) -> None:
+    # An engineer's home (support roles get the live support dashboard at "/" instead).
+    client.force_login(core.people["alice"])
     html = client.get("/").content.decode()
     for url in ("/incidents/", "/incidents/declare/", "/incidents/engage/", "/incidents/mine/"):
         assert f'href="{url}"' in html
     assert 'hx-get="/incidents/mine/"' in html
+
+
+def test_supports_home_is_the_dashboard_with_the_same_links(client: Client, support: User) -> None:
+    client.force_login(support)
+    html = client.get("/").content.decode()
+    for url in ("/incidents/", "/incidents/declare/", "/incidents/engage/"):
+        assert f'href="{url}"' in html
+    assert 'id="support-dashboard"' in html
 
 
 def test_my_incidents_lists_what_i_declared_and_counts_every_open_one(

@@ -1,0 +1,303 @@
+"""The live support dashboard's reads (handbook 004): each section's rows and a version (a
+hash of what the section shows), so the refresh answers only the sections that changed.
+
+A fixed number of queries however many incidents, teams or people (`bench/dashboard.py`):
+the viewer's roles, the severity policies, the open incidents, the rotations (teams, direct
+numbers, rotations, members, overrides), the customer contacts due and the viewer's pages.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from incidents.acks import LIVE_PAGE_STATUSES
+from incidents.engine import SUBJECT_TYPE
+from incidents.models import (
+    CustomerContact,
+    Incident,
+    Rung,
+    Severity,
+    SeverityPolicy,
+    Status,
+)
+from incidents.support.contacts import contacts_due
+from notifications.models import Notification
+from oncall.models import User
+from oncall.roles import SUPPORT, SUPPORT_MANAGER
+from rotations.models import DirectNumber, Team, TeamKind, Tier
+from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
+
+SECTIONS = ("triage", "open", "duty", "contacts", "mine")
+DASHBOARD_ROLES = frozenset({SUPPORT, SUPPORT_MANAGER})
+# Rows a section shows at most (a wall screen, not an archive: the incident list has the rest).
+SECTION_ROWS = 50
+# Support tiers first, in the handbook's order; then the engineering tiers.
+TIER_ORDER: dict[str, int] = {
+    Tier.FIRST: 0,
+    Tier.SECOND: 1,
+    Tier.VETERAN: 2,
+    Tier.NEW: 3,
+    Tier.NONE: 4,
+}
+
+
+def sees_support_dashboard(user: User) -> bool:
+    """Support and the support manager get the dashboard as their home (group membership,
+    not the superuser flag: an administrator keeps the ordinary home)."""
+    return any(g.name in DASHBOARD_ROLES for g in user.groups.all())
+
+
+def dashboard_incidents(viewer: User) -> QuerySet[Incident]:
+    """The open incidents the viewer may see: the one place the dashboard lists incidents
+    (security incidents' visibility rule plugs in here)."""
+    # `status IN (open ones)`, not `NOT resolved`: the (status, triggered_at) index serves it.
+    return Incident.objects.filter(status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED))
+
+
+# What the dashboard shows of an open incident, read as plain values (no model instances:
+# the refresh reads every open incident every few seconds).
+INCIDENT_FIELDS = (
+    "pk",
+    "title",
+    "severity",
+    "status",
+    "rung",
+    "next_target_at",
+    "team_id",
+    "team__name",
+    "team__slug",
+    "commander_id",
+    "acknowledged_by_id",
+    "triage_confirmed_at",
+    "triggered_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    pk: int
+    title: str
+    severity: str
+    status: str
+    rung: str
+    next_target_at: datetime | None
+    team_id: int | None
+    team_name: str | None
+    team_slug: str | None
+    commander_id: int | None
+    acknowledged_by_id: int | None
+    triage_confirmed_at: datetime | None
+    triggered_at: datetime
+
+    @property
+    def number(self) -> str:
+        return f"INC-{self.pk}"
+
+    def get_status_display(self) -> str:
+        return str(Status(self.status).label)
+
+    def get_rung_display(self) -> str:
+        return str(Rung(self.rung).label) if self.rung in Rung.values else self.rung
+
+
+@dataclass(frozen=True)
+class TriageRow:
+    incident: IncidentRow
+    deadline: datetime
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class OpenRow:
+    incident: IncidentRow
+    target_missed: bool
+
+
+@dataclass(frozen=True)
+class DutyTeam:
+    team: Team
+    support: bool
+    call_directly: bool
+    numbers: list[DirectNumber]
+    rows: list[OnCall]
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    contact: CustomerContact
+    overdue: bool
+
+
+@dataclass
+class Dashboard:
+    now: datetime
+    triage: list[TriageRow] = field(default_factory=list)
+    open: list[tuple[str, list[OpenRow]]] = field(default_factory=list)
+    open_count: int = 0
+    duty: list[DutyTeam] = field(default_factory=list)
+    contacts: list[ContactRow] = field(default_factory=list)
+    mine: list[dict[str, Any]] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def _version(rows: Iterable[Any]) -> str:
+    text = json.dumps(list(rows), default=str, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _incident_key(incident: IncidentRow) -> tuple[Any, ...]:
+    return (
+        incident.pk,
+        incident.title,
+        incident.severity,
+        incident.status,
+        incident.rung,
+        incident.next_target_at,
+        incident.team_id,
+        incident.commander_id,
+        incident.acknowledged_by_id,
+        incident.triage_confirmed_at,
+    )
+
+
+def _triage_targets() -> dict[str, timedelta]:
+    targets = dict(SeverityPolicy.objects.values_list("level", "triage_target"))
+    return {level: targets.get(level, settings.TRIAGE_TARGET_DEFAULT) for level in Severity}
+
+
+def _open_incidents(viewer: User) -> list[IncidentRow]:
+    rows = dashboard_incidents(viewer).order_by("triggered_at", "pk").values_list(*INCIDENT_FIELDS)
+    return [IncidentRow(*row) for row in rows]
+
+
+def _triage(incidents: list[IncidentRow], now: datetime) -> list[TriageRow]:
+    targets = _triage_targets()
+    rows = []
+    for incident in incidents:  # oldest first
+        if incident.triage_confirmed_at is None:
+            deadline = incident.triggered_at + targets[incident.severity]
+            rows.append(TriageRow(incident, deadline, now >= deadline))
+    return rows
+
+
+def _open(incidents: list[IncidentRow], now: datetime) -> list[tuple[str, list[OpenRow]]]:
+    by_level: dict[str, list[OpenRow]] = {level: [] for level in Severity.values}
+    for incident in incidents:
+        missed = incident.next_target_at is not None and incident.next_target_at <= now
+        by_level[incident.severity].append(OpenRow(incident, missed))
+    return [(level, rows) for level, rows in by_level.items() if rows]
+
+
+def _duty(now: datetime) -> list[DutyTeam]:
+    """Every team's tiers on duty now, support first; numbers to dial for call-directly teams."""
+    teams = list(
+        Team.objects.only("pk", "slug", "name", "kind", "contact_mode")
+        .prefetch_related("direct_numbers")
+        .order_by("name")
+    )
+    rotations = list(rotations_with_members())
+    by_team: dict[int, list[OnCall]] = {t.pk: [] for t in teams}
+    for oncall in oncall_for_rotations(rotations, now):
+        by_team[oncall.rotation.team_id].append(oncall)
+    out = []
+    for team in teams:
+        rows = sorted(
+            by_team[team.pk],
+            key=lambda o: (TIER_ORDER.get(o.rotation.tier, 9), o.rotation.position),
+        )
+        out.append(
+            DutyTeam(
+                team=team,
+                support=team.kind == TeamKind.SUPPORT,
+                call_directly=team.contact_mode == "call",
+                numbers=list(team.direct_numbers.all()),
+                rows=rows,
+            )
+        )
+    out.sort(key=lambda d: (not d.support, d.team.name))
+    return out
+
+
+def _paging_viewer(viewer: User, incidents: list[IncidentRow]) -> set[int]:
+    triggered = [i.pk for i in incidents if i.status == Status.TRIGGERED]
+    if not triggered:
+        return set()
+    ids = Notification.objects.filter(
+        subject_type=SUBJECT_TYPE,
+        recipient=viewer,
+        status__in=LIVE_PAGE_STATUSES,
+        subject_id__in=triggered,
+    ).values_list("subject_id", flat=True)
+    return {i for i in ids if i is not None}
+
+
+def support_dashboard(
+    *, viewer: User, now: datetime, sections: Iterable[str] = SECTIONS
+) -> Dashboard:
+    """The sections asked for, each with its version."""
+    wanted = set(sections)
+    board = Dashboard(now=now)
+    incidents = _open_incidents(viewer) if wanted & {"triage", "open", "mine"} else []
+    due: list[CustomerContact] = []
+    if wanted & {"contacts", "mine"}:
+        soon = contacts_due(now=now + timedelta(hours=1))
+        due = list(soon.filter(incident__in=dashboard_incidents(viewer))[: SECTION_ROWS * 4])
+    if "triage" in wanted:
+        board.triage = _triage(incidents, now)[:SECTION_ROWS]
+        board.versions["triage"] = _version(
+            (*_incident_key(r.incident), r.deadline, r.overdue) for r in board.triage
+        )
+    if "open" in wanted:
+        board.open = _open(incidents, now)
+        board.open_count = len(incidents)
+        board.versions["open"] = _version(
+            (*_incident_key(r.incident), r.target_missed) for _, rows in board.open for r in rows
+        )
+    if "duty" in wanted:
+        board.duty = _duty(now)
+        board.versions["duty"] = _version(
+            (
+                d.team.pk,
+                d.team.name,
+                d.call_directly,
+                [(n.label, n.phone) for n in d.numbers],
+                [(o.rotation.pk, o.user.pk if o.user else None, o.override) for o in d.rows],
+            )
+            for d in board.duty
+        )
+    if "contacts" in wanted:
+        board.contacts = [
+            ContactRow(c, c.next_due_at is not None and c.next_due_at <= now) for c in due
+        ][:SECTION_ROWS]
+        board.versions["contacts"] = _version(
+            (r.contact.pk, r.contact.next_due_at, r.overdue, r.contact.incident.severity)
+            for r in board.contacts
+        )
+    if "mine" in wanted:
+        paging = _paging_viewer(viewer, incidents)
+        overdue = {c.incident_id: c for c in due if c.next_due_at and c.next_due_at <= now}
+        for incident in incidents:
+            why = []
+            if incident.pk in paging:
+                why.append("paging you")
+            if incident.commander_id == viewer.pk:
+                why.append("you command it")
+            if incident.acknowledged_by_id == viewer.pk:
+                why.append("you acknowledged it")
+            contact = overdue.get(incident.pk)
+            if contact is not None and (why or contact.by_id == viewer.pk):
+                why.append("customer contact overdue")
+            if why:
+                board.mine.append(
+                    {"incident": incident, "why": why, "paging": incident.pk in paging}
+                )
+        board.versions["mine"] = _version(
+            (*_incident_key(m["incident"]), m["why"]) for m in board.mine
+        )
+    return board
