@@ -27,6 +27,7 @@ from incidents.services.transitions import (
     incident_reopen,
     incident_resolve,
 )
+from incidents.services.triage import TriageResult, incident_triage
 from incidents.services.updates import (
     incident_post_status_update,
     incident_timers_sweep,
@@ -39,6 +40,7 @@ __all__ = [
     "IncidentError",
     "StalePage",
     "TriageIncomplete",
+    "TriageResult",
     "engage_description",
     "incident_acknowledge",
     "incident_add_note",
@@ -54,6 +56,7 @@ __all__ = [
     "incident_set_severity",
     "incident_timers_sweep",
     "incident_transition",
+    "incident_triage",
     "incident_triage_confirm",
     "incident_update",
 ]
