@@ -13,8 +13,9 @@ from incidents.models import SERVICE_MAX, TEXT_MAX
 
 TITLE_MAX = 200
 STEPS_MAX = 20_000
-# A top-level Markdown list item: "1. Restart", "2) Drain", "- Check the queue".
-_STEP = re.compile(r"^ {0,3}(?:\d{1,3}[.)]|[-*+])\s+(\S.*)$")
+# A top-level Markdown list item ("1. Restart", "2) Drain", "- Check the queue"); items
+# indented by two spaces or more belong to the step above.
+_STEP = re.compile(r"^ ?(?:\d{1,3}[.)]|[-*+])\s+(\S.*)$")
 
 
 class PlaybookEntry(models.Model):
