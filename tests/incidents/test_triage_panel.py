@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Incident, TimelineKind
 from incidents.services import incident_declare
 from oncall.models import User
 from oncall.roles import SUPPORT
+from playbooks.services import playbook_attempt_record, playbook_entry_create
 from tests.factories import UserFactory
 from tests.incidents.conftest import T0, Core, answers_suggesting
 
@@ -162,3 +165,33 @@ def test_the_ticket_links_and_related_incidents_show(
     assert '<a href="https://jira.example.com/browse/MCT-42"' in html
     assert f'href="/incidents/{earlier.pk}/"' in html
     assert "same ticket" in html
+
+
+def test_the_panel_reads_in_a_fixed_number_of_queries(
+    client: Client, core: Core, support: User
+) -> None:
+    manager = UserFactory.create(username="mia", roles=["Manager"])
+
+    def queries(incident: Incident) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/incidents/{incident.pk}/").status_code == 200
+        return len(captured)
+
+    client.force_login(support)
+    lone = declare(core, title="Checkout down", service="checkout-api", ticket="MCT-1")
+    client.get(f"/incidents/{lone.pk}/")  # warm the caches (severity policies, sessions)
+    before = queries(lone)
+    for n in range(5):
+        declare(core, title=f"Checkout slow {n}", service="checkout-api", ticket="MCT-1")
+        entry = playbook_entry_create(
+            actor=manager,
+            team=core.team,
+            title=f"Entry {n}",
+            applies_when="always",
+            steps="1. a\n2. b",
+        )
+        playbook_attempt_record(
+            incident=lone, entry=entry, actor=support, steps_tried=[1], outcome="failed"
+        )
+    # The timeline grew (one row per attempt) but the page reads it in the same queries.
+    assert queries(lone) == before
