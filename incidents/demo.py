@@ -150,6 +150,15 @@ def _past_login_failures(core: Team, u: dict[str, User], now: datetime) -> _Stor
         where="eu-west auth service",
         when="Since 13:50 UTC, the certificate rotation",
         how="Support tickets CSD-4711 and three duplicates",
+        # Many regular customers blocked, revenue at risk, the stakeholder wants it soon:
+        # 3 + 2 + 3 + 2 + 2 = 12 points, SEV2 (incidents.triage).
+        answers={
+            "users_affected": 3,
+            "which_users": 2,
+            "user_impact": 3,
+            "company_impact": 2,
+            "stakeholder_view": 2,
+        },
     )
     story.at(start + timedelta(minutes=11))
     incident_add_note(

@@ -14,6 +14,7 @@ from incidents.models import (
     FIVE_W_MAX,
     PHONE_MAX,
     REQUESTER_MAX,
+    SERVICE_MAX,
     TEXT_MAX,
     TICKET_MAX,
     TITLE_MAX,
@@ -22,6 +23,7 @@ from incidents.models import (
     Status,
 )
 from incidents.services.declare import callback_phone_clean, ticket_clean
+from incidents.triage import EVIDENCE_MAX_ITEMS, EVIDENCE_URL_MAX, QUESTIONS
 from oncall.models import User
 from rotations.models import ContactMode, EscalationPolicy, Team
 
@@ -249,18 +251,96 @@ class StatusUpdateForm(ServiceErrorsMixin, forms.Form):
 
 
 class TriageForm(ServiceErrorsMixin, forms.Form):
-    """Handbook 004: severity and the 5Ws, within 30 minutes."""
+    """Handbook 004's checklist: the 5Ws, evidence, ticket, service, the five priority
+    questions, then the severity (with a reason when it is not the suggested one).
 
-    severity = forms.ChoiceField(choices=Severity.choices)
-    who = forms.CharField(label="Who is affected?", max_length=FIVE_W_MAX)
-    what = forms.CharField(label="What is happening?", max_length=FIVE_W_MAX)
-    where = forms.CharField(label="Where?", max_length=FIVE_W_MAX)
-    when = forms.CharField(label="When did it start?", max_length=FIVE_W_MAX)
-    how = forms.CharField(label="How (cause, trigger)?", max_length=FIVE_W_MAX)
+    With a severity it confirms (the 5Ws required); without, it saves what is there. The
+    rules are the service's (incidents.services.triage); this form only shapes the input."""
+
+    who = forms.CharField(label="Who is affected?", max_length=FIVE_W_MAX, required=False)
+    what = forms.CharField(label="What is happening?", max_length=FIVE_W_MAX, required=False)
+    where = forms.CharField(label="Where?", max_length=FIVE_W_MAX, required=False)
+    when = forms.CharField(label="When did it start?", max_length=FIVE_W_MAX, required=False)
+    how = forms.CharField(label="How (cause, trigger)?", max_length=FIVE_W_MAX, required=False)
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=EVIDENCE_MAX_ITEMS * (EVIDENCE_URL_MAX + 2),
+        help_text="Links to logs, customer emails, alerts: one per line.",
+    )
+    ticket = forms.CharField(max_length=TICKET_MAX, required=False, help_text="e.g. MCT-123")
+    service = forms.CharField(
+        max_length=SERVICE_MAX, required=False, help_text="The service affected, e.g. checkout-api."
+    )
+    severity = forms.ChoiceField(
+        choices=[("", "Choose when confirming"), *Severity.choices], required=False
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=TEXT_MAX,
+        required=False,
+        label="Reason",
+        help_text="Required when the severity is not the suggested one.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for question in QUESTIONS:
+            self.fields[question.name] = forms.TypedChoiceField(
+                label=question.text,
+                choices=[(n, f"{n} · {words}") for n, words in enumerate(question.scale, 1)],
+                coerce=int,
+                required=False,
+                empty_value=None,
+                widget=forms.RadioSelect,
+            )
 
     @classmethod
     def for_incident(cls, incident: Incident) -> "TriageForm":
-        return cls(initial={"severity": incident.severity, **incident.five_ws})
+        return cls(
+            initial={
+                "severity": incident.severity if incident.triage_confirmed_at else "",
+                "evidence": "\n".join(incident.evidence or []),
+                "ticket": incident.ticket,
+                "service": incident.service,
+                "reason": incident.triage_reason,
+                **incident.five_ws,
+                **(incident.triage_answers or {}),
+            }
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("severity"):
+            for name in ("who", "what", "where", "when", "how"):
+                if name in data and not data[name].strip():
+                    self.add_error(name, "This field is required.")
+        return data
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The cleaned input as incident_triage's keywords."""
+        data = self.cleaned_data
+        answers = {q.name: data[q.name] for q in QUESTIONS if data.get(q.name) is not None}
+        return {
+            **{name: data[name] for name in ("who", "what", "where", "when", "how")},
+            "evidence": data["evidence"].splitlines(),
+            "ticket": data["ticket"],
+            "service": data["service"],
+            "answers": answers,
+            "severity": data["severity"],
+            "reason": data["reason"],
+        }
+
+    def add_service_error(self, error: ValidationError) -> None:
+        # The service names nested input "answers.<name>" and "evidence.<index>".
+        if hasattr(error, "error_dict"):
+            renamed: dict[str, list[str]] = {}
+            for field, messages in error.message_dict.items():
+                name = field.split(".", 1)[1] if field.startswith("answers.") else field
+                name = "evidence" if name.startswith("evidence.") else name
+                renamed.setdefault(name, []).extend(messages)
+            error = ValidationError(renamed)
+        super().add_service_error(error)
 
 
 class RecordCallForm(ServiceErrorsMixin, forms.Form):

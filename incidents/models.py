@@ -145,6 +145,7 @@ PHONE_MAX = 40
 BRIDGE_MAX = 500
 ACTIONABLE_REASON_MAX = 500  # why an incident was (not) actionable
 FIVE_W_MAX = 2000  # each of triage's 5Ws (the portal's triage form)
+SERVICE_MAX = 100  # an incident's service name (incidents.triage)
 
 
 class ContactMode(models.TextChoices):
@@ -218,6 +219,19 @@ class Incident(models.Model):
     how = models.TextField(blank=True)
     triage_confirmed_at = models.DateTimeField(null=True, blank=True)
     triage_paged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Triage's checklist (handbook 004, incidents.triage): links gathered, the five priority
+    # answers (1–4 each), why the confirmed severity differs from the suggestion, and the
+    # service affected (from the alert's labels, or typed in triage; playbooks key on it).
+    evidence = models.JSONField(default=list, blank=True, db_default=[])
+    triage_answers = models.JSONField(default=dict, blank=True, db_default={})
+    triage_reason = models.TextField(blank=True, db_default="")
+    service = models.CharField(
+        max_length=SERVICE_MAX,
+        blank=True,
+        db_default="",
+        db_index=True,
+        help_text="The service affected, e.g. checkout-api.",
+    )
 
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

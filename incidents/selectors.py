@@ -1,8 +1,21 @@
 """Reads of the incidents app, with their joins."""
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    FloatField,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from incidents.models import EscalationState, Incident, Status, TimelineEvent
 from notifications.models import Notification
@@ -70,3 +83,76 @@ def incident_pages(*, incident: Incident) -> QuerySet[Notification]:
     return Notification.objects.filter(
         subject_type="incident", subject_id=incident.pk
     ).select_related("recipient")
+
+
+# --- triage: related incidents (handbook 004: "search for related existing issues") -----
+
+RELATED_DAYS = 90
+RELATED_MAX = 10
+_WORD = re.compile(r"[A-Za-z0-9]{3,}")
+_STOP = frozenset({"the", "and", "for", "with", "not", "are", "from", "after", "some"})
+
+
+def title_words(title: str, *, limit: int = 8) -> list[str]:
+    """The title's searchable words: 3+ letters, no common stop words, longest first."""
+    words = {w.lower() for w in _WORD.findall(title)} - _STOP
+    return sorted(words, key=lambda w: (-len(w), w))[:limit]
+
+
+def incidents_related(*, incident: Incident, now: datetime) -> list[Incident]:
+    """Incidents of the last RELATED_DAYS that may be the same problem: same service, same
+    ticket, same requester, or a similar title (PostgreSQL: full-text match of any of the
+    title's words, ranked; SQLite: the title contains one of its three longest words).
+
+    One query, at most RELATED_MAX rows; each row says why it matched (`same_service`,
+    `same_ticket`, `same_requester`, `similar_title`)."""
+    since = now - timedelta(days=RELATED_DAYS)
+    matches: dict[str, Q] = {}
+    if incident.service:
+        matches["same_service"] = Q(service=incident.service)
+    if incident.ticket:
+        matches["same_ticket"] = Q(ticket=incident.ticket)
+    if incident.requester_name.strip():
+        matches["same_requester"] = Q(requester_name__iexact=incident.requester_name.strip())
+    words = title_words(incident.title)
+    rank: Any = Value(0.0, output_field=FloatField())
+    if words:
+        if connection.vendor == "postgresql":
+            query = SearchQuery(" | ".join(words), search_type="raw", config="simple")
+            vector = SearchVector("title", config="simple")
+            matches["similar_title"] = Q(similar=query)
+            rank = SearchRank(vector, query)
+        else:
+            title = Q()
+            for word in words[:3]:
+                title |= Q(title__icontains=word)
+            matches["similar_title"] = title
+    if not matches:
+        return []
+    any_match = Q()
+    for condition in matches.values():
+        any_match |= condition
+    queryset = Incident.objects.filter(triggered_at__gte=since).exclude(pk=incident.pk)
+    if "similar_title" in matches and connection.vendor == "postgresql":
+        queryset = queryset.annotate(similar=SearchVector("title", config="simple"))
+    flags = {
+        name: Case(When(condition, then=True), default=False, output_field=BooleanField())
+        for name, condition in matches.items()
+    }
+    return list(
+        queryset.filter(any_match)
+        .annotate(rank=rank, **flags)
+        .select_related("team")
+        .only(
+            "id",
+            "title",
+            "severity",
+            "status",
+            "service",
+            "ticket",
+            "requester_name",
+            "triggered_at",
+            "team__name",
+        )
+        .order_by("-rank", "-triggered_at", "-id")[:RELATED_MAX]
+    )

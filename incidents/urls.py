@@ -25,6 +25,7 @@ urlpatterns = [
     path("<int:pk>/note/", views.add_note, name="note"),
     path("<int:pk>/status-update/", views.post_status_update, name="status-update"),
     path("<int:pk>/triage/", views.confirm_triage, name="triage"),
+    path("<int:pk>/triage/suggest/", views.triage_suggestion, name="triage-suggest"),
     path("<int:pk>/call/", views.record_call, name="record-call"),
     path(
         "<int:pk>/customer-contacts/",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("rotations.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("postmortems.api.urls")),
+    path("", include("playbooks.api_urls")),
     path("", include("reports.api.urls")),
     path("", include("integrations.api.urls")),  # integrations/ and webhooks/
     path("", include("insights.api_urls")),

@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("incidents/", include("incidents.urls")),
     path("postmortems/", include("postmortems.urls")),
+    path("playbooks/", include("playbooks.urls")),
     path("reports/", include("reports.urls")),
     path("insights/", include("insights.urls")),
     path("", include("rotations.urls")),

@@ -8,8 +8,10 @@ from rest_framework import serializers
 from incidents.models import (
     ACTIONABLE_REASON_MAX,
     BRIDGE_MAX,
+    FIVE_W_MAX,
     PHONE_MAX,
     REQUESTER_MAX,
+    SERVICE_MAX,
     TEXT_MAX,
     TICKET_MAX,
     TITLE_MAX,
@@ -18,6 +20,14 @@ from incidents.models import (
     Rung,
     Severity,
     Status,
+)
+from incidents.triage import (
+    ANSWER_MAX,
+    ANSWER_MIN,
+    ANSWER_NAMES,
+    EVIDENCE_MAX_ITEMS,
+    EVIDENCE_URL_MAX,
+    QUESTIONS,
 )
 from notifications.models import Channel
 from notifications.models import Status as NotificationStatus
@@ -225,3 +235,95 @@ class EngageSerializer(serializers.Serializer):
         max_length=BRIDGE_MAX, required=False, allow_blank=True, help_text="Conference bridge."
     )
     severity = SeverityField(required=False)
+
+
+# --- Triage (handbook 004's checklist) ------------------------------------------------------
+
+
+class TriageAnswersSerializer(serializers.Serializer):
+    """The five priority questions, each 1 (least) to 4 (worst)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            q.name: serializers.IntegerField(
+                min_value=ANSWER_MIN,
+                max_value=ANSWER_MAX,
+                required=False,
+                help_text=f"{q.text} "
+                + "; ".join(f"{n} = {words}" for n, words in enumerate(q.scale, 1))
+                + ".",
+            )
+            for q in QUESTIONS
+        }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(ANSWER_NAMES))
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: f"Not a question; the questions: {', '.join(ANSWER_NAMES)}."
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class TriageSerializer(serializers.Serializer):
+    """What triage gathered; every field optional. With `severity` it confirms."""
+
+    who = serializers.CharField(max_length=FIVE_W_MAX, required=False, allow_blank=True)
+    what = serializers.CharField(max_length=FIVE_W_MAX, required=False, allow_blank=True)
+    where = serializers.CharField(max_length=FIVE_W_MAX, required=False, allow_blank=True)
+    when = serializers.CharField(max_length=FIVE_W_MAX, required=False, allow_blank=True)
+    how = serializers.CharField(max_length=FIVE_W_MAX, required=False, allow_blank=True)
+    evidence = serializers.ListField(
+        child=serializers.CharField(max_length=EVIDENCE_URL_MAX, allow_blank=True),
+        max_length=EVIDENCE_MAX_ITEMS,
+        required=False,
+        help_text="Links (http/https) to logs, customer emails, alerts; replaces the list.",
+    )
+    ticket = serializers.CharField(
+        max_length=TICKET_MAX, required=False, allow_blank=True, help_text="A key like MCT-123."
+    )
+    service = serializers.CharField(
+        max_length=SERVICE_MAX,
+        required=False,
+        allow_blank=True,
+        help_text="The service affected, e.g. checkout-api.",
+    )
+    answers = TriageAnswersSerializer(
+        required=False,
+        help_text="The five priority answers (all five are needed to confirm).",
+    )
+    severity = SeverityField(
+        required=False,
+        help_text="Confirms the triage at this severity (SEV0–SEV3 or P0–P3); omit to save "
+        "and get the suggestion only.",
+    )
+    reason = serializers.CharField(
+        max_length=TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        help_text="Required when `severity` differs from the suggested one.",
+    )
+
+
+class TriageAnswerWordsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    text = serializers.CharField(help_text="The question.")
+    value = serializers.IntegerField(allow_null=True, help_text="1–4, null: not answered.")
+    words = serializers.CharField(help_text="The scale's words for the value.")
+
+
+class TriageResultSerializer(serializers.Serializer):
+    suggested_severity = serializers.ChoiceField(
+        choices=Severity.choices,
+        allow_null=True,
+        help_text="What the five answers suggest; null until all five are answered.",
+    )
+    confirmed = serializers.BooleanField(help_text="This request confirmed the triage.")
+    answers = TriageAnswerWordsSerializer(many=True)
+    evidence = serializers.ListField(child=serializers.CharField())
+    ticket_url = serializers.CharField(help_text="The ticket's link; empty without one.")
+    incident = IncidentDetailSerializer()

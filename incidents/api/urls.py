@@ -53,6 +53,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         IncidentCustomerContactsApi.as_view(),
         name="incident-customer-contacts",
     ),
+    path(
+        "incidents/<int:incident_id>/triage/",
+        views.IncidentTriageApi.as_view(),
+        name="incident-triage",
+    ),
     path("engage/", views.EngageApi.as_view(), name="engage"),
     path("severity-policies/", views.SeverityPolicyListApi.as_view(), name="severity-policy-list"),
 ]

@@ -23,6 +23,7 @@ from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter
 from incidents.models import Incident, SeverityPolicy, Source, TimelineKind, Via
 from incidents.services.declare import incident_declare_or_repeat
+from incidents.triage import answer_words, may_triage, ticket_url
 from oncall.api.errors import Conflict, error_responses
 from oncall.api.permissions import signed_in
 from oncall.http import id_from_text
@@ -384,3 +385,45 @@ class SeverityPolicyListApi(APIView):
     def get(self, request: Request) -> Response:
         policies = SeverityPolicy.objects.order_by("level")
         return Response(s.SeverityPolicySerializer(policies, many=True).data)
+
+
+class IncidentTriageApi(IncidentApiView):
+    @extend_schema(
+        operation_id="incidents_triage",
+        summary="Triage (handbook 004): 5Ws, evidence, ticket, priority answers, severity",
+        description="Saves the fields given (the rest stay) and answers `suggested_severity` "
+        "from the five priority answers (sum of the five 1–4 answers: 5–8 SEV3, 9–12 SEV2, "
+        "13–16 SEV1, 17–20 SEV0; company impact 4 is at least SEV1). With `severity` it "
+        "confirms the triage: the 5Ws and all five answers are required, and a `reason` "
+        "when the severity is not the suggested one. Anyone signed in may triage.",
+        request=s.TriageSerializer,
+        responses={200: s.TriageResultSerializer, **error_responses(*WRITE_ERRORS)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, incident_id: int) -> Response:
+        actor = signed_in(request)
+        if not may_triage(actor):
+            raise exceptions.PermissionDenied("You may not triage incidents.")
+        incident = _incident(incident_id)
+        data = _body(s.TriageSerializer, request)
+        answers = data.pop("answers", None)
+        result = services.incident_triage(
+            incident=incident,
+            actor=actor,
+            via=Via.API,
+            answers=dict(answers) if answers is not None else None,
+            **data,
+        )
+        saved = result.incident
+        body = {
+            "suggested_severity": result.suggested_severity,
+            "confirmed": result.confirmed,
+            "answers": [
+                {key: row[key] for key in ("name", "text", "value", "words")}
+                for row in answer_words(saved.triage_answers or {})
+            ],
+            "evidence": saved.evidence,
+            "ticket_url": ticket_url(saved.ticket),
+            "incident": _detail(saved.pk),
+        }
+        return Response(body)  # the shape of TriageResultSerializer, already plain data

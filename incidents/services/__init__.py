@@ -33,6 +33,7 @@ from incidents.services.transitions import (
     incident_reopen,
     incident_resolve,
 )
+from incidents.services.triage import TriageResult, incident_triage
 from incidents.services.updates import (
     incident_post_status_update,
     incident_timers_sweep,
@@ -47,6 +48,7 @@ __all__ = [
     "NotResolved",
     "StalePage",
     "TriageIncomplete",
+    "TriageResult",
     "actionable_may_answer",
     "engage_description",
     "incident_acknowledge",
@@ -64,6 +66,7 @@ __all__ = [
     "incident_set_severity",
     "incident_timers_sweep",
     "incident_transition",
+    "incident_triage",
     "incident_triage_confirm",
     "incident_update",
 ]

@@ -24,6 +24,7 @@ from incidents.services.lifecycle import (
     severity_policy,
 )
 from incidents.timeline import timeline_write
+from incidents.triage import service_clean
 from oncall.models import User
 from oncall.validators import normalize_e164
 from rotations.models import ContactMode as TeamContactMode
@@ -124,6 +125,7 @@ def incident_declare(
     bridge: str = "",
     commander: User | None = None,
     five_ws: dict[str, str] | None = None,
+    service: str = "",
 ) -> Incident:
     """Open an incident and start paging (or record "call directly" for such teams)."""
     now = timezone.now()
@@ -131,6 +133,10 @@ def incident_declare(
         ticket = ticket_clean(ticket)
     except ValidationError as error:
         raise ValidationError({"ticket": error}) from None
+    try:
+        service = service_clean(service)
+    except ValidationError as error:
+        raise ValidationError({"service": error}) from None
     with transaction.atomic():
         incident = Incident(
             title=title,
@@ -146,6 +152,7 @@ def incident_declare(
             requester_phone=requester_phone,
             bridge=bridge,
             commander=commander,
+            service=service,
             declared_by=actor,
             triggered_at=now,
             **(five_ws or {}),

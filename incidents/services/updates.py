@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -14,15 +15,14 @@ from incidents.acks import TRIAGE_REMINDER, UPDATE_REMINDER
 from incidents.engine import page_content
 from incidents.models import (
     Incident,
-    Severity,
     SeverityPolicy,
     Status,
     StatusUpdate,
     TimelineKind,
     Via,
 )
-from incidents.services.lifecycle import TriageIncomplete, locked, severity_policy
-from incidents.services.steering import page_new_tier_if_raised
+from incidents.services.lifecycle import locked, severity_policy
+from incidents.services.triage import incident_triage
 from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency
 from notifications.services import (
@@ -150,36 +150,25 @@ def incident_triage_confirm(
     where: str,
     when: str,
     how: str,
+    answers: dict[str, Any] | None = None,
+    reason: str = "",
     via: str = Via.DASHBOARD,
 ) -> Incident:
-    """Triage done (handbook 004): the severity and the 5Ws are confirmed."""
-    answers = {"who": who, "what": what, "where": where, "when": when, "how": how}
-    missing = [name for name, value in answers.items() if not value.strip()]
-    if missing:
-        raise TriageIncomplete(f"Triage needs all 5Ws; missing: {', '.join(missing)}")
-    if severity not in Severity.values:
-        raise ValidationError({"severity": f"{severity} is not a severity."})
-    with transaction.atomic():
-        incident = locked(incident)
-        previous = incident.severity
-        for name, value in answers.items():
-            setattr(incident, name, value.strip())
-        incident.severity = severity
-        incident.triage_confirmed_at = timezone.now()
-        incident.full_clean()
-        incident.save(update_fields=[*FIVE_WS, "severity", "triage_confirmed_at"])
-        timeline_write(
-            incident=incident,
-            kind=TimelineKind.TRIAGE,
-            message=f"Triage confirmed: {severity}"
-            + (f" (was {previous})" if previous != severity else ""),
-            actor=actor,
-            via=via,
-            data={"severity": severity, "previous": previous, **answers},
-        )
-        notifications_cancel_pending(subject_type=TRIAGE_REMINDER, subject_id=incident.pk)
-        page_new_tier_if_raised(incident=incident, previous=previous, actor=actor)
-    return incident
+    """Triage done (handbook 004): the 5Ws, the five answers and the severity confirmed
+    (`incidents.services.triage.incident_triage` with a severity; kept for its callers)."""
+    return incident_triage(
+        incident=incident,
+        actor=actor,
+        via=via,
+        who=who,
+        what=what,
+        where=where,
+        when=when,
+        how=how,
+        answers=answers,
+        severity=severity,
+        reason=reason,
+    ).incident
 
 
 def _support_managers() -> list[User]:

@@ -28,6 +28,7 @@ from incidents.views.create import (
 )
 from incidents.views.detail import incident_live, incident_page
 from incidents.views.lists import acknowledge_mine, incident_list, my_incidents
+from incidents.views.triage import triage_suggestion
 
 __all__ = [
     "acknowledge",
@@ -50,4 +51,5 @@ __all__ = [
     "resolve",
     "set_commander",
     "set_severity",
+    "triage_suggestion",
 ]

@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -30,6 +30,7 @@ from incidents.models import (
     Incident,
     Status,
 )
+from incidents.triage import may_triage
 from incidents.views.detail import incident_context, incident_or_404
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
@@ -262,11 +263,27 @@ def post_status_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @in_viewer_timezone
 def confirm_triage(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
-        incident = services.incident_triage_confirm(incident=incident, actor=actor, **data)
-        return f"Triage confirmed: {incident.get_severity_display()}."
+    """Save the triage panel ("save" button) or confirm it (a severity chosen)."""
+    if not may_triage(signed_in_user(request)):
+        raise PermissionDenied("You may not triage incidents.")
+    saving = "save" in request.POST
+    data = request.POST.copy()
+    if saving:
+        data["severity"] = ""  # saving never confirms, whatever the select shows
+    form = TriageForm(data)
 
-    return _run_action(request, pk, run=run, form_name="triage_form", form=TriageForm(request.POST))
+    def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
+        kwargs = form.service_kwargs()
+        if saving:
+            kwargs |= {"severity": "", "reason": ""}
+        result = services.incident_triage(incident=incident, actor=actor, **kwargs)
+        if result.confirmed:
+            return f"Triage confirmed: {result.incident.get_severity_display()}."
+        if result.suggested_severity:
+            return f"Triage notes saved; the answers suggest {result.suggested_severity}."
+        return "Triage notes saved."
+
+    return _run_action(request, pk, run=run, form_name="triage_form", form=form)
 
 
 @require_POST

@@ -39,8 +39,9 @@ from incidents.models import (
     TimelineKind,
 )
 from incidents.selectors import incident_detail, incident_pages
-from incidents.services.updates import status_update_due, triage_deadline
+from incidents.services.updates import status_update_due
 from incidents.timeline import timeline_attribution
+from incidents.views.triage import triage_panel
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
 
@@ -119,16 +120,6 @@ def _tracks(incident: Incident, timeline: list[TimelineEvent], now: datetime) ->
     return views
 
 
-def _triage(incident: Incident, policy: SeverityPolicy | None, now: datetime) -> dict[str, Any]:
-    deadline = triage_deadline(incident=incident, policy=policy, now=now)
-    return {
-        "target_minutes": int(deadline.target.total_seconds() // 60),
-        "deadline": deadline.at,
-        "confirmed": deadline.confirmed,
-        "overdue": deadline.overdue,
-    }
-
-
 def _update_due(
     incident: Incident, policy: SeverityPolicy | None, now: datetime
 ) -> dict[str, Any] | None:
@@ -190,7 +181,7 @@ def incident_context(
     )
     context |= {
         "status_updates": list(incident.status_updates.all()),
-        "triage": _triage(incident, policy, now),
+        "triage": triage_panel(incident, policy, now),
         "update_due": _update_due(incident, policy, now),
         "severity_policy": policy,
         "can_resolve": incident.is_open,

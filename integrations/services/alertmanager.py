@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from incidents.models import TimelineKind, Via
 from incidents.timeline import timeline_write
+from incidents.triage import service_from_labels
 from integrations.models import Alert, AlertGroup, AlertStatus, Integration
 from integrations.parsing import AmMessage
 from integrations.services.groups import (
@@ -111,7 +112,11 @@ def alertmanager_process(
             integration=integration,
             dedup_key=dedup_key,
             open_incident=lambda: declare_from(
-                integration, title=_am_title(message), severity=severity, dedup_key=dedup_key
+                integration,
+                title=_am_title(message),
+                severity=severity,
+                dedup_key=dedup_key,
+                service=service_from_labels({**message.common_labels, **message.alerts[0].labels}),
             ),
             fold=lambda group: None,
         )

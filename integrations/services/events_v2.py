@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, TimelineKind, Via
 from incidents.timeline import timeline_write
+from incidents.triage import service_from_labels
 from integrations.models import Alert, AlertGroup, Integration
 from integrations.parsing import EventV2
 from integrations.services.groups import (
@@ -95,7 +96,11 @@ def _event_trigger(integration: Integration, event: EventV2, level: str) -> Inge
             integration=integration,
             dedup_key=dedup_key,
             open_incident=lambda: declare_from(
-                integration, title=event.summary, severity=severity, dedup_key=dedup_key
+                integration,
+                title=event.summary,
+                severity=severity,
+                dedup_key=dedup_key,
+                service=service_from_labels({"component": event.component}),
             ),
             fold=fold,
         )

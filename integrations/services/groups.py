@@ -80,9 +80,10 @@ def trigger_group(
 
 
 def declare_from(
-    integration: Integration, *, title: str, severity: str, dedup_key: str
+    integration: Integration, *, title: str, severity: str, dedup_key: str, service: str = ""
 ) -> Incident:
-    """The incident an integration's first trigger of a key opens."""
+    """The incident an integration's first trigger of a key opens (its service from the
+    alert's labels: incidents.triage.service_from_labels)."""
     return incident_declare(
         title=title[:300],
         description=title if len(title) > 300 else "",
@@ -93,6 +94,7 @@ def declare_from(
         source=Source.INTEGRATION,
         via=Via.INTEGRATION,
         dedup_key=dedup_key,
+        service=service,
     )
 
 

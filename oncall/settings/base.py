@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "incidents.apps.IncidentsConfig",
     "integrations.apps.IntegrationsConfig",
     "postmortems.apps.PostmortemsConfig",
+    "playbooks.apps.PlaybooksConfig",
     "reports.apps.ReportsConfig",
     "insights.apps.InsightsConfig",
 ]
@@ -431,6 +432,8 @@ ENGAGE_VETERAN_POLICY = env.str("ENGAGE_VETERAN_POLICY", default="Engage develop
 ENGAGE_NEW_TIER_POLICY = env.str("ENGAGE_NEW_TIER_POLICY", default="New tier (paged once)")
 # Handbook 004: triage within 30 minutes (when a severity has no policy row).
 TRIAGE_TARGET_DEFAULT = timedelta(minutes=env.int("TRIAGE_TARGET_MINUTES", default=30))
+# The ticket tracker's link for a key ("{key}" is replaced: MCT-123); empty: no link.
+TICKET_URL_TEMPLATE = env.str("TICKET_URL_TEMPLATE", default="")
 # Company-wide status updates go here as well as to the team's announcement address.
 COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
 

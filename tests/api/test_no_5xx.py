@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from integrations.models import InboundEvent, Integration, WebhookSubscription
 from oncall.models import User
+from playbooks.models import PlaybookEntry
 from postmortems.services import action_item_create, postmortem_start
 from reports.models import OnCallReport
 from rotations.models import OverrideRequest
@@ -203,6 +204,9 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
                 shift_end=datetime(2026, 1, 12, 14, tzinfo=UTC),
             ).pk,
             "week": "2026-W11",
+            "entry_id": PlaybookEntry.objects.create(
+                team=core.team, title="T", applies_when="W", steps="1. S"
+            ).pk,
         },
         "integrations": {"events-v2": integration, "alertmanager": am, "alertmanager-key": am},
     }

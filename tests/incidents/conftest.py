@@ -75,3 +75,11 @@ def pending(incident: Incident) -> int:
     return Notification.objects.filter(
         subject_type="incident", subject_id=incident.pk, status=Status.PENDING
     ).count()
+
+
+def answers_suggesting(level: str) -> dict[str, int]:
+    """Triage's five answers, all the same number, that suggest `level` (incidents.triage:
+    all 1 → 5 points SEV3, all 2 → 10 SEV2, all 3 → 15 SEV1, all 4 → 20 SEV0)."""
+    value = {"SEV3": 1, "SEV2": 2, "SEV1": 3, "SEV0": 4}[level]
+    names = ("users_affected", "which_users", "user_impact", "company_impact", "stakeholder_view")
+    return dict.fromkeys(names, value)

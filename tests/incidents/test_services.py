@@ -22,7 +22,6 @@ from incidents.models import (
 )
 from incidents.services import (
     IllegalTransition,
-    TriageIncomplete,
     engage_description,
     incident_acknowledge,
     incident_add_note,
@@ -47,7 +46,7 @@ from notifications.services import (
 )
 from oncall.roles import MANAGER, SUPPORT_MANAGER
 from tests.factories import IncidentFactory, TeamFactory, UserFactory
-from tests.incidents.conftest import T0, Core, paged
+from tests.incidents.conftest import T0, Core, answers_suggesting, paged
 
 FIVE_WS = {
     "who": "all EU shoppers",
@@ -206,11 +205,22 @@ def test_status_update_emails_the_team_and_the_company_through_the_outbox(
 @pytest.mark.django_db
 def test_triage_needs_the_five_ws_and_records_the_severity(core: Core) -> None:
     incident = declare(core)
-    with pytest.raises(TriageIncomplete):
+    with pytest.raises(ValidationError) as refused:
         incident_triage_confirm(
-            incident=incident, severity="SEV1", actor=None, **{**FIVE_WS, "how": " "}
+            incident=incident,
+            severity="SEV1",
+            actor=None,
+            answers=answers_suggesting("SEV1"),
+            **{**FIVE_WS, "how": " "},
         )
-    incident = incident_triage_confirm(incident=incident, severity="SEV1", actor=None, **FIVE_WS)
+    assert set(refused.value.message_dict) == {"how"}
+    incident = incident_triage_confirm(
+        incident=incident,
+        severity="SEV1",
+        actor=None,
+        answers=answers_suggesting("SEV1"),
+        **FIVE_WS,
+    )
     assert incident.triage_confirmed_at is not None
     assert incident.severity == "SEV1"
     assert incident.timeline.get(kind=TimelineKind.TRIAGE).data["who"] == "all EU shoppers"
@@ -238,7 +248,13 @@ def test_triage_confirmed_in_time_pages_nobody(core: Core) -> None:
     dinesh = UserFactory.create(username="dinesh", roles=[SUPPORT_MANAGER])
     with time_machine.travel(T0, tick=False) as traveller:
         incident = declare(core)
-        incident_triage_confirm(incident=incident, severity="SEV2", actor=None, **FIVE_WS)
+        incident_triage_confirm(
+            incident=incident,
+            severity="SEV2",
+            actor=None,
+            answers=answers_suggesting("SEV2"),
+            **FIVE_WS,
+        )
         traveller.shift(timedelta(hours=1))
         incident_timers_sweep()
     assert not Notification.objects.filter(recipient=dinesh).exists()
@@ -252,7 +268,13 @@ def test_status_update_reminders_go_to_the_commander_once_per_missed_interval(co
     )
     with time_machine.travel(T0, tick=False) as traveller:
         incident = declare(core, severity="SEV1", commander=core.people["alice"])
-        incident_triage_confirm(incident=incident, severity="SEV1", actor=None, **FIVE_WS)
+        incident_triage_confirm(
+            incident=incident,
+            severity="SEV1",
+            actor=None,
+            answers=answers_suggesting("SEV1"),
+            **FIVE_WS,
+        )
         traveller.shift(timedelta(minutes=59))
         incident_timers_sweep()
         traveller.shift(timedelta(minutes=1))

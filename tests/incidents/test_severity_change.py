@@ -14,7 +14,7 @@ from incidents.services import (
     incident_triage_confirm,
 )
 from tests.factories import RotationFactory, TeamFactory, UserFactory
-from tests.incidents.conftest import T0, Core, paged
+from tests.incidents.conftest import T0, Core, answers_suggesting, paged
 
 NEW_TIER = {"dave", "erin"}
 
@@ -78,6 +78,7 @@ def test_triage_confirming_a_higher_severity_pages_the_new_tier(core: Core) -> N
             where="payments-api",
             when="Since 14:50 UTC",
             how="Card form returns 502",
+            answers=answers_suggesting(Severity.SEV1),
         )
         escalation_sweep()
     assert new_tier_paged(incident) == ["erin"]

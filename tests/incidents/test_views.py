@@ -32,7 +32,7 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
-from tests.incidents.conftest import T0, Core
+from tests.incidents.conftest import T0, Core, answers_suggesting
 
 pytestmark = pytest.mark.django_db
 
@@ -411,7 +411,7 @@ ACTIONS: list[tuple[str, dict[str, Any], str]] = [
     ("commander", {"commander": "morgan"}, TimelineKind.COMMANDER),
     ("note", {"text": "looking at the deploy"}, TimelineKind.NOTE),
     ("status-update", {"message": "Rolled back; watching."}, TimelineKind.STATUS_UPDATE),
-    ("triage", {"severity": "SEV1", **FIVE_WS}, TimelineKind.TRIAGE),
+    ("triage", {"severity": "SEV1", **FIVE_WS, **answers_suggesting("SEV1")}, TimelineKind.TRIAGE),
     ("call", {"number": "+15551230001", "outcome": "Frank is joining"}, TimelineKind.CALL),
 ]
 
@@ -556,7 +556,7 @@ def test_an_invalid_action_form_shows_its_errors_and_changes_nothing(
     assert response.status_code == 200
     assert "<html" not in html
     assert "This field is required." in html
-    assert "<details open>" in html
+    assert '<details class="triage-form" open>' in html
 
     response = client.post(f"/incidents/{incident.pk}/reassign/", {}, headers=HTMX)
     assert "Choose either a person or an escalation policy." in response.content.decode()

@@ -63,6 +63,7 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
     postmortem_samples()
     report_samples()
     sign_in_rows()
+    playbook_samples()
     rows: dict[str, Model] = {}
     for model in admin.site._registry:
         label = model._meta.label_lower
@@ -74,6 +75,21 @@ def samples(db: None, settings: Any) -> dict[str, Model]:
         assert row is not None, f"no sample {label}: add one to the samples fixture"
         rows[label] = row
     return rows
+
+
+def playbook_samples() -> None:
+    """A playbook attempt (the demo seeds the entries)."""
+    from playbooks.models import PlaybookEntry
+    from playbooks.services import playbook_attempt_record
+
+    entry = PlaybookEntry.objects.earliest("id")
+    playbook_attempt_record(
+        incident=Incident.objects.earliest("id"),
+        entry=entry,
+        actor=UserFactory.create(username="pb-tryer"),
+        steps_tried=[1],
+        outcome="failed",
+    )
 
 
 def postmortem_samples() -> None:
