@@ -20,8 +20,14 @@ from oncall.roles import ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, user_roles
 # Reminders: the subject id is the incident's, the type says which reminder it is.
 TRIAGE_REMINDER = "incident.triage"
 UPDATE_REMINDER = "incident.update_due"
-REMINDER_TYPES = (TRIAGE_REMINDER, UPDATE_REMINDER)
-REMINDER_LABELS = {TRIAGE_REMINDER: "triage overdue", UPDATE_REMINDER: "status update due"}
+# A missed target (incidents.services.ladder) pages the escalation contact once.
+TARGET_REMINDER = "incident.target"
+REMINDER_TYPES = (TRIAGE_REMINDER, UPDATE_REMINDER, TARGET_REMINDER)
+REMINDER_LABELS = {
+    TRIAGE_REMINDER: "triage overdue",
+    UPDATE_REMINDER: "status update due",
+    TARGET_REMINDER: "target missed",
+}
 
 # A page is "paging you now" until it is sent and the incident is acknowledged or resolved.
 LIVE_PAGE_STATUSES = (

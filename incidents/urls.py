@@ -1,6 +1,7 @@
 from django.urls import path
 
 from incidents import views
+from incidents.views import ladder
 
 app_name = "incidents"
 
@@ -24,4 +25,8 @@ urlpatterns = [
     path("<int:pk>/status-update/", views.post_status_update, name="status-update"),
     path("<int:pk>/triage/", views.confirm_triage, name="triage"),
     path("<int:pk>/call/", views.record_call, name="record-call"),
+    path("<int:pk>/escalate-tier/", ladder.escalate_tier, name="escalate-tier"),
+    path("<int:pk>/responders/", ladder.add_responder, name="add-responder"),
+    path("<int:pk>/council/", ladder.council_decision, name="council-decision"),
+    path("<int:pk>/category/", ladder.set_category, name="category"),
 ]

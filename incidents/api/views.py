@@ -80,16 +80,17 @@ def _user(user_id: int | None, field: str) -> User | None:
     return user
 
 
-def _incident(incident_id: int) -> Incident:
-    incident = Incident.objects.select_related("team").filter(pk=incident_id).first()
+def _incident(request: Request, incident_id: int) -> Incident:
+    visible = selectors.incidents_visible_to(signed_in(request))
+    incident = visible.select_related("team").filter(pk=incident_id).first()
     if incident is None:
         raise exceptions.NotFound(f"There is no incident with the id {incident_id}.")
     return incident
 
 
-def _detail(incident_id: int) -> dict[str, Any]:
+def _detail(request: Request, incident_id: int) -> dict[str, Any]:
     try:
-        incident = selectors.incident_detail(pk=incident_id)
+        incident = selectors.incident_detail(pk=incident_id, viewer=signed_in(request))
     except Incident.DoesNotExist:
         raise exceptions.NotFound(f"There is no incident with the id {incident_id}.") from None
     return s.IncidentDetailSerializer(incident).data
@@ -107,7 +108,7 @@ class IncidentListApi(GenericAPIView, IncidentApiView):
     pagination_class = IncidentCursorPagination
 
     def get_queryset(self) -> QuerySet[Incident]:
-        return _incidents()
+        return selectors.incidents_visible_to(signed_in(self.request), _incidents())
 
     @extend_schema(
         operation_id="incidents_list",
@@ -154,7 +155,7 @@ class IncidentListApi(GenericAPIView, IncidentApiView):
             **data,
         )
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(_detail(incident.pk), status=answer)
+        return Response(_detail(request, incident.pk), status=answer)
 
 
 class IncidentDetailApi(IncidentApiView):
@@ -165,7 +166,7 @@ class IncidentDetailApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
     @extend_schema(
         operation_id="incidents_partial_update",
@@ -177,7 +178,7 @@ class IncidentDetailApi(IncidentApiView):
         tags=TAGS,
     )
     def patch(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.IncidentUpdateSerializer, request)
         extra: dict[str, Any] = {}
         if "commander" in data:
@@ -189,7 +190,7 @@ class IncidentDetailApi(IncidentApiView):
             details=data,
             **extra,
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 def _action_schema(operation_id: str, summary: str, request: Any = None) -> Any:
@@ -210,9 +211,9 @@ class IncidentAcknowledgeApi(IncidentApiView):
     )
     def post(self, request: Request, incident_id: int) -> Response:
         services.incident_acknowledge(
-            incident=_incident(incident_id), actor=signed_in(request), via=Via.API
+            incident=_incident(request, incident_id), actor=signed_in(request), via=Via.API
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentResolveApi(IncidentApiView):
@@ -220,12 +221,12 @@ class IncidentResolveApi(IncidentApiView):
     def post(self, request: Request, incident_id: int) -> Response:
         data = _body(s.ResolveSerializer, request)
         services.incident_resolve(
-            incident=_incident(incident_id),
+            incident=_incident(request, incident_id),
             actor=signed_in(request),
             via=Via.API,
             note=data.get("note", ""),
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentReopenApi(IncidentApiView):
@@ -233,21 +234,21 @@ class IncidentReopenApi(IncidentApiView):
     def post(self, request: Request, incident_id: int) -> Response:
         data = _body(s.ReopenSerializer, request)
         services.incident_reopen(
-            incident=_incident(incident_id),
+            incident=_incident(request, incident_id),
             actor=signed_in(request),
             via=Via.API,
             reason=data.get("reason", ""),
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentEscalateApi(IncidentApiView):
     @_action_schema("incidents_escalate", "Escalate now: run the next step without waiting")
     def post(self, request: Request, incident_id: int) -> Response:
         services.incident_escalate_now(
-            incident=_incident(incident_id), actor=signed_in(request), via=Via.API
+            incident=_incident(request, incident_id), actor=signed_in(request), via=Via.API
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentNotesApi(IncidentApiView):
@@ -259,7 +260,7 @@ class IncidentNotesApi(IncidentApiView):
         tags=TAGS,
     )
     def post(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.NoteSerializer, request)
         services.incident_add_note(
             incident=incident, text=data["text"], actor=signed_in(request), via=Via.API
@@ -281,7 +282,7 @@ class IncidentStatusUpdatesApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        updates = _incident(incident_id).status_updates.select_related("author")
+        updates = _incident(request, incident_id).status_updates.select_related("author")
         return Response(s.StatusUpdateSerializer(updates, many=True).data)
 
     @extend_schema(
@@ -292,7 +293,7 @@ class IncidentStatusUpdatesApi(IncidentApiView):
         tags=TAGS,
     )
     def post(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.StatusUpdateInputSerializer, request)
         update = services.incident_post_status_update(
             incident=incident, message=data["message"], actor=signed_in(request), via=Via.API
@@ -308,7 +309,7 @@ class IncidentNotificationsApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        pages = selectors.incident_pages(incident=_incident(incident_id)).order_by(
+        pages = selectors.incident_pages(incident=_incident(request, incident_id)).order_by(
             "-created_at", "-id"
         )
         return Response(s.NotificationSerializer(pages, many=True).data)
@@ -344,7 +345,7 @@ class EngageApi(IncidentApiView):
                 if hasattr(error, "error_dict")
                 else error
             ) from None
-        return Response(_detail(incident.pk), status=status.HTTP_201_CREATED)
+        return Response(_detail(request, incident.pk), status=status.HTTP_201_CREATED)
 
 
 class SeverityPolicyListApi(APIView):

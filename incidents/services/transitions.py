@@ -23,6 +23,8 @@ from incidents.services.lifecycle import (
     locked,
     severity_policy,
 )
+from incidents.services.rules import refuse_direct_page
+from incidents.services.targets import incident_target_refresh
 from incidents.timeline import timeline_write
 from notifications.models import Notification
 from notifications.services import notifications_cancel_pending
@@ -129,6 +131,7 @@ def incident_acknowledge(
             },
             at=now,
         )
+        incident_target_refresh(incident=incident)
     return incident
 
 
@@ -152,6 +155,7 @@ def incident_resolve(
             data={**stopped, "note": note},
             at=now,
         )
+        incident_target_refresh(incident=incident)
     return incident
 
 
@@ -211,6 +215,7 @@ def incident_reopen(
                     incident=incident, severity_policy=severity_policy(incident.severity), at=now
                 )
             start_paging(incident, tracks, actor)
+        incident_target_refresh(incident=incident)
     return incident
 
 
@@ -250,6 +255,7 @@ def incident_reassign(
     """Hand the incident to a person or another policy: paging starts over for them."""
     if (user is None) == (policy is None):
         raise ValidationError("Reassign to either a person or an escalation policy.")
+    refuse_direct_page(actor=actor, user=user)
     with transaction.atomic():
         incident = locked(incident)
         if incident.status == Status.RESOLVED:
@@ -283,4 +289,5 @@ def incident_reassign(
             at=now,
         )
         start_paging(incident, [track], actor)
+        incident_target_refresh(incident=incident)
     return incident

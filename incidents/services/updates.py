@@ -23,6 +23,7 @@ from incidents.models import (
 )
 from incidents.services.lifecycle import TriageIncomplete, locked, severity_policy
 from incidents.services.steering import page_new_tier_if_raised
+from incidents.services.targets import incident_target_refresh
 from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency
 from notifications.services import (
@@ -179,6 +180,7 @@ def incident_triage_confirm(
         )
         notifications_cancel_pending(subject_type=TRIAGE_REMINDER, subject_id=incident.pk)
         page_new_tier_if_raised(incident=incident, previous=previous, actor=actor)
+        incident_target_refresh(incident=incident)
     return incident
 
 

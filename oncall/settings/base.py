@@ -253,6 +253,7 @@ CELERY_TASK_ROUTES = {
     "incidents.escalation_step": {"queue": "escalation"},
     "incidents.escalation_sweep": {"queue": "escalation"},
     "incidents.timers_sweep": {"queue": "default"},
+    "incidents.targets_sweep": {"queue": "default"},
     # Accepted monitoring events folded into incidents, and the sweeper for lost ones.
     "incidents.ingest_process": {"queue": "ingest"},
     "incidents.ingest_drain": {"queue": "ingest"},
@@ -289,6 +290,11 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-timers": {
         "task": "incidents.timers_sweep",
         "schedule": timedelta(seconds=env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default=30)),
+    },
+    # Missed acknowledge/rung targets (handbook 004) → the next rung, once.
+    "incidents-targets": {
+        "task": "incidents.targets_sweep",
+        "schedule": timedelta(seconds=env.int("INCIDENT_TARGETS_SWEEP_SECONDS", default=30)),
     },
     # Fold accepted events whose task was lost (flushed broker, dead worker) or is due a retry.
     "ingest-sweep": {
@@ -420,6 +426,8 @@ ENGAGE_NEW_TIER_POLICY = env.str("ENGAGE_NEW_TIER_POLICY", default="New tier (pa
 TRIAGE_TARGET_DEFAULT = timedelta(minutes=env.int("TRIAGE_TARGET_MINUTES", default=30))
 # Company-wide status updates go here as well as to the team's announcement address.
 COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
+# Security incidents are emailed here at once (and paged to the "Security owners" group).
+SECURITY_OWNER_EMAIL = env.str("SECURITY_OWNER_EMAIL", default="")
 
 # --- Postmortems ------------------------------------------------------------------------
 # Published postmortems of severities that say so go here; empty: COMPANY_STATUS_EMAIL.
