@@ -116,4 +116,3 @@ def incidents_visible_to(
         | Exists(responder)
         | Exists(privileged)
     )
-

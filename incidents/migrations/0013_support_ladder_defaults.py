@@ -1,6 +1,7 @@
 """The support ladder's defaults per severity (handbook 004): SEV0–SEV2 go through the
 support manager; SEV0/SEV1 escalate to the on-call engineer (a few hours), SEV2/SEV3 to the
-engineering manager (a day)."""
+engineering manager (a day). And the "Security owners" group (told of security incidents
+at once; it grants no permissions)."""
 
 from datetime import timedelta
 
@@ -23,9 +24,14 @@ def set_defaults(apps, schema_editor):
             engineering_manager_target=timedelta(days=1),
             oncall_target=oncall_target,
         )
+    Group = apps.get_model("auth", "Group")
+    Group.objects.get_or_create(name="Security owners")
 
 
 class Migration(migrations.Migration):
-    dependencies = [("incidents", "0012_support_ladder")]
+    dependencies = [
+        ("incidents", "0012_support_ladder"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
 
     operations = [migrations.RunPython(set_defaults, migrations.RunPython.noop)]

@@ -75,3 +75,7 @@ def pending(incident: Incident) -> int:
     return Notification.objects.filter(
         subject_type="incident", subject_id=incident.pk, status=Status.PENDING
     ).count()
+
+
+# The support ladder's desk fixture (tests/incidents/ladder.py).
+from tests.incidents.ladder import desk  # noqa: E402, F401
