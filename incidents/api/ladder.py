@@ -18,17 +18,19 @@ from incidents.api.views import (
     _incident,
     _user,
 )
-from incidents.models import Category, CouncilChoice, Rung, Via
+from incidents.models import Category, CouncilChoice, Rung, Severity, SeverityPolicy, Via
 from incidents.services.council import council_decision_record
 from incidents.services.ladder import (
     REASON_MAX,
     RungRefused,
     incident_add_responder,
     incident_escalate_tier,
+    severity_policy_update_ladder,
 )
 from incidents.services.rules import NotAllowed
 from incidents.services.security import incident_set_category
 from oncall.api.errors import error_responses
+from oncall.api.fields import ISODurationField
 from oncall.api.permissions import signed_in
 from rotations.models import Team
 
@@ -194,3 +196,38 @@ class IncidentCategoryApi(LadderApiView):
             incident=incident, category=data["category"], actor=signed_in(request), via=Via.API
         )
         return Response(_detail(request, incident_id))
+
+
+class LadderSettingsSerializer(serializers.Serializer):
+    acknowledge_target = ISODurationField(required=False)
+    support_manager_required = serializers.BooleanField(
+        required=False,
+        help_text="The first tier escalates to the support manager before engineering.",
+    )
+    support_escalates_to = serializers.ChoiceField(
+        choices=[(Rung.ENGINEERING_MANAGER.value, "low"), (Rung.ONCALL.value, "high")],
+        required=False,
+        help_text="The support manager's default next rung.",
+    )
+    engineering_manager_target = ISODurationField(required=False)
+    oncall_target = ISODurationField(required=False)
+
+
+class SeverityPolicyLadderApi(LadderApiView):
+    @extend_schema(
+        operation_id="severity_policies_partial_update",
+        summary="Change a severity's support-ladder settings and targets (Managers)",
+        request=LadderSettingsSerializer,
+        responses={200: s.SeverityPolicySerializer, **error_responses(*WRITE_ERRORS)},
+        tags=TAGS,
+    )
+    def patch(self, request: Request, level: str) -> Response:
+        level = s.SEVERITY_ALIASES.get(level.upper(), level.upper())
+        policy = SeverityPolicy.objects.filter(level=level).first()
+        if level not in Severity.values or policy is None:
+            raise exceptions.NotFound(f"There is no severity {level!r}.")
+        data = _body(LadderSettingsSerializer, request)
+        policy = severity_policy_update_ladder(
+            policy=policy, actor=signed_in(request), changes=data
+        )
+        return Response(s.SeverityPolicySerializer(policy).data)

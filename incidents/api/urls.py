@@ -65,4 +65,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="incident-category",
     ),
     path("severity-policies/", views.SeverityPolicyListApi.as_view(), name="severity-policy-list"),
+    path(
+        "severity-policies/<str:level>/",
+        ladder.SeverityPolicyLadderApi.as_view(),
+        name="severity-policy-ladder",
+    ),
 ]

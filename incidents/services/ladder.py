@@ -14,7 +14,6 @@ import dataclasses
 import logging
 from datetime import datetime
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +23,7 @@ from incidents.acks import TARGET_REMINDER
 from incidents.models import (
     Incident,
     Rung,
+    SeverityPolicy,
     Status,
     TimelineEvent,
     TimelineKind,
@@ -36,7 +36,12 @@ from incidents.services.lifecycle import (
     locked,
     severity_policy,
 )
-from incidents.services.rules import NotAllowed, is_support_only, refuse_direct_page
+from incidents.services.rules import (
+    NotAllowed,
+    group_members,
+    is_support_only,
+    refuse_direct_page,
+)
 from incidents.services.targets import (
     ACKNOWLEDGE,
     Target,
@@ -44,9 +49,10 @@ from incidents.services.targets import (
     missed_keys,
     next_target,
 )
+from incidents.services.transitions import stop_paging
 from incidents.timeline import timeline_write
 from notifications.models import Urgency
-from notifications.services import notifications_cancel_pending, notifications_page
+from notifications.services import notifications_page
 from oncall.models import User
 from oncall.roles import MANAGER, SUPPORT, SUPPORT_MANAGER, user_roles
 from rotations.models import ContactMode as TeamContactMode
@@ -139,10 +145,7 @@ def _support_managers(incident: Incident) -> list[User]:
         contact = team.escalation_contact
         if contact is not None and contact.is_active:
             return [contact]
-    group = Group.objects.filter(name=SUPPORT_MANAGER).first()
-    if group is None:
-        return []
-    return list(User.objects.filter(groups=group, is_active=True).order_by("pk"))
+    return group_members(SUPPORT_MANAGER)
 
 
 def _engineering_team(incident: Incident, team: Team | None) -> Team:
@@ -170,16 +173,12 @@ def playbook_note(incident: Incident) -> str:
 
 def _handover(incident: Incident) -> dict[str, object]:
     """The rung's people must acknowledge it: an acknowledged incident is triggered again
-    and what was paging stops (a new round of tracks starts)."""
+    and what was paging stops (a new round of tracks starts), as a reassignment does."""
     if incident.status == Status.ACKNOWLEDGED:
         incident_transition(incident=incident, to=Status.TRIGGERED)
         incident.acknowledged_at, incident.acknowledged_by = None, None
         incident.acknowledged_via = ""
-    states = engine.escalation_stop(incident=incident)
-    cancelled = notifications_cancel_pending(
-        subject_type=engine.SUBJECT_TYPE, subject_id=incident.pk
-    )
-    return {"tracks_stopped": [s.track for s in states], "pages_cancelled": cancelled}
+    return stop_paging(incident)
 
 
 def _users_track(name: str, users: list[User], at: datetime) -> engine.Track:
@@ -350,10 +349,7 @@ def _escalation_contacts(incident: Incident, team_id: int | None) -> list[User]:
     contact = team.escalation_contact if team is not None else None
     if contact is not None and contact.is_active:
         return [contact]
-    group = Group.objects.filter(name=MANAGER).first()
-    if group is None:
-        return []
-    return list(User.objects.filter(groups=group, is_active=True).order_by("pk"))
+    return group_members(MANAGER)
 
 
 def _last_engineering_team(incident: Incident) -> int | None:
@@ -367,7 +363,8 @@ def _last_engineering_team(incident: Incident) -> int | None:
 
 def _missed(incident: Incident, target: Target, now: datetime) -> None:
     """Act once on a missed target: the first tier's → the support manager is paged (the next
-    rung); otherwise the escalation contact (the CPE manager; Managers when none)."""
+    rung); on the later rungs the escalation contact (the CPE manager; Managers when none);
+    off the ladder it is recorded only."""
     what = f"Target missed: {target.label} by {target.at:%Y-%m-%d %H:%M} UTC"
     data: dict[str, object] = {"key": target.key, "kind": target.kind, "rung": target.rung}
     if target.kind == ACKNOWLEDGE and incident.rung == Rung.FIRST_TIER:
@@ -382,6 +379,17 @@ def _missed(incident: Incident, target: Target, now: datetime) -> None:
             _escalate(incident, Rung.SUPPORT_MANAGER, None, None, Via.SYSTEM, "target missed")
         except RungRefused as refused:
             logger.warning("%s: %s", incident.number, refused)
+        return
+    if not incident.rung:
+        # Not on the ladder: its escalation policy already walks the list to the escalation
+        # contact (handbook 000); the miss is recorded and shown, nobody is paged twice.
+        timeline_write(
+            incident=incident,
+            kind=TimelineKind.TARGET_MISSED,
+            message=f"{what}; its escalation policy keeps paging",
+            data=data,
+            at=now,
+        )
         return
     people = _escalation_contacts(incident, _last_engineering_team(incident))
     content = engine.page_content(incident)
@@ -436,3 +444,32 @@ def incident_targets_sweep(*, now: datetime | None = None) -> int:
                 acted += 1
             incident_target_refresh(incident=incident)
     return acted
+
+
+# --- the severity policy's ladder settings ------------------------------------------------
+
+LADDER_SETTINGS = (
+    "acknowledge_target",
+    "support_manager_required",
+    "support_escalates_to",
+    "engineering_manager_target",
+    "oncall_target",
+)
+
+
+def severity_policy_update_ladder(
+    *, policy: SeverityPolicy, actor: User, changes: dict[str, object]
+) -> SeverityPolicy:
+    """Change a severity's ladder settings (Managers; the admin edits them too)."""
+    if MANAGER not in user_roles(actor):
+        raise NotAllowed("Only Managers change severity policies.")
+    unknown = sorted(set(changes) - set(LADDER_SETTINGS))
+    if unknown:
+        raise ValidationError({name: "Not a ladder setting." for name in unknown})
+    with transaction.atomic():
+        policy = SeverityPolicy.objects.select_for_update().get(pk=policy.pk)
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        policy.full_clean()
+        policy.save(update_fields=list(changes) or None)
+    return policy

@@ -2,6 +2,8 @@
 level is pulled in by the on-call, never directly"). Every door that pages a named person
 (reassign to a person, add a responder) asks `refuse_direct_page` first."""
 
+from django.contrib.auth.models import Group
+
 from incidents.services.lifecycle import IncidentError
 from oncall.models import User
 from oncall.roles import SUPPORT, SUPPORT_MANAGER, user_roles
@@ -29,3 +31,11 @@ def refuse_direct_page(*, actor: User | None, user: User | None) -> None:
             "Support cannot page an individual engineer directly: use Escalate, and the "
             "on-call engineer pulls in whoever else is needed."
         )
+
+
+def group_members(name: str) -> list[User]:
+    """The active members of the group named `name`, oldest account first."""
+    group = Group.objects.filter(name=name).first()
+    if group is None:
+        return []
+    return list(User.objects.filter(groups=group, is_active=True).order_by("pk"))

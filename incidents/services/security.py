@@ -2,13 +2,13 @@
 who may see one until it is resolved (`incidents.selectors.incidents_visible_to`)."""
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from incidents import engine
 from incidents.models import Category, Incident, TimelineKind, Via
 from incidents.services.lifecycle import locked
+from incidents.services.rules import group_members
 from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency
 from notifications.services import notification_enqueue, notifications_page
@@ -20,10 +20,7 @@ SECURITY_NOTICE = "incident.security"
 
 def security_owners() -> list[User]:
     """The members of the Security owners group (active)."""
-    group = Group.objects.filter(name=SECURITY_OWNERS).first()
-    if group is None:
-        return []
-    return list(User.objects.filter(groups=group, is_active=True).order_by("pk"))
+    return group_members(SECURITY_OWNERS)
 
 
 def is_security_owner_by_email(user: User) -> bool:

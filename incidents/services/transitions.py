@@ -44,7 +44,8 @@ class StalePage(IncidentError):
     code = "stale_page"
 
 
-def _stop_paging(incident: Incident) -> dict[str, Any]:
+def stop_paging(incident: Incident) -> dict[str, Any]:
+    """Stop every track and cancel the pages not sent yet (hold the incident's lock)."""
     states = engine.escalation_stop(incident=incident)
     cancelled = notifications_cancel_pending(
         subject_type=engine.SUBJECT_TYPE, subject_id=incident.pk
@@ -113,7 +114,7 @@ def incident_acknowledge(
         incident.save(
             update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
         )
-        stopped = _stop_paging(incident)
+        stopped = stop_paging(incident)
         message = "Acknowledged"
         if on_behalf:
             message += " on behalf of " + ", ".join(str(person) for person in on_behalf)
@@ -144,7 +145,7 @@ def incident_resolve(
         now = timezone.now()
         incident.resolved_at, incident.resolved_by, incident.resolved_via = now, actor, via
         incident.save(update_fields=["status", "resolved_at", "resolved_by", "resolved_via"])
-        stopped = _stop_paging(incident)
+        stopped = stop_paging(incident)
         stopped["reminders_cancelled"] = _stop_reminders(incident)
         timeline_write(
             incident=incident,
@@ -264,7 +265,7 @@ def incident_reassign(
             incident_transition(incident=incident, to=Status.TRIGGERED)
             incident.acknowledged_at, incident.acknowledged_by = None, None
             incident.acknowledged_via = ""
-        stopped = _stop_paging(incident)
+        stopped = stop_paging(incident)
         now = timezone.now()
         if policy is not None:
             incident.escalation_policy = policy

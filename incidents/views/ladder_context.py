@@ -23,6 +23,12 @@ from oncall.models import User
 from rotations.models import Team, TeamKind
 
 
+def _people_to_choose(form: forms.Form, name: str) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = User.objects.filter(is_active=True).order_by("first_name", "username")
+
+
 class EscalateTierForm(forms.Form):
     to = forms.ChoiceField(choices=[(r.value, r.label) for r in Rung if r.value])
     team = forms.ModelChoiceField(
@@ -43,9 +49,7 @@ class ResponderForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["user"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = User.objects.filter(is_active=True).order_by("first_name", "username")
+        _people_to_choose(self, "user")
 
 
 class CouncilDecisionForm(forms.Form):
@@ -60,9 +64,7 @@ class CouncilDecisionForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["owner"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = User.objects.filter(is_active=True).order_by("first_name", "username")
+        _people_to_choose(self, "owner")
 
 
 class CategoryForm(forms.Form):

@@ -388,3 +388,28 @@ def test_the_incident_page_offers_escalate_with_the_next_rung_and_its_target(
     client.force_login(desk.dinesh)
     html = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Next: On-call engineer (target 4:00:00), or Engineering manager" in html
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_managers_change_the_ladder_settings_through_the_api(desk: Desk) -> None:
+    url = "/api/v1/severity-policies/P3/"
+    body = {"support_manager_required": True, "oncall_target": "PT2H"}
+    engineer = bearer_client(desk.bob).patch(url, body, content_type="application/json")
+    assert engineer.status_code == 403
+    zero = bearer_client(desk.morgan).patch(
+        url, {"engineering_manager_target": "PT0S"}, content_type="application/json"
+    )
+    assert zero.status_code == 400
+    assert "engineering_manager_target" in zero.json()["error"]["fields"]
+    nowhere = bearer_client(desk.morgan).patch(
+        "/api/v1/severity-policies/SEV9/", body, content_type="application/json"
+    )
+    assert nowhere.status_code == 404
+    done = bearer_client(desk.morgan).patch(url, body, content_type="application/json")
+    assert done.status_code == 200
+    assert done.json()["support_manager_required"] is True
+    assert done.json()["oncall_target"] == "PT2H"
+    incident = on_desk(desk, Severity.SEV3)
+    assert next_rungs(incident) == [Rung.SUPPORT_MANAGER]  # now required at SEV3 too

@@ -103,7 +103,7 @@ def test_the_on_call_missing_the_rung_target_pages_the_engineering_manager_once(
     assert incident.next_target_at is None
 
 
-def test_an_engineering_incident_missing_the_acknowledge_target_pages_its_contact(
+def test_an_engineering_incident_missing_the_acknowledge_target_is_recorded_only(
     desk: Desk, clock: Any
 ) -> None:
     from incidents.services import incident_declare
@@ -113,7 +113,12 @@ def test_an_engineering_incident_missing_the_acknowledge_target_pages_its_contac
     assert incident.next_target_at == T0 + ack
     clock.shift(ack)
     assert incident_targets_sweep() == 1
-    assert target_pages(incident) == ["morgan"]
+    assert incident_targets_sweep() == 0
+    assert target_pages(incident) == []  # its policy walks the list to the contact itself
+    [missed] = rows(incident, TimelineKind.TARGET_MISSED)
+    assert missed.message.endswith("; its escalation policy keeps paging")
+    incident.refresh_from_db()
+    assert incident.next_target_at is None
 
 
 def test_acknowledging_and_resolving_keep_the_target_right(desk: Desk, clock: Any) -> None:
