@@ -149,3 +149,48 @@ def test_the_incident_page_shows_a_missed_target_in_words(
     incident_targets_sweep()
     html = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert 'class="errors alert" role="alert">Target missed: acknowledge by' in html
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_act_on_each_missed_target_once(postgres: None) -> None:
+    import importlib
+    import threading
+
+    from django.apps import apps
+    from django.db import connection
+
+    from incidents.services import incident_declare
+    from tests.factories import TeamFactory, UserFactory
+
+    importlib.import_module("incidents.migrations.0002_severity_policies").create(apps, None)
+    importlib.import_module("incidents.migrations.0013_support_ladder_defaults").set_defaults(
+        apps, None
+    )
+    manager = UserFactory.create(username="dinesh")
+    desk = TeamFactory.create(slug="desk", kind="support", escalation_contact=manager)
+    with time_machine.travel(T0, tick=False):
+        incidents = [
+            incident_declare(title=f"Customer report {n}", actor=None, team=desk, severity=SEV1)
+            for n in range(20)
+        ]
+    barrier = threading.Barrier(2)
+    acted: list[int] = []
+
+    def sweep() -> None:
+        try:
+            barrier.wait()
+            acted.append(incident_targets_sweep(now=T0 + timedelta(hours=1)))
+        finally:
+            connection.close()
+
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        threads = [threading.Thread(target=sweep) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sum(acted) == 20
+    for incident in incidents:
+        assert len(rows(incident, TimelineKind.TARGET_MISSED)) == 1
+        assert len(rows(incident, TimelineKind.TIER_ESCALATED)) == 1
