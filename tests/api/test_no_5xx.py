@@ -203,6 +203,7 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
                 shift_end=datetime(2026, 1, 12, 14, tzinfo=UTC),
             ).pk,
             "week": "2026-W11",
+            "level": "SEV2",
         },
         "integrations": {"events-v2": integration, "alertmanager": am, "alertmanager-key": am},
     }
