@@ -21,11 +21,14 @@ from oncall.roles import ENGINEER, MANAGER, SUPPORT, SUPPORT_MANAGER, user_roles
 TRIAGE_REMINDER = "incident.triage"
 UPDATE_REMINDER = "incident.update_due"
 CONTACT_REMINDER = "incident.contact_due"  # a customer contact is due (handbook 004)
-REMINDER_TYPES = (TRIAGE_REMINDER, UPDATE_REMINDER, CONTACT_REMINDER)
+# A missed target (incidents.services.ladder) pages the escalation contact once.
+TARGET_REMINDER = "incident.target"
+REMINDER_TYPES = (TRIAGE_REMINDER, UPDATE_REMINDER, CONTACT_REMINDER, TARGET_REMINDER)
 REMINDER_LABELS = {
     TRIAGE_REMINDER: "triage overdue",
     UPDATE_REMINDER: "status update due",
     CONTACT_REMINDER: "customer contact due",
+    TARGET_REMINDER: "target missed",
 }
 
 # A page is "paging you now" until it is sent and the incident is acknowledged or resolved.

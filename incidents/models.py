@@ -75,6 +75,33 @@ class SeverityPolicy(models.Model):
         default=timedelta(hours=4),
         help_text="The customer is contacted again within this (second-tier support).",
     )
+    # The support ladder (handbook 004): the threshold, the low/high split and rung targets.
+    support_manager_required = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="At this (suggested, else current) severity the first tier escalates to the "
+        "support manager; it may not go straight to engineering.",
+    )
+    support_escalates_to = models.CharField(
+        max_length=20,
+        choices=[
+            ("engineering_manager", "Engineering manager (low severity)"),
+            ("oncall", "On-call engineer (high severity)"),
+        ],
+        default="oncall",
+        db_default="oncall",
+        help_text="The rung the support manager's escalation goes to by default.",
+    )
+    engineering_manager_target = models.DurationField(
+        default=timedelta(days=1),
+        db_default=timedelta(days=1),
+        help_text="The engineering manager takes care of it within this.",
+    )
+    oncall_target = models.DurationField(
+        default=timedelta(hours=4),
+        db_default=timedelta(hours=4),
+        help_text="The on-call engineer takes care of it within this.",
+    )
 
     class Meta:
         ordering = ("level",)
@@ -92,6 +119,8 @@ class SeverityPolicy(models.Model):
             "postmortem_due",
             "action_item_due",
             "customer_contact_interval",
+            "engineering_manager_target",
+            "oncall_target",
         ):
             value = getattr(self, name)
             if value is not None and value <= timedelta(0):
@@ -248,6 +277,8 @@ class Incident(models.Model):
         max_length=20, choices=Rung.choices, blank=True, default=Rung.NONE, db_default=""
     )
     next_target_at = models.DateTimeField(null=True, blank=True)
+    # When the incident reached its rung (the rung targets count from it).
+    rung_at = models.DateTimeField(null=True, blank=True)
     triggered_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
@@ -276,7 +307,15 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ("-triggered_at", "-id")
-        indexes = [models.Index(fields=("status", "triggered_at"), name="incident_open")]
+        indexes = [
+            models.Index(fields=("status", "triggered_at"), name="incident_open"),
+            # The targets sweep: open incidents whose next target falls due.
+            models.Index(
+                fields=("next_target_at",),
+                name="incident_target_due",
+                condition=models.Q(next_target_at__isnull=False) & ~models.Q(status="resolved"),
+            ),
+        ]
         constraints = [
             # One open incident per team and dedup key (the API's dedup). Integrations key
             # theirs per integration instead (AlertGroup), so their incidents are left out.
@@ -506,3 +545,36 @@ class CustomerContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} {self.get_channel_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class CouncilChoice(models.TextChoices):
+    """The engineering council's next course of action (handbook 004, REMEDIATE)."""
+
+    GATHER_INFORMATION = "gather_information", "Gather more information"
+    ALLOCATE_SHORT_TERM = "allocate_short_term", "Allocate engineers, short term (next day)"
+    ALLOCATE_LONG_TERM = "allocate_long_term", "Allocate engineers, long term (a sprint)"
+    ROLLBACK = "rollback", "Roll back the beta flag or release"
+
+
+class CouncilDecision(models.Model):
+    """What the engineering council decided for an incident; the latest row stands."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="council_decisions"
+    )
+    decision = models.CharField(max_length=20, choices=CouncilChoice.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="council_actions"
+    )
+    due_on = models.DateField(help_text="When the owner is due to report back or deliver.")
+    note = models.TextField(blank=True, max_length=TEXT_MAX)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ("-decided_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.incident.number}: {self.get_decision_display()}"

@@ -9,7 +9,9 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
+    Exists,
     FloatField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -17,8 +19,17 @@ from django.db.models import (
     When,
 )
 
-from incidents.models import EscalationState, Incident, Status, TimelineEvent
+from incidents.models import (
+    Category,
+    EscalationState,
+    Incident,
+    Status,
+    TimelineEvent,
+    TimelineKind,
+)
 from notifications.models import Notification
+from oncall.models import User
+from oncall.roles import MANAGER
 
 
 def incidents_open() -> QuerySet[Incident]:
@@ -61,10 +72,12 @@ def incidents_filter(
     return queryset
 
 
-def incident_detail(*, pk: int) -> Incident:
-    """One incident with its timeline (and actors), tracks and status updates."""
+def incident_detail(*, pk: int, viewer: User | None = None) -> Incident:
+    """One incident with its timeline (and actors), tracks and status updates; with a
+    `viewer`, DoesNotExist also when they may not see it (`incidents_visible_to`)."""
+    incidents = Incident.objects.all() if viewer is None else incidents_visible_to(viewer)
     return (
-        Incident.objects.select_related(
+        incidents.select_related(
             "team__escalation_contact", "commander", "acknowledged_by", "resolved_by"
         )
         .prefetch_related(
@@ -155,4 +168,39 @@ def incidents_related(*, incident: Incident, now: datetime) -> list[Incident]:
             "team__name",
         )
         .order_by("-rank", "-triggered_at", "-id")[:RELATED_MAX]
+    )
+
+
+def incidents_visible_to(
+    user: User, queryset: QuerySet[Incident] | None = None
+) -> QuerySet[Incident]:
+    """The incidents `user` may see: all but open security incidents, which only the people
+    working them (declared, commander, acknowledged, paged, responders), the security owner
+    and Managers see (issue 16 point 8). Every page and API answer listing or showing
+    incidents goes through this; others get 404."""
+    from incidents.services.security import SECURITY_OWNERS, is_security_owner_by_email
+
+    queryset = Incident.objects.all() if queryset is None else queryset
+    if user.is_superuser or is_security_owner_by_email(user):
+        return queryset
+    # Managers and the Security owners group see everything: asked inside the same query
+    # (an uncorrelated subquery), so no page pays a query for it.
+    privileged = User.groups.through.objects.filter(
+        user_id=user.pk, group__name__in=(MANAGER, SECURITY_OWNERS)
+    )
+    paged = Notification.objects.filter(
+        subject_type="incident", subject_id=OuterRef("pk"), recipient=user
+    )
+    responder = TimelineEvent.objects.filter(
+        incident=OuterRef("pk"), kind=TimelineKind.RESPONDER_ADDED, data__user_id=user.pk
+    )
+    return queryset.filter(
+        ~Q(category=Category.SECURITY)
+        | Q(status=Status.RESOLVED)
+        | Q(declared_by=user)
+        | Q(commander=user)
+        | Q(acknowledged_by=user)
+        | Exists(paged)
+        | Exists(responder)
+        | Exists(privileged)
     )

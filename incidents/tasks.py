@@ -42,3 +42,12 @@ def timers_sweep(**kwargs: object) -> int:
 )
 def customer_contacts_remind(**kwargs: object) -> int:
     return contacts.customer_contacts_remind()
+
+
+@shared_task(name="incidents.targets_sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
+def targets_sweep(**kwargs: object) -> int:
+    # Missed acknowledge and rung targets: the next rung (or the escalation contact) is paged
+    # once; SKIP LOCKED and the timeline's key make a second run harmless.
+    from incidents.services.ladder import incident_targets_sweep
+
+    return incident_targets_sweep()

@@ -2,6 +2,7 @@ from django.urls import path
 
 from incidents import views
 from incidents.support import views as support_views
+from incidents.views import ladder
 
 app_name = "incidents"
 
@@ -33,4 +34,8 @@ urlpatterns = [
         name="customer-contact",
     ),
     path("support/live/", support_views.support_dashboard_live, name="support-live"),
+    path("<int:pk>/escalate-tier/", ladder.escalate_tier, name="escalate-tier"),
+    path("<int:pk>/responders/", ladder.add_responder, name="add-responder"),
+    path("<int:pk>/council/", ladder.council_decision, name="council-decision"),
+    path("<int:pk>/category/", ladder.set_category, name="category"),
 ]

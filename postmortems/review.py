@@ -447,3 +447,20 @@ def review_meetings(week: IsoWeek) -> tuple[ReviewMeeting | None, ReviewMeeting 
     this = next((m for m in rows if m.week == week.monday), None)
     before = next((m for m in rows if m.week < week.monday), None)
     return this, before
+
+
+def council_decisions_of(week: IsoWeek, *, viewer: Any) -> list[Any]:
+    """The engineering council's decisions recorded this week (handbook 004), newest first,
+    on incidents the viewer may see (one query)."""
+    from incidents.models import CouncilDecision
+    from incidents.selectors import incidents_visible_to
+
+    return list(
+        CouncilDecision.objects.filter(
+            decided_at__gte=week.start,
+            decided_at__lt=week.end,
+            incident__in=incidents_visible_to(viewer),
+        )
+        .select_related("incident", "owner", "decided_by")
+        .order_by("-decided_at", "-id")[:100]
+    )

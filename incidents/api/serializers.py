@@ -153,6 +153,14 @@ class SeverityPolicySerializer(serializers.Serializer):
     postmortem_due = ISODurationField()
     action_item_due = ISODurationField()
     escalation_policy = serializers.IntegerField(source="escalation_policy_id", allow_null=True)
+    support_manager_required = serializers.BooleanField(
+        help_text="The first tier escalates to the support manager before engineering."
+    )
+    support_escalates_to = serializers.CharField(
+        help_text="The support manager's default next rung: engineering_manager or oncall."
+    )
+    engineering_manager_target = ISODurationField()
+    oncall_target = ISODurationField()
 
 
 # --- Input ----------------------------------------------------------------------------------
@@ -174,6 +182,9 @@ class IncidentCreateSerializer(serializers.Serializer):
     bridge = serializers.CharField(max_length=BRIDGE_MAX, required=False, allow_blank=True)
     commander = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True, help_text="A user id."
+    )
+    category = serializers.ChoiceField(
+        choices=Category.choices, required=False, help_text="security, customer, alert or other."
     )
 
 

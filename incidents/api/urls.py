@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from incidents.api import views
+from incidents.api import ladder, views
 from incidents.support.api import IncidentCustomerContactsApi
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -59,5 +59,31 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="incident-triage",
     ),
     path("engage/", views.EngageApi.as_view(), name="engage"),
+    # The support ladder (issue 16).
+    path(
+        "incidents/<int:incident_id>/escalate-tier/",
+        ladder.IncidentEscalateTierApi.as_view(),
+        name="incident-escalate-tier",
+    ),
+    path(
+        "incidents/<int:incident_id>/responders/",
+        ladder.IncidentRespondersApi.as_view(),
+        name="incident-responders",
+    ),
+    path(
+        "incidents/<int:incident_id>/council-decisions/",
+        ladder.IncidentCouncilDecisionsApi.as_view(),
+        name="incident-council-decisions",
+    ),
+    path(
+        "incidents/<int:incident_id>/category/",
+        ladder.IncidentCategoryApi.as_view(),
+        name="incident-category",
+    ),
     path("severity-policies/", views.SeverityPolicyListApi.as_view(), name="severity-policy-list"),
+    path(
+        "severity-policies/<str:level>/",
+        ladder.SeverityPolicyLadderApi.as_view(),
+        name="severity-policy-ladder",
+    ),
 ]

@@ -82,16 +82,17 @@ def _user(user_id: int | None, field: str) -> User | None:
     return user
 
 
-def _incident(incident_id: int) -> Incident:
-    incident = Incident.objects.select_related("team").filter(pk=incident_id).first()
+def _incident(request: Request, incident_id: int) -> Incident:
+    visible = selectors.incidents_visible_to(signed_in(request))
+    incident = visible.select_related("team").filter(pk=incident_id).first()
     if incident is None:
         raise exceptions.NotFound(f"There is no incident with the id {incident_id}.")
     return incident
 
 
-def _detail(incident_id: int) -> dict[str, Any]:
+def _detail(request: Request, incident_id: int) -> dict[str, Any]:
     try:
-        incident = selectors.incident_detail(pk=incident_id)
+        incident = selectors.incident_detail(pk=incident_id, viewer=signed_in(request))
     except Incident.DoesNotExist:
         raise exceptions.NotFound(f"There is no incident with the id {incident_id}.") from None
     return s.IncidentDetailSerializer(incident).data
@@ -109,7 +110,7 @@ class IncidentListApi(GenericAPIView, IncidentApiView):
     pagination_class = IncidentCursorPagination
 
     def get_queryset(self) -> QuerySet[Incident]:
-        return _incidents()
+        return selectors.incidents_visible_to(signed_in(self.request), _incidents())
 
     @extend_schema(
         operation_id="incidents_list",
@@ -156,7 +157,7 @@ class IncidentListApi(GenericAPIView, IncidentApiView):
             **data,
         )
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(_detail(incident.pk), status=answer)
+        return Response(_detail(request, incident.pk), status=answer)
 
 
 class IncidentDetailApi(IncidentApiView):
@@ -167,7 +168,7 @@ class IncidentDetailApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
     @extend_schema(
         operation_id="incidents_partial_update",
@@ -179,7 +180,7 @@ class IncidentDetailApi(IncidentApiView):
         tags=TAGS,
     )
     def patch(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.IncidentUpdateSerializer, request)
         extra: dict[str, Any] = {}
         if "commander" in data:
@@ -191,7 +192,7 @@ class IncidentDetailApi(IncidentApiView):
             details=data,
             **extra,
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 def _action_schema(operation_id: str, summary: str, request: Any = None) -> Any:
@@ -212,9 +213,9 @@ class IncidentAcknowledgeApi(IncidentApiView):
     )
     def post(self, request: Request, incident_id: int) -> Response:
         services.incident_acknowledge(
-            incident=_incident(incident_id), actor=signed_in(request), via=Via.API
+            incident=_incident(request, incident_id), actor=signed_in(request), via=Via.API
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentResolveApi(IncidentApiView):
@@ -224,7 +225,10 @@ class IncidentResolveApi(IncidentApiView):
         actor = signed_in(request)
         with transaction.atomic():  # a refused answer leaves the incident unresolved
             incident = services.incident_resolve(
-                incident=_incident(incident_id), actor=actor, via=Via.API, note=data.get("note", "")
+                incident=_incident(request, incident_id),
+                actor=actor,
+                via=Via.API,
+                note=data.get("note", ""),
             )
             if data.get("actionable") is not None:
                 services.incident_mark_actionable(
@@ -234,7 +238,7 @@ class IncidentResolveApi(IncidentApiView):
                     reason=data.get("actionable_reason", ""),
                     via=Via.API,
                 )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentActionableApi(IncidentApiView):
@@ -247,13 +251,13 @@ class IncidentActionableApi(IncidentApiView):
     def post(self, request: Request, incident_id: int) -> Response:
         data = _body(s.ActionableSerializer, request)
         services.incident_mark_actionable(
-            incident=_incident(incident_id),
+            incident=_incident(request, incident_id),
             actor=signed_in(request),
             actionable=data["actionable"],
             reason=data.get("reason", ""),
             via=Via.API,
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentReopenApi(IncidentApiView):
@@ -261,21 +265,21 @@ class IncidentReopenApi(IncidentApiView):
     def post(self, request: Request, incident_id: int) -> Response:
         data = _body(s.ReopenSerializer, request)
         services.incident_reopen(
-            incident=_incident(incident_id),
+            incident=_incident(request, incident_id),
             actor=signed_in(request),
             via=Via.API,
             reason=data.get("reason", ""),
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentEscalateApi(IncidentApiView):
     @_action_schema("incidents_escalate", "Escalate now: run the next step without waiting")
     def post(self, request: Request, incident_id: int) -> Response:
         services.incident_escalate_now(
-            incident=_incident(incident_id), actor=signed_in(request), via=Via.API
+            incident=_incident(request, incident_id), actor=signed_in(request), via=Via.API
         )
-        return Response(_detail(incident_id))
+        return Response(_detail(request, incident_id))
 
 
 class IncidentNotesApi(IncidentApiView):
@@ -287,7 +291,7 @@ class IncidentNotesApi(IncidentApiView):
         tags=TAGS,
     )
     def post(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.NoteSerializer, request)
         services.incident_add_note(
             incident=incident, text=data["text"], actor=signed_in(request), via=Via.API
@@ -309,7 +313,7 @@ class IncidentStatusUpdatesApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        updates = _incident(incident_id).status_updates.select_related("author")
+        updates = _incident(request, incident_id).status_updates.select_related("author")
         return Response(s.StatusUpdateSerializer(updates, many=True).data)
 
     @extend_schema(
@@ -320,7 +324,7 @@ class IncidentStatusUpdatesApi(IncidentApiView):
         tags=TAGS,
     )
     def post(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.StatusUpdateInputSerializer, request)
         update = services.incident_post_status_update(
             incident=incident, message=data["message"], actor=signed_in(request), via=Via.API
@@ -336,7 +340,7 @@ class IncidentNotificationsApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        pages = selectors.incident_pages(incident=_incident(incident_id)).order_by(
+        pages = selectors.incident_pages(incident=_incident(request, incident_id)).order_by(
             "-created_at", "-id"
         )
         return Response(s.NotificationSerializer(pages, many=True).data)
@@ -372,7 +376,7 @@ class EngageApi(IncidentApiView):
                 if hasattr(error, "error_dict")
                 else error
             ) from None
-        return Response(_detail(incident.pk), status=status.HTTP_201_CREATED)
+        return Response(_detail(request, incident.pk), status=status.HTTP_201_CREATED)
 
 
 class SeverityPolicyListApi(APIView):
@@ -404,7 +408,7 @@ class IncidentTriageApi(IncidentApiView):
         actor = signed_in(request)
         if not may_triage(actor):
             raise exceptions.PermissionDenied("You may not triage incidents.")
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(s.TriageSerializer, request)
         answers = data.pop("answers", None)
         result = services.incident_triage(
@@ -424,6 +428,6 @@ class IncidentTriageApi(IncidentApiView):
             ],
             "evidence": saved.evidence,
             "ticket_url": ticket_url(saved.ticket),
-            "incident": _detail(saved.pk),
+            "incident": _detail(request, saved.pk),
         }
         return Response(body)  # the shape of TriageResultSerializer, already plain data

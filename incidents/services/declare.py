@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from incidents import engine, support
 from incidents.models import (
+    Category,
     ContactMode,
     Incident,
     Severity,
@@ -23,6 +24,7 @@ from incidents.services.lifecycle import (
     locked,
     severity_policy,
 )
+from incidents.services.targets import incident_target_refresh, ladder_start
 from incidents.timeline import timeline_write
 from incidents.triage import service_clean
 from oncall.models import User
@@ -126,6 +128,7 @@ def incident_declare(
     commander: User | None = None,
     five_ws: dict[str, str] | None = None,
     service: str = "",
+    category: str = Category.OTHER,
 ) -> Incident:
     """Open an incident and start paging (or record "call directly" for such teams)."""
     now = timezone.now()
@@ -155,6 +158,7 @@ def incident_declare(
             service=service,
             declared_by=actor,
             triggered_at=now,
+            category=category,
             **(five_ws or {}),
         )
         # The people and policy are rows the caller holds: no query to prove they exist. An
@@ -190,6 +194,12 @@ def incident_declare(
                     incident=incident, severity_policy=severity_policy(severity), at=now
                 )
             start_paging(incident, tracks, actor, generation=1)  # a new incident has none yet
+        ladder_start(incident=incident)
+        incident_target_refresh(incident=incident)
+        if incident.category == Category.SECURITY:
+            from incidents.services.security import notify_security_owner
+
+            notify_security_owner(incident=incident)
     return incident
 
 

@@ -18,6 +18,7 @@ from incidents.services.lifecycle import (
     locked,
     severity_policy,
 )
+from incidents.services.targets import incident_target_refresh
 from incidents.timeline import timeline_write
 from oncall.models import User
 
@@ -76,6 +77,7 @@ def incident_set_severity(
             data={"from": previous, "to": severity},
         )
         page_new_tier_if_raised(incident=incident, previous=previous, actor=actor)
+        incident_target_refresh(incident=incident)
     return incident
 
 

@@ -23,6 +23,8 @@ from incidents.services.lifecycle import (
     locked,
     severity_policy,
 )
+from incidents.services.rules import refuse_direct_page
+from incidents.services.targets import incident_target_refresh
 from incidents.timeline import timeline_write
 from notifications.models import Notification
 from notifications.services import notifications_cancel_pending
@@ -42,7 +44,8 @@ class StalePage(IncidentError):
     code = "stale_page"
 
 
-def _stop_paging(incident: Incident) -> dict[str, Any]:
+def stop_paging(incident: Incident) -> dict[str, Any]:
+    """Stop every track and cancel the pages not sent yet (hold the incident's lock)."""
     states = engine.escalation_stop(incident=incident)
     cancelled = notifications_cancel_pending(
         subject_type=engine.SUBJECT_TYPE, subject_id=incident.pk
@@ -111,7 +114,7 @@ def incident_acknowledge(
         incident.save(
             update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
         )
-        stopped = _stop_paging(incident)
+        stopped = stop_paging(incident)
         message = "Acknowledged"
         if on_behalf:
             message += " on behalf of " + ", ".join(str(person) for person in on_behalf)
@@ -129,6 +132,7 @@ def incident_acknowledge(
             },
             at=now,
         )
+        incident_target_refresh(incident=incident)
     return incident
 
 
@@ -141,7 +145,7 @@ def incident_resolve(
         now = timezone.now()
         incident.resolved_at, incident.resolved_by, incident.resolved_via = now, actor, via
         incident.save(update_fields=["status", "resolved_at", "resolved_by", "resolved_via"])
-        stopped = _stop_paging(incident)
+        stopped = stop_paging(incident)
         stopped["reminders_cancelled"] = _stop_reminders(incident)
         timeline_write(
             incident=incident,
@@ -152,6 +156,7 @@ def incident_resolve(
             data={**stopped, "note": note},
             at=now,
         )
+        incident_target_refresh(incident=incident)
     return incident
 
 
@@ -211,6 +216,7 @@ def incident_reopen(
                     incident=incident, severity_policy=severity_policy(incident.severity), at=now
                 )
             start_paging(incident, tracks, actor)
+        incident_target_refresh(incident=incident)
     return incident
 
 
@@ -250,6 +256,7 @@ def incident_reassign(
     """Hand the incident to a person or another policy: paging starts over for them."""
     if (user is None) == (policy is None):
         raise ValidationError("Reassign to either a person or an escalation policy.")
+    refuse_direct_page(actor=actor, user=user)
     with transaction.atomic():
         incident = locked(incident)
         if incident.status == Status.RESOLVED:
@@ -258,7 +265,7 @@ def incident_reassign(
             incident_transition(incident=incident, to=Status.TRIGGERED)
             incident.acknowledged_at, incident.acknowledged_by = None, None
             incident.acknowledged_via = ""
-        stopped = _stop_paging(incident)
+        stopped = stop_paging(incident)
         now = timezone.now()
         if policy is not None:
             incident.escalation_policy = policy
@@ -283,4 +290,5 @@ def incident_reassign(
             at=now,
         )
         start_paging(incident, [track], actor)
+        incident_target_refresh(incident=incident)
     return incident

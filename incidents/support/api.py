@@ -61,7 +61,7 @@ class IncidentCustomerContactsApi(IncidentApiView):
         tags=TAGS,
     )
     def get(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         return Response(CustomerContactSerializer(_contacts(incident.pk), many=True).data)
 
     @extend_schema(
@@ -72,7 +72,7 @@ class IncidentCustomerContactsApi(IncidentApiView):
         tags=TAGS,
     )
     def post(self, request: Request, incident_id: int) -> Response:
-        incident = _incident(incident_id)
+        incident = _incident(request, incident_id)
         data = _body(CustomerContactInputSerializer, request)
         contact = customer_contact_log(
             incident=incident, actor=signed_in(request), via=Via.API, **data

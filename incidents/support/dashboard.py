@@ -26,6 +26,7 @@ from incidents.models import (
     SeverityPolicy,
     Status,
 )
+from incidents.selectors import incidents_visible_to
 from incidents.support.contacts import contacts_due
 from notifications.models import Notification
 from oncall.models import User
@@ -55,9 +56,11 @@ def sees_support_dashboard(user: User) -> bool:
 
 def dashboard_incidents(viewer: User) -> QuerySet[Incident]:
     """The open incidents the viewer may see: the one place the dashboard lists incidents
-    (security incidents' visibility rule plugs in here)."""
+    (an open security incident only for those working it, `incidents_visible_to`)."""
     # `status IN (open ones)`, not `NOT resolved`: the (status, triggered_at) index serves it.
-    return Incident.objects.filter(status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED))
+    return incidents_visible_to(
+        viewer, Incident.objects.filter(status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED))
+    )
 
 
 # What the dashboard shows of an open incident, read as plain values (no model instances:

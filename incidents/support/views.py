@@ -66,8 +66,8 @@ def contacts_context(
 @in_viewer_timezone
 def customer_contact_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Log a customer contact: htmx gets the refreshed box, a plain POST the incident page."""
-    incident = incident_or_404(pk)
     viewer = signed_in_user(request)
+    incident = incident_or_404(pk, viewer=viewer)
     form = CustomerContactForm(request.POST)
     notice = ""
     if form.is_valid():

@@ -30,12 +30,18 @@ from incidents.models import (
     Incident,
     Status,
 )
+from incidents.services.rules import is_support_only
 from incidents.triage import may_triage
 from incidents.views.detail import incident_context, incident_or_404
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
 
 # --------------------------------------------------------------------------- actions
+
+NO_DIRECT_PAGE = (
+    "Support cannot page an individual engineer directly: use Escalate, and the on-call "
+    "engineer pulls in whoever else is needed."
+)
 
 # An action gets the incident, the actor and the form's cleaned data; it calls one service
 # and returns the notice to show.
@@ -50,7 +56,7 @@ def _run_action(
     form_name: str = "",
     form: forms.Form | None = None,
 ) -> HttpResponse:
-    incident = incident_or_404(pk)
+    incident = incident_or_404(pk, viewer=signed_in_user(request))
     actor = signed_in_user(request)
     if form is None or form.is_valid():
         data = form.cleaned_data if form is not None else {}
@@ -63,7 +69,9 @@ def _run_action(
                 return _answer(request, incident, error=" ".join(failure.messages))
             form.add_service_error(failure)
         else:
-            return _answer(request, incident_or_404(pk), notice=notice)
+            return _answer(
+                request, incident_or_404(pk, viewer=signed_in_user(request)), notice=notice
+            )
     assert form is not None
     bound = {form_name: form}
     if request.htmx:
@@ -123,7 +131,7 @@ def to_ack_confirmation(request: HtmxHttpRequest, incident: Incident) -> HttpRes
 @in_viewer_timezone
 def acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """POST acknowledges; someone acting for the people paged confirms first (GET asks)."""
-    incident = incident_or_404(pk)
+    incident = incident_or_404(pk, viewer=signed_in_user(request))
     if request.method == "GET":
         return acknowledge_confirmation(request, incident)
     if needs_ack_confirmation(request, incident):
@@ -192,6 +200,10 @@ def escalate_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @in_viewer_timezone
 def reassign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    if request.POST.get("user") and is_support_only(signed_in_user(request)):
+        incident_or_404(pk, viewer=signed_in_user(request))
+        return HttpResponse(NO_DIRECT_PAGE, status=403, content_type="text/plain")
+
     def run(incident: Incident, actor: User, data: dict[str, Any]) -> str:
         incident = services.incident_reassign(
             incident=incident, actor=actor, user=data["user"], policy=data["policy"]
@@ -295,6 +307,6 @@ def record_call(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
         return f"Call to {data['number']} recorded on the timeline."
 
-    incident = incident_or_404(pk)
+    incident = incident_or_404(pk, viewer=signed_in_user(request))
     form = RecordCallForm(request.POST, incident=incident)
     return _run_action(request, pk, run=run, form_name="record_call_form", form=form)

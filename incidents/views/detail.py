@@ -41,6 +41,7 @@ from incidents.models import (
 from incidents.selectors import incident_detail, incident_pages
 from incidents.services.updates import status_update_due
 from incidents.timeline import timeline_attribution
+from incidents.views.ladder_context import ladder_context
 from incidents.views.triage import triage_panel
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.models import User
@@ -194,15 +195,18 @@ def incident_context(
         "severity_form": SeverityForm(initial={"severity": incident.severity}),
         "commander_form": CommanderForm(initial={"commander": incident.commander_id}),
     }
+    context |= ladder_context(incident, signed_in_user(request))  # the support ladder panel
     for name, form_class in FORMS.items():
         context.setdefault(name, form_class())
     context.update(bound or {})
     return context
 
 
-def incident_or_404(pk: int) -> Incident:
+def incident_or_404(pk: int, *, viewer: User) -> Incident:
+    """The incident with its page's joins; 404 also when `viewer` may not see it (an open
+    security incident they are not working)."""
     try:
-        return incident_detail(pk=pk)
+        return incident_detail(pk=pk, viewer=viewer)
     except Incident.DoesNotExist:
         raise Http404("No such incident.") from None
 
@@ -210,7 +214,7 @@ def incident_or_404(pk: int) -> Incident:
 @require_GET
 @in_viewer_timezone
 def incident_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    incident = incident_or_404(pk)
+    incident = incident_or_404(pk, viewer=signed_in_user(request))
     template = "incidents/incident.html#incident" if request.htmx else "incidents/incident.html"
     return render(request, template, incident_context(request, incident))
 
@@ -222,7 +226,7 @@ def incident_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
     A resolved incident's header stops polling. Without htmx this is just the page.
     """
-    incident = incident_or_404(pk)
+    incident = incident_or_404(pk, viewer=signed_in_user(request))
     if not request.htmx:
         return redirect("incidents:detail", pk=incident.pk)
     return render(

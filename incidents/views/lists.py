@@ -19,7 +19,7 @@ from incidents.models import (
     Incident,
     Status,
 )
-from incidents.selectors import incidents_filter, incidents_open
+from incidents.selectors import incidents_filter, incidents_open, incidents_visible_to
 from incidents.views.actions import needs_ack_confirmation, to_ack_confirmation
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 
@@ -47,17 +47,23 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     form = IncidentFilterForm(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
     status = data.get("status", "")
+    me = signed_in_user(request)
     now = timezone.now()
     open_incidents: list[Incident] = []
     resolved: list[Incident] = []
     if status in ("", OPEN, Status.TRIGGERED, Status.ACKNOWLEDGED):
-        queryset = _filtered(incidents_open().select_related(*LIST_RELATED), data)
+        queryset = _filtered(
+            incidents_visible_to(me, incidents_open()).select_related(*LIST_RELATED), data
+        )
         if status in (Status.TRIGGERED, Status.ACKNOWLEDGED):
             queryset = queryset.filter(status=status)
         open_incidents = sorted(queryset, key=lambda i: STATUS_ORDER[Status(i.status)])
     if status in ("", Status.RESOLVED):
         queryset = _filtered(
-            Incident.objects.filter(status=Status.RESOLVED).select_related(*LIST_RELATED), data
+            incidents_visible_to(
+                me, Incident.objects.filter(status=Status.RESOLVED)
+            ).select_related(*LIST_RELATED),
+            data,
         ).order_by("-resolved_at", "-id")
         if status == "":
             resolved = list(queryset.filter(resolved_at__gte=now - RECENTLY)[:RECENT_RESOLVED])
@@ -85,7 +91,7 @@ def incident_list(request: HtmxHttpRequest) -> HttpResponse:
 
 def _mine_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     me = signed_in_user(request)
-    open_all = incidents_open()
+    open_all = incidents_visible_to(me, incidents_open())
     paging = acks.incidents_paging(me)
     paging_ids = {incident.pk for incident in paging}
     mine = [
@@ -117,7 +123,7 @@ def my_incidents(request: HtmxHttpRequest) -> HttpResponse:
 @in_viewer_timezone
 def acknowledge_mine(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Acknowledge from the home page: the summary comes back with the outcome."""
-    incident = get_object_or_404(Incident, pk=pk)
+    incident = get_object_or_404(incidents_visible_to(signed_in_user(request)), pk=pk)
     if needs_ack_confirmation(request, incident):  # no longer paging me (reassigned, say)
         return to_ack_confirmation(request, incident)
     notice = error = ""

@@ -257,6 +257,7 @@ CELERY_TASK_ROUTES = {
     "incidents.escalation_step": {"queue": "escalation"},
     "incidents.escalation_sweep": {"queue": "escalation"},
     "incidents.timers_sweep": {"queue": "default"},
+    "incidents.targets_sweep": {"queue": "default"},
     # Accepted monitoring events folded into incidents, and the sweeper for lost ones.
     "incidents.ingest_process": {"queue": "ingest"},
     "incidents.ingest_drain": {"queue": "ingest"},
@@ -295,6 +296,11 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-timers": {
         "task": "incidents.timers_sweep",
         "schedule": timedelta(seconds=env.int("INCIDENT_TIMERS_SWEEP_SECONDS", default=30)),
+    },
+    # Missed acknowledge/rung targets (handbook 004) → the next rung, once.
+    "incidents-targets": {
+        "task": "incidents.targets_sweep",
+        "schedule": timedelta(seconds=env.int("INCIDENT_TARGETS_SWEEP_SECONDS", default=30)),
     },
     # Fold accepted events whose task was lost (flushed broker, dead worker) or is due a retry.
     "ingest-sweep": {
@@ -436,6 +442,8 @@ TRIAGE_TARGET_DEFAULT = timedelta(minutes=env.int("TRIAGE_TARGET_MINUTES", defau
 TICKET_URL_TEMPLATE = env.str("TICKET_URL_TEMPLATE", default="")
 # Company-wide status updates go here as well as to the team's announcement address.
 COMPANY_STATUS_EMAIL = env.str("COMPANY_STATUS_EMAIL", default="")
+# Security incidents are emailed here at once (and paged to the "Security owners" group).
+SECURITY_OWNER_EMAIL = env.str("SECURITY_OWNER_EMAIL", default="")
 
 # --- Postmortems ------------------------------------------------------------------------
 # Published postmortems of severities that say so go here; empty: COMPANY_STATUS_EMAIL.

@@ -22,7 +22,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.api.views import IncidentCursorPagination
-from incidents.models import Incident, Via
+from incidents.models import Via
+from incidents.selectors import incidents_visible_to
 from oncall.api.errors import Conflict, ErrorSerializer, error_responses
 from oncall.api.inputs import validated_body
 from oncall.api.permissions import signed_in
@@ -174,7 +175,7 @@ class PostmortemListApi(PagedListApi):
     )
     def post(self, request: Request) -> Response:
         data = validated_body(s.PostmortemStartSerializer, request)
-        incident = Incident.objects.filter(pk=data["incident"]).first()
+        incident = incidents_visible_to(signed_in(request)).filter(pk=data["incident"]).first()
         if incident is None:
             raise ValidationError(
                 {"incident": f"There is no incident with the id {data['incident']}."}

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from incidents.models import Incident
+from incidents.selectors import incidents_visible_to
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.markup import markdown_safe
 from oncall.models import User
@@ -566,7 +566,8 @@ def markdown_preview(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def postmortem_start(request: HtmxHttpRequest, incident_pk: int) -> HttpResponse:
     """From the incident page: start its postmortem (anyone signed in) or open the one it has."""
-    incident = Incident.objects.filter(pk=incident_pk).first()
+    visible = incidents_visible_to(signed_in_user(request))  # an open security incident: 404
+    incident = visible.filter(pk=incident_pk).first()
     if incident is None:
         raise Http404("No such incident.")
     postmortem, created = services.postmortem_start_or_get(

@@ -20,7 +20,13 @@ from oncall.markup import markdown_safe
 from oncall.models import User
 from oncall.validators import ROW_ID_MAX
 from postmortems import meetings, rules
-from postmortems.review import IsoWeek, company_zone, review_meetings, weekly_review
+from postmortems.review import (
+    IsoWeek,
+    company_zone,
+    council_decisions_of,
+    review_meetings,
+    weekly_review,
+)
 from postmortems.services import PostmortemError
 
 ICAL_UID = "weekly-postmortem-review@oncall-portal"
@@ -113,6 +119,7 @@ def review_page(request: HtmxHttpRequest, week: str) -> HttpResponse:
     the_week = week_or_404(week)
     context = {
         "review": weekly_review(the_week),
+        "council_decisions": council_decisions_of(the_week, viewer=request.user),
         "company_zone": settings.COMPANY_TIME_ZONE,
         "now": timezone.now(),
         **_meeting_context(request, the_week),

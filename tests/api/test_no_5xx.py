@@ -207,6 +207,7 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
             "entry_id": PlaybookEntry.objects.create(
                 team=core.team, title="T", applies_when="W", steps="1. S"
             ).pk,
+            "level": "SEV2",
         },
         "integrations": {"events-v2": integration, "alertmanager": am, "alertmanager-key": am},
     }

@@ -83,3 +83,7 @@ def answers_suggesting(level: str) -> dict[str, int]:
     value = {"SEV3": 1, "SEV2": 2, "SEV1": 3, "SEV0": 4}[level]
     names = ("users_affected", "which_users", "user_impact", "company_impact", "stakeholder_view")
     return dict.fromkeys(names, value)
+
+
+# The support ladder's desk fixture (tests/incidents/ladder.py).
+from tests.incidents.ladder import desk  # noqa: E402, F401

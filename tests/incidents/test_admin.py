@@ -24,6 +24,11 @@ def form(policy: SeverityPolicy, **changes: str) -> dict[str, str]:
         "postmortem_due": "3 00:00:00",
         "action_item_due": "15 00:00:00",
         "escalation_policy": "",
+        "support_manager_required": "on",
+        "support_escalates_to": "oncall",
+        "engineering_manager_target": "1 00:00:00",
+        "oncall_target": "04:00:00",
+        "customer_contact_interval": "04:00:00",
     }
     data.update(changes)
     return data
