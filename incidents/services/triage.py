@@ -16,6 +16,7 @@ from incidents.models import FIVE_W_MAX, TEXT_MAX, Incident, Severity, TimelineK
 from incidents.services.declare import ticket_clean
 from incidents.services.lifecycle import locked
 from incidents.services.steering import page_new_tier_if_raised
+from incidents.services.targets import incident_target_refresh
 from incidents.timeline import timeline_write
 from incidents.triage import (
     ANSWER_NAMES,
@@ -207,6 +208,7 @@ def incident_triage(
         )
         notifications_cancel_pending(subject_type=TRIAGE_REMINDER, subject_id=incident.pk)
         page_new_tier_if_raised(incident=incident, previous=previous, actor=actor)
+        incident_target_refresh(incident=incident)  # the severity may have moved the targets
     return TriageResult(incident, suggested, confirmed=True)
 
 
