@@ -112,7 +112,9 @@ def title_words(title: str, *, limit: int = 8) -> list[str]:
     return sorted(words, key=lambda w: (-len(w), w))[:limit]
 
 
-def incidents_related(*, incident: Incident, now: datetime) -> list[Incident]:
+def incidents_related(
+    *, incident: Incident, now: datetime, viewer: User | None = None
+) -> list[Incident]:
     """Incidents of the last RELATED_DAYS that may be the same problem: same service, same
     ticket, same requester, or a similar title (PostgreSQL: full-text match of any of the
     title's words, ranked; SQLite: the title contains one of its three longest words).
@@ -146,6 +148,8 @@ def incidents_related(*, incident: Incident, now: datetime) -> list[Incident]:
     for condition in matches.values():
         any_match |= condition
     queryset = Incident.objects.filter(triggered_at__gte=since).exclude(pk=incident.pk)
+    if viewer is not None:  # an open security incident only for those working it
+        queryset = incidents_visible_to(viewer, queryset)
     if "similar_title" in matches and connection.vendor == "postgresql":
         queryset = queryset.annotate(similar=SearchVector("title", config="simple"))
     flags = {

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.models import SERVICE_MAX, TEXT_MAX, Incident, Via
+from incidents.selectors import incidents_visible_to
 from oncall.api.errors import error_responses
 from oncall.api.fields import SlugLookupField
 from oncall.api.permissions import signed_in
@@ -152,7 +153,7 @@ class AttemptApi(APIView):
     )
     def post(self, request: Request, incident_id: int) -> Response:
         actor = signed_in(request)
-        incident = Incident.objects.filter(pk=incident_id).first()
+        incident = incidents_visible_to(actor, Incident.objects.filter(pk=incident_id)).first()
         if incident is None:
             raise exceptions.NotFound(f"There is no incident with the id {incident_id}.")
         data = _body(AttemptInputSerializer, request)

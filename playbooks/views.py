@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Incident
+from incidents.selectors import incidents_visible_to
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.markup import markdown_safe
 from playbooks import selectors, services
@@ -70,7 +71,9 @@ def entry_edit(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponse:
 @in_viewer_timezone
 def attempt_record(request: HtmxHttpRequest, incident_pk: int, entry_pk: int) -> HttpResponse:
     """Record an attempt and go back to the incident (a plain form: no JavaScript needed)."""
-    incident = Incident.objects.filter(pk=incident_pk).first()
+    incident = incidents_visible_to(
+        signed_in_user(request), Incident.objects.filter(pk=incident_pk)
+    ).first()
     entry = PlaybookEntry.objects.filter(pk=entry_pk).first()
     if incident is None or entry is None:
         raise Http404("No such incident or playbook entry.")

@@ -24,7 +24,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from incidents.models import Incident, Severity, Status
+from incidents.models import Category, Incident, Severity, Status
 from oncall.markup import markdown_safe
 from oncall.models import User
 from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
@@ -276,8 +276,13 @@ def _by_owner(rows: Iterable[Any]) -> list[OwnerGroup]:
 def _severity_groups(week: IsoWeek) -> list[IncidentGroup]:
     figures = incident_response_figures_by(_incidents_of(week), ("severity",))
     # Ranked on the incidents alone; only the chosen ones are read with their team.
+    # Counted, but an open security incident's title is not listed: the review is for
+    # everyone, the incident only for those working it until it is resolved.
+    listable = _incidents_of(week).exclude(
+        category=Category.SECURITY, status__in=(Status.TRIGGERED, Status.ACKNOWLEDGED)
+    )
     first = (
-        _ranked(_incidents_of(week), [F("severity")], [F("triggered_at").asc(), F("id").asc()])
+        _ranked(listable, [F("severity")], [F("triggered_at").asc(), F("id").asc()])
         .filter(place__lte=INCIDENTS_PER_SEVERITY)
         .values("pk")
     )

@@ -182,7 +182,7 @@ def incident_context(
     )
     context |= {
         "status_updates": list(incident.status_updates.all()),
-        "triage": triage_panel(incident, policy, now),
+        "triage": triage_panel(incident, policy, now, signed_in_user(request)),
         "update_due": _update_due(incident, policy, now),
         "severity_policy": policy,
         "can_resolve": incident.is_open,

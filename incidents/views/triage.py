@@ -10,15 +10,16 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from incidents.models import Incident, SeverityPolicy
-from incidents.selectors import incidents_related
+from incidents.selectors import incidents_related, incidents_visible_to
 from incidents.services.triage import suggestion_for
 from incidents.services.updates import triage_deadline
 from incidents.triage import ANSWER_NAMES, answer_words, answers_clean, ticket_url
-from oncall.http import HtmxHttpRequest, in_viewer_timezone
+from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
+from oncall.models import User
 
 
 def triage_panel(
-    incident: Incident, policy: SeverityPolicy | None, now: datetime
+    incident: Incident, policy: SeverityPolicy | None, now: datetime, viewer: User
 ) -> dict[str, Any]:
     """The panel's facts: the target and the time left (rendered here too, so the countdown
     reads right without JavaScript), the ticket's link, the answers in words, the suggestion
@@ -37,7 +38,7 @@ def triage_panel(
         "ticket_url": ticket_url(incident.ticket),
         "answers": answer_words(answers),
         "suggested": suggestion_for(answers),
-        "related": incidents_related(incident=incident, now=now),
+        "related": incidents_related(incident=incident, now=now, viewer=viewer),
     }
 
 
@@ -53,7 +54,11 @@ def _clock(seconds: int) -> str:
 def triage_suggestion(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The suggestion for the answers in the query (the form's radios, as they change);
     nothing is stored. Unanswered or invalid answers give no suggestion yet."""
-    incident = Incident.objects.filter(pk=pk).only("id").first()
+    incident = (
+        incidents_visible_to(signed_in_user(request), Incident.objects.filter(pk=pk))
+        .only("id")
+        .first()
+    )
     if incident is None:
         raise Http404("No such incident.")
     raw = {name: request.GET.get(name) for name in ANSWER_NAMES if request.GET.get(name)}

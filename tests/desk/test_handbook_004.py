@@ -16,7 +16,6 @@ from django.test import Client
 
 from incidents.engine import escalation_sweep
 from incidents.models import Incident, Rung, Severity, Status, TimelineKind
-from integrations.models import Integration
 from notifications.models import Notification
 from oncall.models import User
 from oncall.roles import ENGINEER
@@ -60,11 +59,12 @@ def test_an_alert_walks_the_support_ladder_to_a_drafted_postmortem(desk: Desk) -
         applies_when="A customer reports prices that differ from the price list.",
         steps="1. Clear the customer's price cache\n2. Re-run the nightly import",
     )
-    integration: Integration = IntegrationFactory.create(team=desk.team)
+    integration = IntegrationFactory.create(team=desk.team)
+    key = integration.key  # type: ignore[attr-defined]
     with time_machine.travel(T0, tick=False) as traveller:
         # ALERT: an alert routed to support opens an incident on the first rung and pages the
         # first tier on duty (Santhosh, by the daily rotation).
-        assert post_json(Client(), "/v2/enqueue", trigger(integration.key)).status_code == 202
+        assert post_json(Client(), "/v2/enqueue", trigger(key)).status_code == 202
         incident = Incident.objects.get(team=desk.team)
         assert incident.rung == Rung.FIRST_TIER
         escalation_sweep()

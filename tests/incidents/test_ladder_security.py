@@ -142,3 +142,34 @@ def test_a_responder_sees_it_and_everyone_does_once_resolved(desk: Desk) -> None
     assert not incidents_visible_to(desk.bob).filter(pk=incident.pk).exists()
     incident_resolve(incident=incident, actor=desk.morgan)
     assert incidents_visible_to(desk.bob).filter(pk=incident.pk).exists()
+
+
+def test_the_triage_panel_and_the_weekly_review_never_name_an_open_security_incident(
+    desk: Desk, vijay: User, client: Client
+) -> None:
+    """Related incidents on another incident's triage panel, and the weekly review (which
+    everyone reads), leave out an open security incident's title; resolved, it is listed."""
+    from incidents.selectors import incidents_related
+    from postmortems.review import IsoWeek, weekly_review
+
+    secret = breach(desk)
+    Incident.objects.filter(pk=secret.pk).update(service="billing")
+    other = incident_declare(title="Billing page slow", actor=desk.santhosh, team=desk.team)
+    Incident.objects.filter(pk=other.pk).update(service="billing")
+    other.refresh_from_db()
+
+    assert incidents_related(incident=other, now=T0, viewer=desk.carol) == []
+    assert [i.pk for i in incidents_related(incident=other, now=T0, viewer=vijay)] == [secret.pk]
+    client.force_login(desk.carol)
+    page = client.get(f"/incidents/{other.pk}/")
+    assert page.status_code == 200
+    assert "Leaked API token" not in page.content.decode()
+
+    def listed() -> list[int]:
+        review = weekly_review(IsoWeek.of(T0), now=T0)
+        assert review.totals.count == 2  # counted either way
+        return [i.pk for group in review.by_severity for i in group.incidents]
+
+    assert listed() == [other.pk]
+    incident_resolve(incident=secret, actor=desk.dinesh)
+    assert sorted(listed()) == sorted([secret.pk, other.pk])
