@@ -18,6 +18,7 @@ from incidents.models import (
     TEXT_MAX,
     TICKET_MAX,
     TITLE_MAX,
+    Category,
     Incident,
     Severity,
     Status,
@@ -103,6 +104,13 @@ class DeclareForm(ServiceErrorsMixin, forms.Form):
         help_text="SEV0/P0 is the worst. Support managers decide during triage.",
     )
     team = TeamChoiceField(queryset=Team.objects.none(), empty_label="Choose the team")
+    category = forms.ChoiceField(
+        choices=Category.choices,
+        initial=Category.OTHER,
+        required=False,  # empty: other
+        help_text="A customer's report, an alert, or a security incident (seen only by those "
+        "working it and the security owner until it is resolved).",
+    )
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), max_length=TEXT_MAX, required=False
     )

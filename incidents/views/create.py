@@ -16,6 +16,7 @@ from incidents.forms import (
     EngageForm,
 )
 from incidents.models import (
+    Category,
     ContactMode,
     Incident,
 )
@@ -49,6 +50,7 @@ def declare(request: HtmxHttpRequest) -> HttpResponse:
                     title=data["title"],
                     severity=data["severity"],
                     team=data["team"],
+                    category=data["category"] or Category.OTHER,
                     description=data["description"],
                     escalation_policy=data["escalation_policy"],
                     commander=data["commander"],

@@ -735,6 +735,16 @@ def test_declaring_through_htmx_redirects_the_browser(
     assert response["HX-Redirect"] == f"/incidents/{incident.pk}/"
 
 
+def test_the_declare_form_takes_the_category(client: Client, core: Core, support: User) -> None:
+    client.force_login(support)
+    base = {"title": "Card numbers in a log", "severity": "SEV1", "team": core.team.pk}
+    assert client.post("/incidents/declare/", {**base, "category": "nope"}).status_code == 400
+    assert Incident.objects.count() == 0
+    client.post("/incidents/declare/", {**base, "category": "security"})
+    client.post("/incidents/declare/", base)  # no category given: other
+    assert sorted(Incident.objects.values_list("category", flat=True)) == ["other", "security"]
+
+
 # --------------------------------------------------------------------------- engage
 
 
