@@ -38,10 +38,13 @@ def test_support_declares_and_the_engineer_acknowledges_from_home(page: Page, li
     page.wait_for_url(INCIDENT_PAGE)
     page.wait_for_load_state("networkidle")
     incident = Incident.objects.get()
-    # Support watches: no acknowledging engineering paging from their home page.
+    # Support watches from their home, the support desk: the incident waits in the triage
+    # queue and among the open incidents, and nothing there acknowledges engineering's paging.
     page.goto(f"{live_server.url}/")
-    expect(page.locator("#my-incidents")).to_contain_text(incident.number)
-    expect(page.locator("#my-incidents")).not_to_contain_text("Paging you now")
+    expect(page.locator("#dash-triage")).to_contain_text(incident.number)
+    expect(page.locator("#dash-open")).to_contain_text(incident.number)
+    expect(page.locator("#dash-mine")).not_to_contain_text(incident.number)
+    expect(page.get_by_role("button", name=f"Acknowledge {incident.number}")).to_have_count(0)
 
     escalation_sweep()  # beat's sweep runs the first step: bob is paged
 

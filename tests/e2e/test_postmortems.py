@@ -138,6 +138,8 @@ def test_resolving_a_sev1_drafts_a_postmortem_that_reaches_the_weekly_review(
     expect(review).to_contain_text("A bad deploy broke checkout for 20 minutes.")
     checklist = review.locator("ul.checklist")
     expect(checklist.locator("li.filled")).to_contain_text(["Root cause"])
-    incidents = manager_page.locator("section", has_text="Incidents")
-    expect(incidents.first).to_contain_text("SEV1")
+    incidents = manager_page.locator("section", has_text="By severity")
+    expect(incidents).to_contain_text("SEV1")
+    headline = manager_page.locator("section", has_text="The week in figures")
+    expect(headline).to_contain_text("Incidents")
     assert Postmortem.objects.get(pk=postmortem.pk).status == PostmortemStatus.PUBLISHED
