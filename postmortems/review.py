@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -62,14 +62,19 @@ CHECKLIST = (
 )
 REVIEW_SECTION_KEYS = ("summary", *(key for _, key in CHECKLIST))
 # Long texts and JSON of the rows joined to the lists, which the review never shows.
-INCIDENT_UNSHOWN = ("description", "body", "direct_numbers", "who", "what", "where", "when", "how")
+INCIDENT_UNSHOWN = (
+    *("description", "body", "direct_numbers", "who", "what", "where", "when", "how"),
+    *("evidence", "triage_answers", "triage_reason", "actionable_reason"),
+)
+# A postmortem's full-text document (postmortems.search): the widest column, never shown.
+POSTMORTEM_UNSHOWN = ("facts", "no_action_items_reason", "search")
 
 
 def _unshown(incident: str, postmortem: str = "") -> list[str]:
     """The unshown columns of an incident (and its postmortem) reached through these paths."""
     names = [f"{incident}__{name}" for name in INCIDENT_UNSHOWN]
     if postmortem:
-        names += [f"{postmortem}__facts", f"{postmortem}__no_action_items_reason"]
+        names += [f"{postmortem}__{name}" for name in POSTMORTEM_UNSHOWN]
     return names
 
 
@@ -330,7 +335,7 @@ def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
         )
         .filter(place__lte=POSTMORTEMS_TO_REVIEW)
         .select_related("incident__team", "owner")
-        .defer("facts", *_unshown("incident"))
+        .defer(*POSTMORTEM_UNSHOWN, *_unshown("incident"))
         .order_by("incident__severity", "id")
     )
     # The sections the review reads, as plain tuples (no model rows: there are eight each).
@@ -386,7 +391,7 @@ def _overdue_postmortems(cutoff: datetime) -> Overdue:
         status__in=(PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW), due_at__lt=cutoff
     )
     return _first_per_owner(
-        overdue, "due_at", ("incident", "owner"), ["facts", *_unshown("incident")]
+        overdue, "due_at", ("incident", "owner"), [*POSTMORTEM_UNSHOWN, *_unshown("incident")]
     )
 
 
@@ -402,13 +407,16 @@ def _overdue_items(cutoff: datetime) -> Overdue:
 
 
 def _items_between(field: str, week: IsoWeek) -> Capped:
+    """The first ITEMS_LISTED action items whose `field` falls in the week, and how many
+    there are, in one query: the first ids are chosen on the items' own table (joining
+    first joined every item of the week to its postmortem and incident), the total is an
+    uncorrelated count PostgreSQL runs once."""
+    of_week = ActionItem.objects.filter(**{f"{field}__gte": week.start, f"{field}__lt": week.end})
+    first = of_week.order_by(field, "id").values("pk")[:ITEMS_LISTED]
+    total = of_week.order_by().values(one=Value(1)).annotate(n=Count("id")).values("n")
     rows = list(
-        _ranked(
-            ActionItem.objects.filter(**{f"{field}__gte": week.start, f"{field}__lt": week.end}),
-            [],
-            [F(field).asc(), F("id").asc()],
-        )
-        .filter(place__lte=ITEMS_LISTED)
+        ActionItem.objects.filter(pk__in=Subquery(first))
+        .annotate(group_total=Subquery(total))
         .select_related("postmortem__incident", "owner")
         .defer(*_unshown("postmortem__incident", "postmortem"))
         .order_by(field, "id")

@@ -78,6 +78,7 @@ def postmortems_listed() -> QuerySet[Postmortem]:
     newest first."""
     return (
         Postmortem.objects.select_related("incident__team", "owner")
+        .defer("search", "facts")  # the full-text document and the facts: never listed
         .annotate(
             items_total=_items_count(),
             items_open=_items_count(status__in=OPEN_ACTION_ITEM_STATUSES),
