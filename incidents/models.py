@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from notifications.models import Urgency
-from oncall.validators import TARGET_MAX, duration_over
+from oncall.validators import TARGET_MAX, duration_over, validate_instant_range
 from rotations.stepping import PolicySnapshot
 
 
@@ -566,7 +566,10 @@ class CouncilDecision(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="council_actions"
     )
-    due_on = models.DateField(help_text="When the owner is due to report back or deliver.")
+    due_on = models.DateField(
+        validators=[validate_instant_range],
+        help_text="When the owner is due to report back or deliver.",
+    )
     note = models.TextField(blank=True, max_length=TEXT_MAX)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from incidents.models import CouncilChoice, CouncilDecision, TimelineKind
@@ -138,3 +139,17 @@ def test_an_engineer_sees_no_council_form(desk: Desk, client: Client) -> None:
         {"decision": "rollback", "owner": desk.bob.pk},
     )
     assert response.status_code == 403
+
+
+def test_a_due_date_outside_the_portals_years_is_a_field_error(desk: Desk) -> None:
+    incident = on_desk(desk)
+    with pytest.raises(ValidationError) as refused:
+        council_decision_record(
+            incident=incident,
+            decision="rollback",
+            owner=desk.bob,
+            due_on=date(9999, 12, 31),
+            actor=desk.morgan,
+        )
+    assert "due_on" in refused.value.message_dict
+    assert not CouncilDecision.objects.exists()
