@@ -25,3 +25,8 @@ class RotationsConfig(AppConfig):
         ENGINEER: {model: VIEW for model in MODELS},
         SUPPORT: {model: VIEW for model in MODELS},
     }
+
+    def ready(self) -> None:
+        from rotations import stamp
+
+        stamp.connect()

@@ -575,3 +575,17 @@ class EscalationStep(models.Model):
             raise ValidationError(
                 {"action": f"The team {self.policy.team.name} has no escalation contact to page."}
             )
+
+
+class ConfigVersion(models.Model):
+    """A token that changes, in the same transaction, with every write to what "who is on
+    duty" is made of (teams, their numbers, rotations, members and people's names), so a
+    reader that polls (the support dashboard) keeps that configuration between polls and
+    reads it again only when the token moved (`rotations.stamp`). A new random token, not a
+    counter: a rolled-back write leaves the old token, which still names the old contents."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.token}"

@@ -29,6 +29,7 @@ from rotations.models import (
     new_feed_token,
 )
 from rotations.selectors import DoubleBooking, team_bookings_of, user_holds_window
+from rotations.stamp import touch_duty_config
 
 DOUBLE_BOOKING = "double_booking"
 NEW_TIER_ON_VETERAN = "new_tier_on_veteran"
@@ -877,6 +878,7 @@ def rotation_write(*, rotation: Rotation, data: dict[str, Any]) -> Rotation:
                 RotationMember(rotation=rotation, user=user, position=index)
                 for index, user in enumerate(members)
             )
+            touch_duty_config()  # bulk_create sends no signal
         else:
             members = [m.user for m in rotation.members.select_related("user")]
         # The list holds only team members; whoever is put on it joins the team.

@@ -8,12 +8,14 @@ numbers, rotations, members, overrides), the customer contacts due and the viewe
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
 from incidents.acks import LIVE_PAGE_STATUSES
@@ -31,8 +33,9 @@ from incidents.support.contacts import contacts_due
 from notifications.models import Notification
 from oncall.models import User
 from oncall.roles import SUPPORT, SUPPORT_MANAGER
-from rotations.models import DirectNumber, Team, TeamKind, Tier
-from rotations.selectors import OnCall, oncall_for_rotations, rotations_with_members
+from rotations.models import DirectNumber, Rotation, Team, TeamKind, Tier
+from rotations.selectors import USER_FIELDS, OnCall, oncall_for_rotations, rotations_with_members
+from rotations.stamp import duty_config_token
 
 SECTIONS = ("triage", "open", "duty", "contacts", "mine")
 DASHBOARD_ROLES = frozenset({SUPPORT, SUPPORT_MANAGER})
@@ -197,19 +200,56 @@ def _open(incidents: list[IncidentRow], now: datetime) -> list[tuple[str, list[O
     return [(level, rows) for level, rows in by_level.items() if rows]
 
 
-def _duty(now: datetime) -> list[DutyTeam]:
-    """Every team's tiers on duty now, support first; numbers to dial for call-directly teams."""
-    teams = list(
-        Team.objects.only("pk", "slug", "name", "kind", "contact_mode")
-        .prefetch_related("direct_numbers")
-        .order_by("name")
+@dataclass(frozen=True)
+class DutyConfig:
+    """What the duty board is made of apart from the time and the overrides: read again only
+    when `rotations.stamp`'s token moves (shared, read-only: callers must not change it)."""
+
+    teams: list[Team]  # with `direct_numbers` prefetched
+    rotations: list[Rotation]  # with `ordered_members` and their people
+
+
+_duty_config_memo: dict[tuple[str, str], DutyConfig] = {}
+_duty_config_lock = threading.Lock()
+
+
+def duty_config() -> DutyConfig:
+    """The teams and rotations, kept between polls while the configuration's token stays.
+
+    The token is read first: a change committed between the two reads is then stored under
+    the older token, and the next poll (seeing the new token) reads again; never the reverse.
+    """
+    token = duty_config_token()
+    key = (str(connection.settings_dict["NAME"]), token or "")
+    if token is not None:
+        with _duty_config_lock:
+            kept = _duty_config_memo.get(key)
+        if kept is not None:
+            return kept
+    config = DutyConfig(
+        teams=list(
+            Team.objects.only("pk", "slug", "name", "kind", "contact_mode")
+            .prefetch_related("direct_numbers")
+            .order_by("name")
+        ),
+        rotations=list(rotations_with_members()),
     )
-    rotations = list(rotations_with_members())
-    by_team: dict[int, list[OnCall]] = {t.pk: [] for t in teams}
-    for oncall in oncall_for_rotations(rotations, now):
+    if token is not None:
+        with _duty_config_lock:
+            _duty_config_memo.clear()
+            _duty_config_memo[key] = config
+    return config
+
+
+def _duty(now: datetime) -> list[DutyTeam]:
+    """Every team's tiers on duty now, support first; numbers to dial for call-directly teams
+    (the overrides of the moment are read on every call: one query)."""
+    config = duty_config()
+    by_team: dict[int, list[OnCall]] = {t.pk: [] for t in config.teams}
+    for oncall in oncall_for_rotations(config.rotations, now):
         by_team[oncall.rotation.team_id].append(oncall)
     out = []
-    for team in teams:
+    for team in config.teams:
         rows = sorted(
             by_team[team.pk],
             key=lambda o: (TIER_ORDER.get(o.rotation.tier, 9), o.rotation.position),
@@ -246,11 +286,24 @@ def support_dashboard(
     """The sections asked for, each with its version."""
     wanted = set(sections)
     board = Dashboard(now=now)
+    viewer_pk = viewer.pk  # once: the viewer is often the request's lazy user
     incidents = _open_incidents(viewer) if wanted & {"triage", "open", "mine"} else []
     due: list[CustomerContact] = []
     if wanted & {"contacts", "mine"}:
         soon = contacts_due(now=now + timedelta(hours=1))
-        due = list(soon.filter(incident__in=dashboard_incidents(viewer))[: SECTION_ROWS * 4])
+        due = list(
+            soon.filter(incident__in=dashboard_incidents(viewer)).only(
+                "pk",
+                "incident_id",
+                "channel",
+                "at",
+                "next_due_at",
+                "by_id",
+                "incident__title",
+                "incident__severity",
+                *(f"by__{f}" for f in USER_FIELDS),
+            )[: SECTION_ROWS * 4]
+        )
     if "triage" in wanted:
         board.triage = _triage(incidents, now)[:SECTION_ROWS]
         board.versions["triage"] = _version(
@@ -270,7 +323,18 @@ def support_dashboard(
                 d.team.name,
                 d.call_directly,
                 [(n.label, n.phone) for n in d.numbers],
-                [(o.rotation.pk, o.user.pk if o.user else None, o.override) for o in d.rows],
+                d.team.slug,
+                d.support,
+                [
+                    (
+                        o.rotation.pk,
+                        o.rotation.tier,
+                        o.rotation.position,
+                        o.override,
+                        (o.user.pk, o.user.name, o.user.phone) if o.user else None,
+                    )
+                    for o in d.rows
+                ],
             )
             for d in board.duty
         )
@@ -289,12 +353,12 @@ def support_dashboard(
             why = []
             if incident.pk in paging:
                 why.append("paging you")
-            if incident.commander_id == viewer.pk:
+            if incident.commander_id == viewer_pk:
                 why.append("you command it")
-            if incident.acknowledged_by_id == viewer.pk:
+            if incident.acknowledged_by_id == viewer_pk:
                 why.append("you acknowledged it")
             contact = overdue.get(incident.pk)
-            if contact is not None and (why or contact.by_id == viewer.pk):
+            if contact is not None and (why or contact.by_id == viewer_pk):
                 why.append("customer contact overdue")
             if why:
                 board.mine.append(
