@@ -11,6 +11,8 @@ from typing import Any
 
 from django.apps import apps as global_apps
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import prefetch_related_objects
+from django.utils.functional import LazyObject, empty
 
 SUPPORT = "Support"
 SUPPORT_MANAGER = "Support manager"
@@ -62,17 +64,30 @@ def grant_role_permissions(
         group.permissions.set([permissions[c] for c in sorted(codenames) if c in permissions])
 
 
+def group_names(user: Any) -> frozenset[str]:
+    """The names of the user's groups, read once per user object: a page asks several rules
+    about the same person. Kept in Django's prefetch cache, which `user.groups.add/remove/
+    set/clear` empty, so a change made through the user is seen at once."""
+    if not user.is_authenticated:
+        return frozenset()
+    target = user
+    if isinstance(user, LazyObject):  # the request's user: prefetch onto the real instance
+        target = user._wrapped if user._wrapped is not empty else user
+    if "groups" not in getattr(target, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([target], "groups")
+    return frozenset(g.name for g in target.groups.all())
+
+
 def user_roles(user: Any) -> set[str]:
     """The role names a user holds (superusers hold all of them)."""
     if user.is_superuser:
         return set(ROLES)
-    return {g.name for g in user.groups.all() if g.name in ROLES}
+    return set(group_names(user).intersection(ROLES))
 
 
 def is_council_member(user: Any) -> bool:
     return bool(
-        user.is_authenticated
-        and (user.is_superuser or any(g.name == ENGINEERING_COUNCIL for g in user.groups.all()))
+        user.is_authenticated and (user.is_superuser or ENGINEERING_COUNCIL in group_names(user))
     )
 
 

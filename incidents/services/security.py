@@ -13,6 +13,7 @@ from incidents.timeline import timeline_write
 from notifications.models import Channel, Urgency
 from notifications.services import notification_enqueue, notifications_page
 from oncall.models import User
+from oncall.roles import group_names
 
 SECURITY_OWNERS = "Security owners"
 SECURITY_NOTICE = "incident.security"
@@ -32,9 +33,7 @@ def is_security_owner(user: User) -> bool:
     """SECURITY_OWNER_EMAIL's person or a member of the Security owners group."""
     if not user.is_authenticated:
         return False
-    return is_security_owner_by_email(user) or any(
-        g.name == SECURITY_OWNERS for g in user.groups.all()
-    )
+    return is_security_owner_by_email(user) or SECURITY_OWNERS in group_names(user)
 
 
 def notify_security_owner(*, incident: Incident) -> list[str]:

@@ -32,7 +32,7 @@ from incidents.selectors import incidents_visible_to
 from incidents.support.contacts import contacts_due
 from notifications.models import Notification
 from oncall.models import User
-from oncall.roles import SUPPORT, SUPPORT_MANAGER
+from oncall.roles import SUPPORT, SUPPORT_MANAGER, group_names
 from rotations.models import DirectNumber, Rotation, Team, TeamKind, Tier
 from rotations.selectors import USER_FIELDS, OnCall, oncall_for_rotations, rotations_with_members
 from rotations.stamp import duty_config_token
@@ -54,7 +54,7 @@ TIER_ORDER: dict[str, int] = {
 def sees_support_dashboard(user: User) -> bool:
     """Support and the support manager get the dashboard as their home (group membership,
     not the superuser flag: an administrator keeps the ordinary home)."""
-    return any(g.name in DASHBOARD_ROLES for g in user.groups.all())
+    return bool(group_names(user) & DASHBOARD_ROLES)
 
 
 def dashboard_incidents(viewer: User) -> QuerySet[Incident]:

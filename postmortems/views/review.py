@@ -63,8 +63,10 @@ class MeetingForm(forms.Form):
         super().__init__(*args, **kwargs)
         attendees = self.fields["attendees"]
         assert isinstance(attendees, forms.ModelMultipleChoiceField)
-        attendees.queryset = User.objects.filter(is_active=True).order_by(
-            "first_name", "last_name", "username"
+        attendees.queryset = (
+            User.objects.filter(is_active=True)
+            .only("pk", "username", "first_name", "last_name", "display_name")
+            .order_by("first_name", "last_name", "username")
         )
 
 

@@ -13,7 +13,13 @@ from incidents.models import Incident, Severity, Status
 from oncall.models import User
 from postmortems.figures import incident_response_figures
 from postmortems.models import ActionItem, ActionItemStatus, Postmortem, PostmortemStatus
-from postmortems.review import CHECKLIST, POSTMORTEMS_TO_REVIEW, IsoWeek, weekly_review
+from postmortems.review import (
+    CHECKLIST,
+    ITEMS_LISTED,
+    POSTMORTEMS_TO_REVIEW,
+    IsoWeek,
+    weekly_review,
+)
 from postmortems.services import action_item_create, postmortem_start, postmortem_update
 from rotations.models import Team
 from tests.factories import IncidentFactory, TeamFactory, UserFactory
@@ -331,6 +337,33 @@ def test_action_items_opened_and_closed_in_the_week(owners: dict[str, User]) -> 
     assert [i.pk for i in review.items_closed.rows] == [made[0].pk]
 
 
+def test_items_opened_and_closed_are_each_the_first_listed_with_their_totals(
+    owners: dict[str, User],
+) -> None:
+    """Read together in one query: an item opened and closed in the week is in both lists,
+    each list is its own first ITEMS_LISTED by its own time, each total its own count."""
+    olga = owners["olga"]
+    pm = postmortem(olga)
+    made = [
+        action_item_create(postmortem=pm, actor=olga, title=f"i{n}", owner=olga, kind="detect")
+        for n in range(ITEMS_LISTED + 5)
+    ]
+    for n, item in enumerate(made):  # opened in order; closed in the reverse order
+        ActionItem.objects.filter(pk=item.pk).update(
+            created_at=W11_START + n * timedelta(minutes=1),
+            status=ActionItemStatus.DONE,
+            completed_at=W11_END - (n + 1) * timedelta(minutes=1),
+        )
+    outside = made[-1]  # closed after the week: not in the closed list or its total
+    ActionItem.objects.filter(pk=outside.pk).update(completed_at=W11_END)
+    review = weekly_review(W11, now=W11_END)
+    ids = [item.pk for item in made]
+    assert [i.pk for i in review.items_opened.rows] == ids[:ITEMS_LISTED]
+    assert review.items_opened.total == ITEMS_LISTED + 5
+    assert [i.pk for i in review.items_closed.rows] == ids[-2::-1][:ITEMS_LISTED]
+    assert review.items_closed.total == ITEMS_LISTED + 4
+
+
 def test_lists_are_capped_with_how_many_more(db: None) -> None:
     team = TeamFactory.create()
     for n in range(13):
@@ -360,9 +393,9 @@ def test_the_review_reads_in_a_fixed_number_of_queries(
             )
 
     add(1)
-    with django_assert_num_queries(12):  # fewer with nothing to review or overdue
+    with django_assert_num_queries(11):  # fewer with nothing to review or overdue
         weekly_review(W11, now=W11_END)
     add(8)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         review = weekly_review(W11, now=W11_END)
     assert review.to_review_total == 9
