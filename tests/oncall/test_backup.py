@@ -233,7 +233,9 @@ def test_the_default_output_is_timestamped_under_var_dir(db: None, tmp_path: Pat
         call_command("backup")
 
     suffix = "dump" if connection.vendor == "postgresql" else "sqlite3"
-    assert (tmp_path / "backups" / f"oncall-20261202T093005Z.{suffix}").stat().st_size > 0
+    written = (tmp_path / "backups" / f"oncall-20261202T093005Z.{suffix}").stat()
+    assert written.st_size > 0
+    assert stat.S_IMODE(written.st_mode) == 0o600  # contact details and key hashes: owner only
 
 
 def test_an_existing_output_is_refused_and_kept(db: None, tmp_path: Path) -> None:
