@@ -8,13 +8,14 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install assets static db seed lint typecheck check lock clean
+.PHONY: help run test install assets static db seed lint typecheck check lock clean backup
 
 help:
 	@echo "make run    - the whole portal (web + worker + beat) on http://127.0.0.1:$(PORT)/"
 	@echo "make test   - every test (SQLite by default; DATABASE_URL/REDIS_URL for the real ones)"
 	@echo "make check  - ruff, mypy and makemigrations --check"
 	@echo "make lock   - re-lock Python dependencies after editing pyproject.toml"
+	@echo "make backup - a consistent dump of the database under var/backups/ (OUTPUT=path to choose)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 12), "Python 3.12 is required (see .python-version)"'
@@ -68,3 +69,8 @@ lock:
 
 clean:
 	rm -rf var/broker var/staticfiles var/celerybeat-schedule*
+
+# A consistent dump of the database (pg_dump custom format, or SQLite's online backup) under
+# var/backups/, or `make backup OUTPUT=/path/file`. Restore: docs/operations.md.
+backup: install
+	$(PY) manage.py backup $(if $(OUTPUT),--output "$(OUTPUT)")

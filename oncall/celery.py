@@ -8,6 +8,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import beat_init, worker_init
 
+import oncall.logs  # noqa: F401 (connects the per-task log line and the workers' formatter)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oncall.settings.local")
 
 app = Celery("oncall")
@@ -28,6 +30,11 @@ DAILY_MAIL_TASK_OPTIONS: dict[str, Any] = {
 }
 
 
+def periodic_task_names() -> set[str]:
+    """The tasks beat sends on a schedule (sweeps, heartbeat, digests)."""
+    return {entry["task"] for entry in (app.conf.beat_schedule or {}).values()}
+
+
 class PeriodicChatter(logging.Filter):
     """Demote the INFO lines about beat's periodic tasks (sent, received, succeeded) to DEBUG.
 
@@ -45,8 +52,7 @@ class PeriodicChatter(logging.Filter):
             task = record.args[-1]  # "Scheduler: Sending due task %s (%s)"
         else:
             return True
-        periodic = {entry["task"] for entry in (app.conf.beat_schedule or {}).values()}
-        if task not in periodic:
+        if task not in periodic_task_names():
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

@@ -25,6 +25,7 @@ from incidents.models import (
     Incident,
     Status,
 )
+from oncall.logs import bind_log_ids
 
 logger = logging.getLogger(__name__)
 
@@ -199,9 +200,11 @@ def escalation_wake(*, state_id: int, token: str, now: datetime | None = None) -
     now = now or timezone.now()
     row = (
         EscalationState.objects.filter(pk=state_id)
-        .values_list("guard_token", "status", "next_action_at")
+        .values_list("guard_token", "status", "next_action_at", "incident_id")
         .first()
     )
+    if row is not None:
+        bind_log_ids(incident_id=row[3])  # the step task's log line names the incident
     if row is not None and str(row[0]) == str(token) and row[1] == EscalationStatus.ACTIVE:
         due = row[2]
         if row[0] is not None and due is not None and due > now:

@@ -39,6 +39,7 @@ from notifications.services.storm import (
 )
 from notifications.signing import ack_token_make, ack_url
 from oncall.backoff import exponential_backoff
+from oncall.logs import bind_log_ids
 from oncall.validators import ROW_ID_MAX
 
 logger = logging.getLogger(__name__)
@@ -134,12 +135,14 @@ def _claim(notification_id: int) -> _Claim:
     """Under the address's locks: move the row and the pages it carries pending → sending."""
     head = (
         Notification.objects.filter(pk=notification_id)
-        .only("channel", "address", "subject_type", "status")
+        .only("channel", "address", "subject_type", "subject_id", "status")
         .first()
     )
     if head is None:
         logger.warning("notification %s does not exist", notification_id)
         return _Claim("missing")
+    if head.subject_type == "incident":  # the delivery task's log line names the incident
+        bind_log_ids(incident_id=head.subject_id)
     if head.status != Status.PENDING:
         return _Claim(f"skipped: {head.status}")
     locked = _lock_for_claim(head)

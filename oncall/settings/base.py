@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id and one log line per request, timed around everything else.
+    "oncall.logs.RequestLog",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -555,34 +557,52 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+
 # --- Logging ----------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # Integration keys and feed/ack tokens in paths are cut to their prefix (oncall/logmask.py):
-    # on the loggers that print paths (before they propagate) and on our handler.
-    "filters": {"mask_secrets": {"()": "oncall.logmask.MaskSecrets"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["mask_secrets"],
-        }
-    },
-    "loggers": {
-        "django.request": {"filters": ["mask_secrets"]},
-        # runserver's request lines (`make run`): Django gives this logger its own handler
-        # and propagate False, and configuring it here drops that handler, so name ours.
-        "django.server": {
-            "handlers": ["console"],
-            "filters": ["mask_secrets"],
-            "level": "INFO",
-            "propagate": False,
+def logging_config(log_format: str) -> dict[str, Any]:
+    """Django's LOGGING for LOG_FORMAT `json` (one JSON object per line, oncall/logs.py) or
+    `plain` (text for a terminal)."""
+    if log_format not in ("json", "plain"):
+        raise ImproperlyConfigured(f"LOG_FORMAT={log_format!r} must be json or plain.")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "json": {"()": "oncall.logs.JsonFormatter"},
         },
-        # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+        # Integration keys and feed/ack tokens in paths are cut to their prefix
+        # (oncall/logmask.py): on the loggers that print paths (before they propagate) and on
+        # our handler. `log_context` adds the request's or task's ids (oncall/logs.py).
+        "filters": {
+            "mask_secrets": {"()": "oncall.logmask.MaskSecrets"},
+            "log_context": {"()": "oncall.logs.LogContext"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["mask_secrets", "log_context"],
+            }
+        },
+        "loggers": {
+            "django.request": {"filters": ["mask_secrets"]},
+            # runserver's request lines (`make run`): Django gives this logger its own handler
+            # and propagate False, and configuring it here drops that handler, so name ours.
+            "django.server": {
+                "handlers": ["console"],
+                "filters": ["mask_secrets"],
+                "level": "INFO",
+                "propagate": False,
+            },
+            # httpx logs each request's full URL at INFO: a Slack or webhook URL is a secret.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+        },
+        "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    }
+
+
+# `json` in production (oncall/settings/production.py), plain text on a laptop and in tests.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(LOG_FORMAT)

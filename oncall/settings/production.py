@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from oncall.settings.base import *  # noqa: F403
-from oncall.settings.base import SECRET_KEY, env, mailer_from_url
+from oncall.settings.base import SECRET_KEY, env, logging_config, mailer_from_url
 
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -25,3 +25,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Pages must leave the building: production mails through SMTP, never the console.
 MAILERS = {"default": mailer_from_url(env.email_url("EMAIL_URL", default="smtp://localhost:25"))}
+
+# One JSON object per log line, for a log shipper (LOG_FORMAT=plain for a terminal).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+LOGGING = logging_config(LOG_FORMAT)
