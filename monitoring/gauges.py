@@ -53,12 +53,12 @@ def incident_counts(teams: dict[int, str]) -> tuple[list[list[Any]], list[list[A
     open_rows = (
         Incident.objects.filter(status__in=(IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED))
         .values_list("team_id", "severity", "status")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     total_rows = (
         Incident.objects.values_list("team_id", "severity", "source")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     return (
@@ -73,7 +73,7 @@ def outbox_counts(now: datetime) -> dict[str, list[float]]:
         Notification.objects.filter(status=Status.PENDING)
         .annotate(due=pending_due())
         .values_list("channel")
-        .annotate(n=Count("pk"), oldest=Min("due"))
+        .annotate(n=Count("*"), oldest=Min("due"))
         .order_by()
     )
     return {

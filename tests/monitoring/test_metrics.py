@@ -1,8 +1,12 @@
 """/metrics: the token door, the exposition parsed as Prometheus parses it, counts that move
 when pages are sent, events arrive and steps run, and the cached gauges."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -235,30 +239,18 @@ def test_the_gauges_come_from_the_snapshot_with_their_labels(
     with django_assert_num_queries(0):  # type: ignore[operator]
         families = scrape(client)
 
-    assert (
-        value(families, "oncall_incidents_open", team="core", severity="SEV1", status="triggered")
-        == 1
-    )
-    assert (
-        value(
-            families, "oncall_incidents_open", team="core", severity="SEV1", status="acknowledged"
-        )
-        == 1
-    )
-    assert (
-        value(families, "oncall_incidents_open", team="core", severity="SEV3", status="resolved")
-        == 0
-    )
-    assert (
-        value(families, "oncall_incidents_total", team="core", severity="SEV1", source="manual")
-        == 2
-    )
-    assert (
-        value(
-            families, "oncall_incidents_total", team="core", severity="SEV3", source="integration"
-        )
-        == 1
-    )
+    def by_labels(name: str, *keys: str) -> dict[tuple[str, ...], float]:
+        return {tuple(s.labels[k] for k in keys): s.value for s in families[name]}
+
+    assert by_labels("oncall_incidents_open", "team", "severity", "status") == {
+        ("core", "SEV1", "triggered"): 1,
+        ("core", "SEV1", "acknowledged"): 1,
+    }
+    assert families["oncall_incidents"][0].labels.keys() == {"team", "severity", "source"}
+    assert by_labels("oncall_incidents", "team", "severity", "source") == {
+        ("core", "SEV1", "manual"): 2,
+        ("core", "SEV3", "integration"): 1,
+    }
     assert value(families, "oncall_outbox_pending", channel="email") == 1
     assert value(families, "oncall_outbox_oldest_pending_age_seconds") >= 0
     assert value(families, "oncall_inbound_events_pending") == 0
@@ -309,3 +301,44 @@ def test_uncovered_hours_and_unreachable_people_over_the_next_week(client: Clien
     )
     metrics_refresh()
     assert value(scrape(client), "oncall_users_unreachable") == 0
+
+
+# --- multiprocess -----------------------------------------------------------------------------
+def test_counts_of_other_processes_are_summed_and_a_missing_folder_is_made(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gunicorn workers and Celery children write their counts to PROMETHEUS_MULTIPROC_DIR;
+    the scrape sums every process's files. The folder need not exist beforehand."""
+    folder = tmp_path / "not" / "yet"
+    record = (
+        "from oncall.metrics import record_notification, record_inbound\n"
+        "record_notification(channel='sms', status='sent', due_at=None, sent_at=None)\n"
+        "record_inbound(integration='9', outcome='accepted')\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    for _ in range(2):  # two processes, like two workers
+        subprocess.run([sys.executable, "-c", record], env=env, check=True, timeout=60)
+    assert folder.is_dir()
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    families = scrape(client)
+    assert value(families, "oncall_notifications_total", channel="sms", status="sent") == 2
+    assert value(families, "oncall_inbound_events_total", integration="9", outcome="accepted") == 2
+
+
+def test_an_unusable_folder_falls_back_to_counting_in_memory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    record = (
+        "import os\n"
+        "from oncall.metrics import NOTIFICATIONS, record_notification\n"
+        "record_notification(channel='sms', status='sent', due_at=None, sent_at=None)\n"
+        "assert 'PROMETHEUS_MULTIPROC_DIR' not in os.environ\n"
+        "print(NOTIFICATIONS.labels(channel='sms', status='sent')._value.get())\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(blocker / "sub")}
+    done = subprocess.run(
+        [sys.executable, "-c", record], env=env, check=True, timeout=60, capture_output=True
+    )
+    assert done.stdout.decode().strip() == "1.0"
+    assert "cannot be created" in done.stderr.decode()
