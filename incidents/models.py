@@ -309,6 +309,14 @@ class Incident(models.Model):
         ordering = ("-triggered_at", "-id")
         indexes = [
             models.Index(fields=("status", "triggered_at"), name="incident_open"),
+            # /metrics' counts (monitoring.gauges): open ones by team, severity and status,
+            # and all of them by team, severity and source, each from an index alone.
+            models.Index(
+                fields=("status", "team", "severity"),
+                name="incident_open_counts",
+                condition=models.Q(status__in=("triggered", "acknowledged")),
+            ),
+            models.Index(fields=("team", "severity", "source"), name="incident_totals"),
             # The targets sweep: open incidents whose next target falls due.
             models.Index(
                 fields=("next_target_at",),

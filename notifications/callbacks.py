@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from oncall.metrics import record_notification
+
 if TYPE_CHECKING:
     from notifications.models import Notification
     from oncall.models import User
@@ -105,7 +107,15 @@ def ack_describe(notification: "Notification") -> AckSubject | None:
 
 
 def delivery_finished(notification: "Notification") -> None:
-    """Tell every listener; one failing listener neither stops the others nor the caller."""
+    """Count it (oncall_notifications_total, lateness), then tell every listener; one failing
+    listener neither stops the others nor the caller."""
+    due = notification.due_at or notification.not_before or notification.created_at
+    record_notification(
+        channel=notification.channel,
+        status=notification.status,
+        due_at=due,
+        sent_at=notification.sent_at,
+    )
     for listener in list(_delivery_listeners):
         try:
             listener(notification)

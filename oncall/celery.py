@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_process_shutdown
 
 import oncall.logs  # noqa: F401 (connects the per-task log line and the workers' formatter)
 
@@ -76,3 +76,11 @@ def make_broker_folders(**kwargs: Any) -> None:
 def first_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     """Send a heartbeat as beat starts, so /healthz turns green without waiting an interval."""
     app.send_task("oncall.heartbeat")
+
+
+@worker_process_shutdown.connect
+def metrics_process_exited(pid: int | None = None, **kwargs: Any) -> None:
+    """A prefork child ends: its live gauges leave the shared metrics folder."""
+    from oncall.metrics import process_exited
+
+    process_exited(pid or os.getpid())

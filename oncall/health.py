@@ -1,6 +1,7 @@
 """Health of the parts the portal needs: database, broker, beat (and the worker it feeds)."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,8 +70,26 @@ def runner_restarts() -> dict[str, int] | None:
         return None
 
 
+# Checks of the apps above (monitoring's self-checks: engine, outbox, ingestion), registered
+# at ready time; this core module imports no app.
+_extra_checks: dict[str, Callable[[], Check]] = {}
+
+
+def register_health_check(name: str, check: Callable[[], Check]) -> None:
+    """/healthz also runs `check()` under `name`; a check that raises counts as failing."""
+    _extra_checks[name] = check
+
+
+def _run_extra(check: Callable[[], Check]) -> Check:
+    try:
+        return check()
+    except Exception as error:
+        return Check(False, f"{type(error).__name__}: {error}")
+
+
 def health_report() -> tuple[bool, dict[str, object]]:
     checks = {"database": check_database(), "broker": check_broker(), "beat": check_beat()}
+    checks.update({name: _run_extra(check) for name, check in _extra_checks.items()})
     healthy = all(c.ok for c in checks.values())
     report: dict[str, object] = {
         "status": "ok" if healthy else "unhealthy",

@@ -211,6 +211,14 @@ class Runner:
         self.say("stopped")
 
 
+def metrics_dir_reset(path: Path) -> None:
+    """Empty the Prometheus folder before the processes start: counters restart at 0 rather
+    than summing files of processes long gone, whose pids a new process may reuse."""
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m oncall.runner PROCFILE", file=sys.stderr)
@@ -218,6 +226,15 @@ def main(argv: list[str]) -> int:
     entries = parse_procfile(Path(argv[1]).read_text())
     # The same folder as settings.VAR_DIR, without loading Django here.
     var_dir = Path(os.environ.get("VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+    # Web, worker and beat share one Prometheus folder, so /metrics counts the worker's pages.
+    metrics_dir = Path(
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(var_dir / "prometheus"))
+    )
+    try:
+        metrics_dir_reset(metrics_dir)
+    except OSError as error:  # counting in memory, per process, beats not starting
+        print(f"runner: metrics folder {metrics_dir} unusable ({error})", file=sys.stderr)
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
     return Runner(entries, out=sys.stdout, state_file=var_dir / "runner.json").run()
 
 

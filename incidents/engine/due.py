@@ -26,6 +26,7 @@ from incidents.models import (
     Status,
 )
 from oncall.logs import bind_log_ids
+from oncall.metrics import record_escalation_lateness
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,16 @@ def _hint(states: list[EscalationState]) -> None:
         transaction.on_commit(send)
 
 
+def _count_lateness(due: list[datetime]) -> None:
+    """oncall_escalation_lateness_seconds: each step's pages written (now) minus its due
+    time, counted once the batch commits (a rolled-back batch wrote nothing)."""
+    if not due:
+        return
+    written = timezone.now()
+    seconds = [(written - at).total_seconds() for at in due]
+    transaction.on_commit(lambda: record_escalation_lateness(seconds=seconds))
+
+
 def _run_states(states: list[EscalationState], now: datetime) -> None:
     """Run the due step of each state: the caller holds their row locks and has checked
     that they are active and due. Tracks of incidents no longer triggered stop."""
@@ -90,10 +101,12 @@ def _run_states(states: list[EscalationState], now: datetime) -> None:
             escalation_transition(state=state, to=EscalationStatus.STOPPED)
         else:
             running.append((state, incident))
+    due = [state.next_action_at for state, _ in running]
     batch = Batch(running, now)
     for state, incident in running:
         batch_run(state, incident, batch)
     batch.write()
+    _count_lateness([d for d in due if d is not None])
     _save_states(states)
     _hint([s for s in states if s.status == EscalationStatus.ACTIVE])
 

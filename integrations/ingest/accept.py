@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from incidents.models import Severity
 from integrations.ingest.keyfold import ingest_fold_now
@@ -37,6 +37,7 @@ from integrations.parsing import (
 from integrations.ratelimit import ingest_rate_take
 from integrations.services.groups import IngestResult
 from integrations.services.keys import integration_by_key, integration_key_cache_clear
+from oncall.metrics import record_inbound
 
 
 class IngestRefused(Exception):
@@ -217,6 +218,24 @@ def _body_object(body: bytes | None, kind: str) -> dict[str, Any]:
 
 
 def ingest_accept(*, integration: str | None, kind: str, body: bytes | None) -> Accepted:
+    """`_accept`, counted in oncall_inbound_events_total (accepted, refused, rate_limited)
+    under the integration's id ("unknown" when the key named none)."""
+    found: list[Integration] = []
+    try:
+        accepted = _accept(integration=integration, kind=kind, body=body, found=found)
+    except IngestRefused as refused:
+        label = str(found[0].pk) if found else "unknown"
+        outcome = "rate_limited" if refused.status == 429 else "refused"
+        record_inbound(integration=label, outcome=outcome)
+        raise
+    label = str(accepted.integration.pk)
+    transaction.on_commit(lambda: record_inbound(integration=label, outcome="accepted"))
+    return accepted
+
+
+def _accept(
+    *, integration: str | None, kind: str, body: bytes | None, found: list[Integration]
+) -> Accepted:
     """Accept one event at a door, or raise `IngestRefused`.
 
     `integration`: the integration key the request presented outside its body (the
@@ -229,14 +248,18 @@ def ingest_accept(*, integration: str | None, kind: str, body: bytes | None) -> 
         raise ValueError(f"no door for {kind!r}")
     if kind == IntegrationType.EVENTS_V2:
         data = _body_object(body, kind)
-        found = _integration(kind, None, data)
+        integration_found = _integration(kind, None, data)
     else:
-        found = _integration(kind, integration, None)
+        integration_found = _integration(kind, integration, None)
+    found.append(integration_found)
+    if kind != IntegrationType.EVENTS_V2:
         data = _body_object(body, kind)
-    _rate_take(found, kind)
-    payload, dedup_key = _message(found, kind, data)
+    _rate_take(integration_found, kind)
+    payload, dedup_key = _message(integration_found, kind, data)
     try:
-        stored = inbound_store(integration=found, kind=kind, payload=payload, dedup_key=dedup_key)
+        stored = inbound_store(
+            integration=integration_found, kind=kind, payload=payload, dedup_key=dedup_key
+        )
     except IntegrityError as error:  # a cached lookup of an integration deleted since
         integration_key_cache_clear()
         if kind == IntegrationType.EVENTS_V2:
@@ -248,4 +271,4 @@ def ingest_accept(*, integration: str | None, kind: str, body: bytes | None) -> 
             ) from error
         raise _am_key_refused() from error
     folded = ingest_fold_now(stored) if settings.INGEST_INLINE else None
-    return Accepted(integration=found, event=stored, dedup_key=dedup_key, folded=folded)
+    return Accepted(integration=integration_found, event=stored, dedup_key=dedup_key, folded=folded)

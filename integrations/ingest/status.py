@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
 
 from integrations.models import InboundEvent, InboundStatus
+from oncall.metrics import record_inbound
 
 INBOUND_TRANSITIONS: dict[str, frozenset[str]] = {
     InboundStatus.ACCEPTED: frozenset(
@@ -79,6 +81,9 @@ def inbound_transition(
         event.attempts += 1
         changed.append("attempts")
     event.save(update_fields=changed)
+    if to == InboundStatus.FAILED:
+        integration = str(event.integration_id)
+        transaction.on_commit(lambda: record_inbound(integration=integration, outcome="failed"))
 
 
 def inbound_transition_many(

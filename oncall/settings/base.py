@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "playbooks.apps.PlaybooksConfig",
     "reports.apps.ReportsConfig",
     "insights.apps.InsightsConfig",
+    "monitoring.apps.MonitoringConfig",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,16 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# The monitoring gauges' snapshot (monitoring.gauges): written by a worker, read by every
+# web process, so shared: Redis, else a file cache under VAR_DIR.
+CACHES["monitoring"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "monitoring"),
+    }
+)
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT: str | None = None  # None: the URL's scheme decides
@@ -272,6 +283,9 @@ CELERY_TASK_ROUTES = {
     "reports.shift_reminders": {"queue": "default"},
     # Customer contacts past their due time → the second tier on duty (handbook 004).
     "incidents.customer_contacts_remind": {"queue": "default"},
+    # The portal watching itself: the cached gauges of /metrics and the dead-man auditor.
+    "monitoring.metrics_refresh": {"queue": "default"},
+    "monitoring.auditor": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -334,6 +348,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.customer_contacts_remind",
         "schedule": timedelta(seconds=env.int("CUSTOMER_CONTACT_SWEEP_SECONDS", default=60)),
     },
+}
+# The gauges of /metrics that need queries, computed and cached (monitoring.gauges).
+METRICS_REFRESH_SECONDS = env.int("METRICS_REFRESH_SECONDS", default=30)
+# The self-checks; the dead-man URL is pinged only when every one passes.
+AUDITOR_SECONDS = env.int("AUDITOR_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["metrics-refresh"] = {
+    "task": "monitoring.metrics_refresh",
+    "schedule": timedelta(seconds=METRICS_REFRESH_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["auditor"] = {
+    "task": "monitoring.auditor",
+    "schedule": timedelta(seconds=AUDITOR_SECONDS),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -606,3 +632,12 @@ def logging_config(log_format: str) -> dict[str, Any]:
 # `json` in production (oncall/settings/production.py), plain text on a laptop and in tests.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = logging_config(LOG_FORMAT)
+
+# --- Monitoring -------------------------------------------------------------------------
+# /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers 404 (open only
+# with DEBUG on). PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself) shares the
+# counters of every web and worker process on a host.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# An outside monitor's URL, GET every AUDITOR_SECONDS while every self-check passes.
+DEADMAN_URL = env.str("DEADMAN_URL", default="")
+DEADMAN_TIMEOUT = env.float("DEADMAN_TIMEOUT", default=5.0)

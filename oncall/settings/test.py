@@ -40,7 +40,10 @@ WHITENOISE_USE_FINDERS = True
 OUTBOUND_ALLOW_HTTP = True
 OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
 # Each test process counts sign-in and API key failures in memory (tests clear it).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "monitoring": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
 # The schemathesis tests load the schema at import, before any API key exists, so the test
 # process serves it publicly; tests/api/test_schema.py checks the signed-in default.
 API_SCHEMA_PUBLIC = True

@@ -21,6 +21,10 @@ def test_healthz_is_200_when_database_broker_and_beat_are_alive(client: Client) 
         "database",
         "broker",
         "beat",
+        # The monitoring app's self-checks (monitoring/selfcheck.py).
+        "escalation",
+        "outbox",
+        "ingestion",
     }
 
 
@@ -86,3 +90,49 @@ def test_healthz_reports_the_restarts_of_make_runs_processes(
     body = client.get("/healthz").json()
     assert body["restarts"] == {"web": 0, "worker": 2}
     assert body["status"] == "ok"  # the worker is back: the heartbeat says so
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_an_escalation_step_overdue_past_two_sweeps(
+    client: Client, settings
+) -> None:
+    import uuid
+
+    from incidents.models import EscalationState, EscalationStatus
+    from tests.factories import IncidentFactory
+
+    heartbeat_record()
+    settings.ESCALATION_SWEEP_SECONDS = 5
+    EscalationState.objects.create(
+        incident=IncidentFactory.create(),
+        track="main",
+        status=EscalationStatus.ACTIVE,
+        next_action_at=timezone.now() - timedelta(seconds=30),
+        guard_token=uuid.uuid4(),
+        snapshot={"name": "p", "steps": []},
+        triggered_at=timezone.now(),
+    )
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert [name for name, check in body["checks"].items() if not check["ok"]] == ["escalation"]
+    assert body["checks"]["escalation"]["detail"].startswith(
+        "1 escalation step(s) late by more than 10s (the oldest by 3"
+    )
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_a_page_stuck_in_the_outbox(client: Client) -> None:
+    from notifications import services
+    from notifications.models import Notification
+
+    heartbeat_record()
+    row = services.notification_enqueue(
+        idempotency_key="stuck", channel="email", address="a@example.com", subject="x"
+    )
+    Notification.objects.filter(pk=row.pk).update(not_before=timezone.now() - timedelta(minutes=5))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    failing = [n for n, c in response.json()["checks"].items() if not c["ok"]]
+    assert failing == ["outbox"]
