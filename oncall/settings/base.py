@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "playbooks.apps.PlaybooksConfig",
     "reports.apps.ReportsConfig",
     "insights.apps.InsightsConfig",
+    "auditlog",
+    "audit.apps.AuditConfig",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who changed configuration and through which door (admin, portal, api), for the trail.
+    "audit.middleware.AuditMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -586,3 +590,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Audit trail (django-auditlog; what is recorded: audit/registry.py) -------------------
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+AUDITLOG_STORE_JSON_CHANGES = True  # numbers, booleans and null stay JSON values
+AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures and loaddata are not someone's change
