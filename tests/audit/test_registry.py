@@ -53,10 +53,18 @@ def test_a_change_that_rolls_back_leaves_no_audit_row() -> None:
     rotation = RotationFactory.create(name="Primary")
     before = AuditEntry.objects.count()
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        services.rotation_write(rotation=rotation, data={"name": "Renamed"})
-        assert AuditEntry.objects.count() > before  # written inside the transaction…
-        raise RuntimeError("the change fails after its save")
+    written_inside = []
+
+    def rename_then_fail() -> None:
+        with transaction.atomic():
+            services.rotation_write(rotation=rotation, data={"name": "Renamed"})
+            written_inside.append(AuditEntry.objects.count() - before)
+            raise RuntimeError("the change fails after its save")
+
+    with pytest.raises(RuntimeError):
+        rename_then_fail()
+
+    assert written_inside == [1]  # written inside the transaction…
 
     assert AuditEntry.objects.count() == before  # …and gone with it
     rotation.refresh_from_db()
