@@ -21,6 +21,8 @@ from oncall.api.permissions import signed_in
 from oncall.roles import is_manager
 from oncall.validators import ROW_ID_MAX
 
+AUDIT_ACTIONS = sorted(ACTIONS.values())
+
 
 @extend_schema_field(
     {
@@ -46,7 +48,7 @@ class AuditEntrySerializer(serializers.Serializer):
         allow_null=True, help_text="The person's user id; null for the system (tasks, commands)."
     )
     via = serializers.ChoiceField(choices=Via.choices)
-    action = serializers.ChoiceField(choices=sorted(ACTIONS.values()))
+    action = serializers.ChoiceField(choices=AUDIT_ACTIONS)
     object_type = serializers.CharField(help_text="The model's name, e.g. `rotation`.")
     object_id = serializers.CharField()
     object_repr = serializers.CharField(help_text="The object as it was named at the change.")

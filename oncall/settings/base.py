@@ -556,6 +556,9 @@ SPECTACULAR_SETTINGS = {
         "ActionItemKindEnum": "postmortems.models.ActionItemKind",
         "ActionItemPriorityEnum": "postmortems.models.ActionItemPriority",
         "CustomerContactChannelEnum": "incidents.models.ContactChannel",
+        "ActionEnum": "rotations.models.StepAction",  # its name before the audit trail's
+        "AuditActionEnum": "audit.api.AUDIT_ACTIONS",
+        "AuditViaEnum": "audit.models.Via",
     },
 }
 

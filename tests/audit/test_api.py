@@ -120,7 +120,7 @@ def test_pages_follow_the_next_link(manager: User) -> None:
     for n in range(3):
         TeamFactory.create(slug=f"t{n}")
     api = bearer_client(manager)
-    first = api.get(URL, {"object_type": "team", "page_size": 2}).json()
+    first = api.get(URL, {"object_type": "team", "page_size": "2"}).json()
     assert len(first["results"]) == 2
     second = api.get(first["next"]).json()
     assert len(second["results"]) == 1
