@@ -1,12 +1,10 @@
 """The trail in the admin: read-only, Managers (who hold its view permission) and superusers."""
 
-from typing import Any
-
 from auditlog.admin import LogEntryAdmin
 from django.contrib import admin
-from django.http import HttpRequest
 
 from audit.models import AuditEntry
+from oncall.admin import ReadOnlyAdmin
 
 # auditlog's admin module registers its admin for AUDITLOG_LOGENTRY_MODEL; this one replaces it.
 if admin.site.is_registered(AuditEntry):
@@ -14,7 +12,7 @@ if admin.site.is_registered(AuditEntry):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(LogEntryAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin, LogEntryAdmin):
     list_display = ["created", "resource_url", "action", "via", "msg_short", "user_url"]
     list_filter = ["action", "via", "content_type"]
     readonly_fields = ["created", "resource_url", "action", "via", "user_url", "msg"]
@@ -22,12 +20,3 @@ class AuditEntryAdmin(LogEntryAdmin):
         (None, {"fields": ["created", "user_url", "via", "resource_url"]}),
         ("Changes", {"fields": ["action", "msg"]}),
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
