@@ -12,7 +12,8 @@ from audit.models import Via
 def via_for(path: str) -> str:
     if path.startswith("/admin/"):
         return Via.ADMIN
-    if path.startswith("/api/"):
+    # The REST API and the drop-in doors monitoring tools post to are machines' doors.
+    if path.startswith(("/api/", "/v2/", "/integrations/")):
         return Via.API
     return Via.PORTAL
 

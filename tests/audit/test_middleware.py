@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -31,6 +32,8 @@ def manager() -> User:
 def test_the_door_is_read_from_the_path() -> None:
     assert via_for("/admin/rotations/rotation/1/change/") == Via.ADMIN
     assert via_for("/api/v1/rotations/1/") == Via.API
+    assert via_for("/v2/enqueue") == Via.API
+    assert via_for("/integrations/alertmanager/key/") == Via.API
     assert via_for("/rotations/1/overrides/") == Via.PORTAL
 
 
@@ -159,3 +162,10 @@ def test_a_refused_change_leaves_no_entry(client: Client) -> None:
     )
     assert response.status_code == 403
     assert AuditEntry.objects.count() == count
+
+
+def test_a_management_command_is_recorded_as_the_system() -> None:
+    call_command("createsuperuser", "--noinput", username="ops", email="ops@example.com")
+    (entry,) = entries_for(User.objects.get(username="ops"))
+    assert (entry.actor, entry.via, entry.action) == (None, Via.SYSTEM, AuditEntry.Action.CREATE)
+    assert entry.changes["is_superuser"] == [None, True]
