@@ -35,5 +35,6 @@ urlpatterns = [
     path("playbooks/", include("playbooks.urls")),
     path("reports/", include("reports.urls")),
     path("insights/", include("insights.urls")),
+    path("audit/", include("audit.urls")),
     path("", include("rotations.urls")),
 ]

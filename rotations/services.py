@@ -29,7 +29,6 @@ from rotations.models import (
     new_feed_token,
 )
 from rotations.selectors import DoubleBooking, team_bookings_of, user_holds_window
-from rotations.stamp import touch_duty_config
 
 DOUBLE_BOOKING = "double_booking"
 NEW_TIER_ON_VETERAN = "new_tier_on_veteran"
@@ -874,11 +873,10 @@ def rotation_write(*, rotation: Rotation, data: dict[str, Any]) -> Rotation:
         rotation.save()
         if members is not None:
             RotationMember.objects.filter(rotation=rotation).delete()
-            RotationMember.objects.bulk_create(
-                RotationMember(rotation=rotation, user=user, position=index)
-                for index, user in enumerate(members)
-            )
-            touch_duty_config()  # bulk_create sends no signal
+            # One save per member (a list is a handful of people): bulk_create sends no
+            # signals, so the audit trail would see the old list go and no new one come.
+            for index, user in enumerate(members):
+                RotationMember.objects.create(rotation=rotation, user=user, position=index)
         else:
             members = [m.user for m in rotation.members.select_related("user")]
         # The list holds only team members; whoever is put on it joins the team.

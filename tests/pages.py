@@ -87,6 +87,7 @@ class Portal:
             ("report", self.engineer, f"/reports/{self.report_id}/"),
             ("shift-reminders", self.engineer, "/reports/reminders/"),
             ("hours", self.engineer, "/reports/hours/"),
+            ("audit", "morgan", "/audit/"),
             # Last: the walk ends signed out, as the tests that sign in afterwards expect.
             ("ack-link", None, self.ack_path),
         ]

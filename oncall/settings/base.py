@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "reports.apps.ReportsConfig",
     "insights.apps.InsightsConfig",
     "monitoring.apps.MonitoringConfig",
+    "auditlog",
+    "audit.apps.AuditConfig",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who changed configuration and through which door (admin, portal, api), for the trail.
+    "audit.middleware.AuditMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -580,6 +584,9 @@ SPECTACULAR_SETTINGS = {
         "ActionItemKindEnum": "postmortems.models.ActionItemKind",
         "ActionItemPriorityEnum": "postmortems.models.ActionItemPriority",
         "CustomerContactChannelEnum": "incidents.models.ContactChannel",
+        "ActionEnum": "rotations.models.StepAction",  # its name before the audit trail's
+        "AuditActionEnum": "audit.api.AUDIT_ACTIONS",
+        "AuditViaEnum": "audit.models.Via",
     },
 }
 
@@ -641,3 +648,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # An outside monitor's URL, GET every AUDITOR_SECONDS while every self-check passes.
 DEADMAN_URL = env.str("DEADMAN_URL", default="")
 DEADMAN_TIMEOUT = env.float("DEADMAN_TIMEOUT", default=5.0)
+
+# --- Audit trail (django-auditlog; what is recorded: audit/registry.py) -------------------
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+AUDITLOG_STORE_JSON_CHANGES = True  # numbers, booleans and null stay JSON values
+AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures and loaddata are not someone's change
