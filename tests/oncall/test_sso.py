@@ -91,6 +91,8 @@ def test_a_new_person_is_created_with_the_mapped_role(provider: Provider, role: 
     assert user.is_staff == (role == MANAGER)
     admin = client.get(reverse("admin:index"))
     assert admin.status_code == (200 if role == MANAGER else 302)
+    # No password to change: the layout offers none.
+    assert reverse("password_change") not in client.get(HOME).content.decode()
 
 
 def test_explicit_endpoints_work_without_discovery(provider: Provider, settings: Settings) -> None:
