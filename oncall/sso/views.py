@@ -68,7 +68,7 @@ class LoginView(auth_views.LoginView):
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin's own login form, or with PASSWORD_LOGIN off the portal's (SSO) login page."""
     if password_login_enabled():
-        return admin.site.login(request)
+        return admin.site.login(request, extra_context={"sso_enabled": sso_enabled()})
     if request.method == "POST":
         return refusal(request, PASSWORD_OFF, 403)
     query = urlencode({"next": request.GET.get("next") or reverse("admin:index")})

@@ -337,6 +337,7 @@ def test_single_sign_on_is_off_unless_configured(settings: Settings) -> None:
 
     assert "Sign in with SSO" not in page
     assert 'name="password"' in page
+    assert "Sign in with SSO" not in Client().get(reverse("admin:login")).content.decode()
     assert start(Client()).status_code == 404
     assert callback(Client(), code="x", state="y").status_code == 404
 
@@ -373,6 +374,14 @@ def test_with_password_login_off_only_sso_is_offered(
     # Single sign-on still signs people in.
     provider.person = person("erin@example.com", "oncall-engineers")
     assert sso_sign_in(client).status_code == 302
+
+
+def test_the_admin_login_offers_sso_beside_the_password(provider: Provider) -> None:
+    page = Client().get(reverse("admin:login"), {"next": "/admin/"}).content.decode()
+
+    assert "Sign in with SSO" in page
+    assert reverse("oidc_authentication_init") + "?next=/admin/" in page
+    assert 'name="password"' in page
 
 
 def test_the_admin_login_still_takes_passwords_when_on(provider: Provider) -> None:
