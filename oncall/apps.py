@@ -10,7 +10,8 @@ class OncallConfig(AppConfig):
     role_permissions = CORE_ROLE_PERMISSIONS
 
     def ready(self) -> None:
-        import oncall.lookups  # noqa: F401 - registers the integer `__in` that ignores overflow
+        import oncall.lookups  # registers the integer `__in` that ignores overflow
+        import oncall.sso.checks  # noqa: F401 - registers the single sign-on settings checks
         from oncall.roles import grant_role_permissions
 
         # Permissions exist only after migrate creates them, so roles are granted then;

@@ -4,17 +4,15 @@ from django.urls import include, path
 
 from monitoring.views import metrics
 from oncall import views
+from oncall.sso import views as sso_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", sso_views.LoginView.as_view(), name="login"),
+    path("accounts/oidc/", include("oncall.sso.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",
@@ -26,6 +24,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("admin/login/", sso_views.admin_login),  # before the admin: PASSWORD_LOGIN=0 closes it
     path("admin/", admin.site.urls),
     path("notifications/", include("notifications.urls")),
     path("api/v1/", include("oncall.api_urls")),

@@ -17,6 +17,7 @@ from django.utils.csp import CSP
 from kombu import Exchange, Queue
 
 from oncall.broker import folders as broker_folders
+from oncall.sso.rolemap import parse_role_map
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -145,6 +146,7 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "oncall.sso.backends.SsoBackend",  # answers only the provider's callback (below)
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
@@ -153,6 +155,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure, for the admin (superusers)
 AXES_LOCKOUT_CALLABLE = "oncall.views.login_locked_out"
 AXES_VERBOSE = False
+# A provider's callback is not a password guess (oncall/sso/backends.py says why).
+AXES_WHITELIST_CALLABLE = "oncall.sso.backends.is_sso_attempt"
 # Bearer keys: this many invalid keys from one address within the window answer 429.
 API_KEY_FAILURE_LIMIT = env.int("API_KEY_FAILURE_LIMIT", default=10)
 API_KEY_FAILURE_WINDOW = timedelta(minutes=env.int("API_KEY_FAILURE_WINDOW_MINUTES", default=15))
@@ -162,6 +166,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc; oncall/sso/) ------------------
+# On when OIDC_RP_CLIENT_ID and either OIDC_OP_DISCOVERY_URL or the authorization and token
+# endpoints are set; explicit endpoints win over the discovery document's.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_DISCOVERY_URL = env.str("OIDC_OP_DISCOVERY_URL", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT_SECONDS", default=10.0)
+# The claim holding a person's groups, its values mapped to the portal's roles
+# ("oncall-managers:Manager,oncall-engineers:Engineer"); unmapped people get OIDC_DEFAULT_ROLE,
+# or (empty) are refused. Role names are checked at start-up (oncall/sso/checks.py).
+OIDC_ROLE_CLAIM = env.str("OIDC_ROLE_CLAIM", default="groups")
+OIDC_ROLE_MAP = parse_role_map(env.str("OIDC_ROLE_MAP", default=""))
+OIDC_DEFAULT_ROLE = env.str("OIDC_DEFAULT_ROLE", default="")
+# Off: the login page offers only single sign-on and password sign-ins (portal and admin)
+# are refused.
+PASSWORD_LOGIN = env.bool("PASSWORD_LOGIN", default=True)
 
 # --- I18N / time ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
