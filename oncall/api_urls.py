@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("reports.api.urls")),
     path("", include("integrations.api.urls")),  # integrations/ and webhooks/
     path("", include("insights.api_urls")),
+    path("", include("notifications.api_urls")),  # contact-methods/ and test-pages/
 ]
