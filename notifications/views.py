@@ -228,6 +228,7 @@ def _profile_context(
         "method_form": method_form or ContactMethodForm(),
         "rule_form": extra.pop("rule_form", None) or RuleForm(user=user),
         "verify_form": VerifyForm(),
+        "sees_untested": is_manager(user),
         **extra,
     }
 

@@ -318,3 +318,21 @@ def test_signed_out_visitors_reach_nothing(client: Client, db: None) -> None:
     assert client.post("/notifications/profile/methods/1/test/").status_code == 302
     assert client.post("/api/v1/contact-methods/1/test/").status_code in (401, 403)
     assert client.get("/api/v1/contact-methods/untested/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("far", ["99999999999999999999", str(2**63), "0"])
+def test_ids_that_name_no_row_are_404_not_500(client: Client, far: str) -> None:
+    client.force_login(UserFactory.create(username="ada"))
+    assert client.post(f"/notifications/profile/methods/{far}/test/").status_code == 404
+    assert client.get(f"/notifications/profile/tests/{far}/").status_code == 404
+    assert client.post(f"/api/v1/contact-methods/{far}/test/").status_code == 404
+    assert client.get(f"/api/v1/test-pages/{far}/").status_code == 404
+
+
+def test_a_managers_profile_links_the_untested_list_and_nobody_elses_does(client: Client) -> None:
+    for role in ROLES:
+        client.force_login(UserFactory.create(username=f"p-{role}".replace(" ", "-"), roles=[role]))
+        linked = (
+            "/notifications/untested/" in client.get("/notifications/profile/").content.decode()
+        )
+        assert linked is (role == MANAGER), role
