@@ -91,12 +91,12 @@ class ContactMethodTestApi(APIView):
         summary="Send myself a test page through one of my verified contact methods",
         description=(
             "Queues a test page (no incident, nothing to acknowledge) on the real delivery "
-            "path and answers 202 with it; poll `GET /api/v1/test-pages/{id}/` until `final`. "
+            "path and answers 201 with it; poll `GET /api/v1/test-pages/{id}/` until `final`. "
             "One per method per minute (429 with Retry-After); an unverified method is 409 "
             "`unverified`; another person's method is 404."
         ),
         request=None,
-        responses={202: TestPageSerializer, **error_responses(401, 403, 404, 409)},
+        responses={201: TestPageSerializer, **error_responses(401, 403, 404, 409, 429)},
         tags=TAGS,
     )
     def post(self, request: Request, method_id: int) -> Response:
@@ -110,7 +110,7 @@ class ContactMethodTestApi(APIView):
             raise _throttled(refused) from refused
         except ValidationError as refused:
             raise Conflict(" ".join(refused.messages), code="unverified") from refused
-        return Response(TestPageSerializer(page).data, status=status.HTTP_202_ACCEPTED)
+        return Response(TestPageSerializer(page).data, status=status.HTTP_201_CREATED)
 
 
 class TestPageDetailApi(APIView):

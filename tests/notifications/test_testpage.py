@@ -169,10 +169,10 @@ def test_one_test_page_per_method_per_minute(sent_tasks: SentTasks, client: Clie
         assert api.json()["error"]["code"] == "test_page_too_soon"
         assert "40 seconds" in api.json()["error"]["message"]
         # Another method of the same person has its own minute.
-        assert client.post(f"/api/v1/contact-methods/{other.pk}/test/").status_code == 202
+        assert client.post(f"/api/v1/contact-methods/{other.pk}/test/").status_code == 201
     assert Notification.objects.filter(contact_method=method).count() == 1
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
-        assert client.post(f"/api/v1/contact-methods/{method.pk}/test/").status_code == 202
+        assert client.post(f"/api/v1/contact-methods/{method.pk}/test/").status_code == 201
 
 
 def test_removing_and_re_adding_a_method_resets_no_limit(sent_tasks: SentTasks) -> None:
@@ -213,7 +213,7 @@ def test_the_api_sends_a_test_page_and_reports_its_status(
     listed = client.get("/api/v1/contact-methods/").json()
     assert [(m["id"], m["last_tested_at"]) for m in listed] == [(method.pk, None)]
     answer = client.post(f"/api/v1/contact-methods/{method.pk}/test/")
-    assert answer.status_code == 202
+    assert answer.status_code == 201
     body = answer.json()
     assert body["status"] == "pending"
     assert body["final"] is False
