@@ -13,13 +13,7 @@ from pytest_httpserver import HTTPServer
 from notifications.models import Channel, ContactMethod, Notification, Status
 from oncall.roles import ENGINEER
 from tests.factories import UserFactory
-from tests.notifications.conftest import (
-    TWILIO_FROM,
-    TWILIO_SID,
-    TWILIO_TOKEN,
-    SmtpServer,
-    wait_for,
-)
+from tests.notifications.conftest import TWILIO_SID, SmtpServer, local_peers_env, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 API = f"/twilio/2010-04-01/Accounts/{TWILIO_SID}"
@@ -27,16 +21,10 @@ API = f"/twilio/2010-04-01/Accounts/{TWILIO_SID}"
 
 @pytest.fixture
 def celery_worker_env(httpserver: HTTPServer, smtp_server: SmtpServer) -> Iterator[dict[str, str]]:
-    yield {
-        "NOTIFY_CONSOLE": "0",
-        "TWILIO_BASE_URL": httpserver.url_for("/twilio"),
-        "TWILIO_ACCOUNT_SID": TWILIO_SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "TWILIO_FROM": TWILIO_FROM,
-        "TEST_EMAIL_URL": smtp_server.url,
-        "NOTIFY_RETRY_BASE_SECONDS": "0.2",
-        "NOTIFY_MAX_ATTEMPTS": "2",  # a peer that keeps failing fails the page quickly
-    }
+    # A peer that keeps failing fails the page quickly.
+    yield local_peers_env(
+        httpserver, smtp_server.url, NOTIFY_RETRY_BASE_SECONDS="0.2", NOTIFY_MAX_ATTEMPTS="2"
+    )
     kombu.pools.reset()  # leave no closed pool behind for the next worker test
 
 
