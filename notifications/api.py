@@ -109,7 +109,8 @@ class ContactMethodTestApi(APIView):
         except services.TestPageThrottled as refused:
             raise _throttled(refused) from refused
         except ValidationError as refused:
-            raise Conflict(" ".join(refused.messages), code="unverified") from refused
+            # unverified, or gone (removed meanwhile)
+            raise Conflict(" ".join(refused.messages), code=refused.code or "conflict") from refused
         return Response(TestPageSerializer(page).data, status=status.HTTP_201_CREATED)
 
 

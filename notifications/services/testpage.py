@@ -51,7 +51,9 @@ def contact_method_test_send(*, contact_method: ContactMethod) -> Notification:
     """
     with transaction.atomic():
         lock_person(contact_method.user)  # two clicks at once must not both pass the limit
-        method = ContactMethod.objects.get(pk=contact_method.pk)
+        method = ContactMethod.objects.filter(pk=contact_method.pk).first()
+        if method is None:  # removed in another tab meanwhile
+            raise ValidationError("This contact method was just removed.", code="gone")
         if not method.verified:
             raise ValidationError(
                 f"{method} is not verified yet: enter the code we sent to it (or send a new "

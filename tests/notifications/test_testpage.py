@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
@@ -336,3 +337,13 @@ def test_a_managers_profile_links_the_untested_list_and_nobody_elses_does(client
             "/notifications/untested/" in client.get("/notifications/profile/").content.decode()
         )
         assert linked is (role == MANAGER), role
+
+
+def test_a_method_removed_meanwhile_is_a_clear_refusal(sent_tasks: SentTasks) -> None:
+    ada = UserFactory.create(username="ada")
+    method = verified(ada)
+    ContactMethod.objects.filter(pk=method.pk).delete()  # another tab removed it
+    with pytest.raises(ValidationError, match="just removed") as refused:
+        services.contact_method_test_send(contact_method=method)
+    assert refused.value.code == "gone"
+    assert not Notification.objects.exists()
