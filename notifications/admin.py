@@ -13,7 +13,7 @@ from notifications.models import (
 
 @admin.register(ContactMethod)
 class ContactMethodAdmin(admin.ModelAdmin):
-    list_display = ("user", "channel", "address", "label", "verified_at")
+    list_display = ("user", "channel", "address", "label", "verified_at", "last_tested_at")
     list_filter = ("channel",)
     search_fields = ("user__username", "address")
     list_select_related = ("user",)

@@ -148,6 +148,9 @@ def normalize_address(channel: str, address: str) -> str:
 # to nobody, not on the outbox page, not in the admin (only the recipient reads it there).
 VERIFICATION_KEY_PREFIX = "verify:"
 CODE_HIDDEN = "(verification code hidden)"
+# Test pages' idempotency keys start with this: a page a person sends themselves to check a
+# contact method works (no incident, nothing to acknowledge).
+TEST_PAGE_KEY_PREFIX = "test:"
 
 
 def new_webhook_secret() -> str:
@@ -178,6 +181,8 @@ class ContactMethod(models.Model):
     # Wrong codes entered since the last one was sent; at VERIFICATION_MAX_TRIES a new code
     # must be requested.
     verification_tries = models.PositiveSmallIntegerField(default=0, editable=False)
+    # When a test page to it last went out successfully (set when the delivery succeeds).
+    last_tested_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -352,3 +357,7 @@ class Notification(models.Model):
     @property
     def is_verification(self) -> bool:
         return self.idempotency_key.startswith(VERIFICATION_KEY_PREFIX)
+
+    @property
+    def is_test_page(self) -> bool:
+        return self.idempotency_key.startswith(TEST_PAGE_KEY_PREFIX)

@@ -2,10 +2,19 @@
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from notifications.models import Channel, ContactMethod, Notification, NotificationRule, Urgency
+from notifications.models import (
+    TEST_PAGE_KEY_PREFIX,
+    Channel,
+    ContactMethod,
+    Notification,
+    NotificationRule,
+    Urgency,
+)
 from oncall.models import User
 
 # Defaults: a call two minutes after the text, when the text got no acknowledgement.
@@ -88,3 +97,76 @@ def page_plans(
 
 def outbox_recent(*, limit: int = 100) -> QuerySet[Notification]:
     return Notification.objects.select_related("recipient").order_by("-created_at", "-id")[:limit]
+
+
+def contact_methods_with_last_test(*, user: User) -> list[ContactMethod]:
+    """The person's methods, each with `last_test` (its newest test page, or None): two
+    queries."""
+    newest = (
+        Notification.objects.filter(
+            contact_method=OuterRef("pk"), idempotency_key__startswith=TEST_PAGE_KEY_PREFIX
+        )
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    methods: list[ContactMethod] = list(
+        contact_methods_of(user=user).annotate(last_test_id=Subquery(newest))
+    )
+    newest_ids = {method.pk: getattr(method, "last_test_id", None) for method in methods}
+    tests = Notification.objects.in_bulk([pk for pk in newest_ids.values() if pk])
+    for method in methods:
+        method.last_test = tests.get(newest_ids[method.pk])  # type: ignore[attr-defined]
+    return methods
+
+
+def own_test_page(*, user: User, notification_id: int) -> Notification | None:
+    """One of the person's own test pages (None for anyone else's or any other row)."""
+    return (
+        Notification.objects.select_related("contact_method")
+        .filter(
+            pk=notification_id, recipient=user, idempotency_key__startswith=TEST_PAGE_KEY_PREFIX
+        )
+        .first()
+    )
+
+
+# Managers want everyone on call to have tested their high-urgency methods this recently.
+UNTESTED_AFTER = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Untested:
+    """A person in a rotation whose high-urgency methods are not all tested lately."""
+
+    user: User
+    methods: list[ContactMethod]  # every high-urgency method, with its last_tested_at
+    stale: list[ContactMethod]  # those without a successful test since the cut-off
+
+    @property
+    def no_method(self) -> bool:
+        return not self.methods
+
+
+def untested_on_call(*, now: datetime) -> list[Untested]:
+    """People in any rotation whose high-urgency methods (the verified methods their
+    high-urgency rules, or the default rules, page) have not all had a successful test page
+    in UNTESTED_AFTER, or who have no such method at all; by name. Four queries."""
+    cutoff = now - UNTESTED_AFTER
+    people = list(
+        User.objects.filter(rotation_memberships__isnull=False)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+    plans = page_plans(users=people, urgencies={Urgency.HIGH})
+    found = []
+    for person in people:
+        methods = list(
+            {
+                rule.contact_method.pk: rule.contact_method
+                for rule in plans[(person.pk, Urgency.HIGH)]
+            }.values()
+        )
+        stale = [m for m in methods if m.last_tested_at is None or m.last_tested_at < cutoff]
+        if stale or not methods:
+            found.append(Untested(user=person, methods=methods, stale=stale))
+    return found

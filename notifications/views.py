@@ -5,6 +5,7 @@ partial back, a plain POST redirects.
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from notifications.models import (
 )
 from notifications.signing import AckLinkExpired, AckLinkInvalid, ack_path, ack_token_load
 from oncall.models import User
+from oncall.roles import is_manager
 
 
 def _user(request: HttpRequest) -> User:
@@ -221,17 +223,18 @@ def _profile_context(
 ) -> dict[str, Any]:
     user = _user(request)
     return {
-        "methods": selectors.contact_methods_of(user=user),
+        "methods": selectors.contact_methods_with_last_test(user=user),
         "rules": selectors.notification_rules_of(user=user),
         "method_form": method_form or ContactMethodForm(),
         "rule_form": extra.pop("rule_form", None) or RuleForm(user=user),
         "verify_form": VerifyForm(),
+        "sees_untested": is_manager(user),
         **extra,
     }
 
 
 def _profile_response(
-    request: HttpRequest, *, throttled: services.VerificationThrottled | None = None, **context: Any
+    request: HttpRequest, *, throttled: services.Throttled | None = None, **context: Any
 ) -> HttpResponse:
     """The settings partial for htmx; a redirect for a plain POST without errors.
 
@@ -242,6 +245,7 @@ def _profile_response(
     has_errors = (
         any(getattr(form, "errors", None) for form in context.values() if hasattr(form, "errors"))
         or context.get("verify_error")
+        or context.get("test_error")
         or throttled is not None
     )
     # A new signing secret is shown in this answer only: no redirect (it would be lost).
@@ -313,21 +317,39 @@ def contact_method_verify(request: HttpRequest, pk: int) -> HttpResponse:
     return _profile_response(request)
 
 
+def _method_send(
+    request: HttpRequest,
+    *,
+    method: ContactMethod,
+    send: Callable[..., Notification],
+    shown_as: str,
+    done: str,
+) -> HttpResponse:
+    """Send something to my method (a code, a test page); a refusal is shown on its row as
+    `<shown_as>_error` (429 and Retry-After when it must wait)."""
+    on_row: dict[str, Any] = {f"{shown_as}_method": method.pk}
+    try:
+        send(contact_method=method)
+    except services.Throttled as refused:
+        on_row[f"{shown_as}_error"] = refused.message
+        return _profile_response(request, throttled=refused, **on_row)
+    except ValidationError as error:
+        on_row[f"{shown_as}_error"] = "; ".join(error.messages)
+        return _profile_response(request, **on_row)
+    messages.info(request, done)
+    return _profile_response(request)
+
+
 @require_POST
 def contact_method_resend(request: HttpRequest, pk: int) -> HttpResponse:
     method = get_object_or_404(ContactMethod, pk=pk, user=_user(request))
-    try:
-        services.contact_method_verification_send(contact_method=method)
-    except services.VerificationThrottled as refused:
-        return _profile_response(
-            request, throttled=refused, verify_error=refused.message, verify_method=method.pk
-        )
-    except ValidationError as error:
-        return _profile_response(
-            request, verify_error="; ".join(error.messages), verify_method=method.pk
-        )
-    messages.info(request, f"A new code is on its way to {method.address}.")
-    return _profile_response(request)
+    return _method_send(
+        request,
+        method=method,
+        send=services.contact_method_verification_send,
+        shown_as="verify",
+        done=f"A new code is on its way to {method.address}.",
+    )
 
 
 @require_POST
@@ -361,3 +383,50 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(NotificationRule, pk=pk, user=_user(request))
     services.notification_rule_delete(rule=rule)
     return _profile_response(request)
+
+
+@require_POST
+def contact_method_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send myself a test page through one of my methods; its row then shows the page's
+    status, polled until it is delivered or failed."""
+    method = get_object_or_404(ContactMethod, pk=pk, user=_user(request))
+    return _method_send(
+        request,
+        method=method,
+        send=services.contact_method_test_send,
+        shown_as="test",
+        done=f"A test page is on its way to {method.address}.",
+    )
+
+
+@require_GET
+def test_page_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of my test pages: its status in words (htmx polls the partial until final)."""
+    page = selectors.own_test_page(user=_user(request), notification_id=pk)
+    if page is None:
+        raise Http404("You sent no test page with this id.")
+    template = "notifications/test_page.html"
+    if getattr(request, "htmx", False):
+        template += "#status"
+    with timezone.override(_user(request).tzinfo):
+        response = render(request, template, {"test": page})
+    add_never_cache_headers(response)  # a status that moves must never come from a cache
+    return response
+
+
+@require_GET
+def untested(request: HttpRequest) -> HttpResponse:
+    """For managers: people in a rotation whose high-urgency methods had no successful test
+    page in 90 days."""
+    viewer = _user(request)
+    if not is_manager(viewer):
+        raise PermissionDenied("The list of untested contact methods is for managers.")
+    with timezone.override(viewer.tzinfo):
+        return render(
+            request,
+            "notifications/untested.html",
+            {
+                "people": selectors.untested_on_call(now=timezone.now()),
+                "days": selectors.UNTESTED_AFTER.days,
+            },
+        )

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("integrations.api.urls")),  # integrations/ and webhooks/
     path("", include("insights.api_urls")),
     path("", include("audit.api_urls")),
+    path("", include("notifications.api_urls")),  # contact-methods/ and test-pages/
 ]

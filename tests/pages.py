@@ -76,6 +76,7 @@ class Portal:
             ("my-shifts", self.engineer, "/me/shifts/"),
             ("rotation", self.engineer, f"/rotations/{self.rotation.pk}/"),
             ("profile", self.engineer, "/notifications/profile/"),
+            ("untested", "raja", "/notifications/untested/"),
             ("postmortems", self.engineer, "/postmortems/"),
             ("review", "dinesh", f"/postmortems/review/{IsoWeek.current()}/"),
             # Superusers only, and only with the console channel on (see OUTBOX_SETTINGS).

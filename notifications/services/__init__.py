@@ -2,6 +2,7 @@
 
 from notifications.services.bulk import Page, notifications_page_many
 from notifications.services.contacts import (
+    Throttled,
     VerificationThrottled,
     contact_method_create,
     contact_method_delete,
@@ -30,16 +31,20 @@ from notifications.services.outbox import (
     notifications_transition,
 )
 from notifications.services.paging import notifications_page
+from notifications.services.testpage import TestPageThrottled, contact_method_test_send
 
 __all__ = [
     "IllegalTransition",
     "NotificationError",
     "Page",
+    "TestPageThrottled",
+    "Throttled",
     "UnknownSubject",
     "VerificationThrottled",
     "contact_method_create",
     "contact_method_delete",
     "contact_method_secret_rotate",
+    "contact_method_test_send",
     "contact_method_verification_send",
     "contact_method_verify",
     "notification_acknowledge",

@@ -32,9 +32,8 @@ VERIFICATION_MAX_TRIES = 5
 VERIFICATION_LIMIT_WINDOW = timedelta(hours=24)
 
 
-class VerificationThrottled(NotificationError):
-    """No code now (too soon after the last one, or too many lately): ask again after
-    `retry_after`. The message says so, for the person asking."""
+class Throttled(NotificationError):
+    """Not now: ask again after `retry_after`. The message says so, for the person asking."""
 
     def __init__(self, message: str, *, code: str, retry_after: timedelta) -> None:
         super().__init__(message)
@@ -43,7 +42,11 @@ class VerificationThrottled(NotificationError):
         self.retry_after = retry_after
 
 
-def _wait_words(wait: timedelta) -> str:
+class VerificationThrottled(Throttled):
+    """No code now (too soon after the last one, or too many lately)."""
+
+
+def wait_words(wait: timedelta) -> str:
     """ "45 seconds"; past a minute rounded up to whole minutes ("3 hours 12 minutes")."""
     seconds = max(1, math.ceil(wait.total_seconds()))
     if seconds > 60:
@@ -72,15 +75,15 @@ def _code_request_check(*, user: User, channel: str, address: str, now: datetime
         wait = sent[-limit] + VERIFICATION_LIMIT_WINDOW - now
         raise VerificationThrottled(
             f"{address} has had {limit} codes in the last 24 hours, the most we send; "
-            f"you can ask for a new code in {_wait_words(wait)}.",
+            f"you can ask for a new code in {wait_words(wait)}.",
             code="too_many_codes",
             retry_after=wait,
         )
     if sent and now < sent[-1] + settings.VERIFY_RESEND_INTERVAL:
         wait = sent[-1] + settings.VERIFY_RESEND_INTERVAL - now
         raise VerificationThrottled(
-            f"A code went to {address} {_wait_words(now - sent[-1])} ago; "
-            f"you can ask for a new code in {_wait_words(wait)}.",
+            f"A code went to {address} {wait_words(now - sent[-1])} ago; "
+            f"you can ask for a new code in {wait_words(wait)}.",
             code="code_too_soon",
             retry_after=wait,
         )
@@ -106,7 +109,7 @@ def _new_address_check(*, user: User, channel: str, address: str, now: datetime)
         wait = latest[len(latest) - limit][2] + VERIFICATION_LIMIT_WINDOW - now
         raise VerificationThrottled(
             f"You have asked for codes to {limit} addresses in the last 24 hours, the most "
-            f"we allow; you can add another in {_wait_words(wait)}.",
+            f"we allow; you can add another in {wait_words(wait)}.",
             code="too_many_addresses",
             retry_after=wait,
         )
@@ -137,7 +140,7 @@ def contact_method_create(
     methods; VerificationThrottled when no code may go to the address now.
     """
     with transaction.atomic():
-        _lock_person(user)  # two adds at once must not both pass the limits
+        lock_person(user)  # two adds at once must not both pass the limits
         method = ContactMethod(user=user, channel=channel, address=address, label=label)
         method.full_clean()
         _unverified_check(user=user)
@@ -161,7 +164,7 @@ def contact_method_verification_send(*, contact_method: ContactMethod) -> Notifi
     """
     code = f"{secrets.randbelow(1_000_000):06d}"
     with transaction.atomic():
-        _lock_person(contact_method.user)  # two requests at once must not both pass
+        lock_person(contact_method.user)  # two requests at once must not both pass
         if contact_method.verified:
             raise ValidationError("This method is verified already.", code="already_verified")
         _code_request_check(
@@ -292,7 +295,7 @@ def _account_methods(*, user: User) -> list[ContactMethod]:
     return ContactMethod.objects.bulk_create(methods)
 
 
-def _lock_person(user: User) -> None:
+def lock_person(user: User) -> None:
     # Two pages to a new person at once must not both create their defaults.
     User.objects.select_for_update().filter(pk=user.pk).first()
 
@@ -305,7 +308,7 @@ def notification_defaults_ensure(*, user: User) -> None:
     a verified one first. An existing method or rule is never changed.
     """
     with transaction.atomic():
-        _lock_person(user)
+        lock_person(user)
         if not ContactMethod.objects.filter(user=user).exists():
             _account_methods(user=user)
         if NotificationRule.objects.filter(user=user).exists():
@@ -324,7 +327,7 @@ def notification_defaults_ensure(*, user: User) -> None:
 def notification_rules_reset(*, user: User) -> list[NotificationRule]:
     """Replace a person's rules with the defaults (the profile's "Reset to default rules")."""
     with transaction.atomic():
-        _lock_person(user)
+        lock_person(user)
         NotificationRule.objects.filter(user=user).delete()
         notification_defaults_ensure(user=user)
         return list(NotificationRule.objects.filter(user=user).select_related("contact_method"))

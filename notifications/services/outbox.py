@@ -7,11 +7,13 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from notifications.callbacks import ack_handler_for, delivery_finished
 from notifications.models import (
     FINAL_STATUSES,
+    TEST_PAGE_KEY_PREFIX,
     TRANSITIONS,
     ContactMethod,
     Notification,
@@ -112,6 +114,8 @@ def notifications_transition(
         rows[0].save(update_fields=fields)
     elif rows:
         Notification.objects.bulk_update(rows, fields)
+    if to in (Status.SENT, Status.FAILED):
+        _last_tested_refresh(rows)
     if to in FINAL_STATUSES:
 
         def announce() -> None:
@@ -119,6 +123,28 @@ def notifications_transition(
                 delivery_finished(row)
 
         transaction.on_commit(announce)
+
+
+def _last_tested_refresh(rows: Sequence[Notification]) -> None:
+    """A test page sent (or reported undelivered after all): its method's `last_tested_at`
+    becomes the newest sent test page's time, in the transaction that moved the status."""
+    method_ids = {
+        row.contact_method_id
+        for row in rows
+        if row.is_test_page and row.contact_method_id is not None
+    }
+    if not method_ids:
+        return
+    newest = (
+        Notification.objects.filter(
+            contact_method=OuterRef("pk"),
+            idempotency_key__startswith=TEST_PAGE_KEY_PREFIX,
+            status=Status.SENT,
+        )
+        .order_by("-sent_at")
+        .values("sent_at")[:1]
+    )
+    ContactMethod.objects.filter(pk__in=method_ids).update(last_tested_at=Subquery(newest))
 
 
 def notification_enqueue(

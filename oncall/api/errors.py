@@ -137,6 +137,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state (e.g. an illegal status change, still in use).",
     413: "The request body is too large.",
     415: "The body is not JSON.",
+    429: "Too soon; `Retry-After` says in how many seconds to try again.",
 }
 
 

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integrations.models import InboundEvent, Integration, WebhookSubscription
+from notifications.models import ContactMethod
 from oncall.models import User
 from playbooks.models import PlaybookEntry
 from postmortems.services import action_item_create, postmortem_start
@@ -193,6 +194,12 @@ def world(people: dict[str, User], core: Core) -> dict[str, Any]:
             ).pk,
             "answer": "accept",
             "rotation_id": core.veteran.pk,
+            "method_id": ContactMethod.objects.create(
+                user=people["manager"],
+                channel="email",
+                address="manager@example.com",
+                verified_at=datetime.now(UTC),
+            ).pk,
             "slug": core.team.slug,
             "subscription_id": subscription.pk,
             "postmortem_id": postmortem.pk,

@@ -71,6 +71,7 @@ def test_every_operation_documents_its_bodies_and_errors(schema: dict[str, Any])
                 "/oncall-reports/{report_id}/submit/",
                 "/escalate/",
                 "/{answer}/",
+                "/contact-methods/{method_id}/test/",
             )
         ):
             assert "requestBody" in op, where

@@ -42,6 +42,21 @@ def real_channels(settings: Settings, httpserver: HTTPServer) -> HTTPServer:
     return httpserver
 
 
+def local_peers_env(httpserver: HTTPServer, smtp_url: str, **extra: str) -> dict[str, str]:
+    """A real worker's environment: every channel real, Twilio the local HTTP server, mail
+    the local SMTP server, quick retries (`extra` adds or overrides settings)."""
+    return {
+        "NOTIFY_CONSOLE": "0",
+        "TWILIO_BASE_URL": httpserver.url_for("/twilio"),
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_FROM": TWILIO_FROM,
+        "TEST_EMAIL_URL": smtp_url,
+        "NOTIFY_RETRY_BASE_SECONDS": "0.5",
+        **extra,
+    }
+
+
 @dataclass
 class SentTasks:
     calls: list[dict[str, Any]] = field(default_factory=list)

@@ -13,10 +13,9 @@ from notifications import services
 from notifications.models import Channel, Notification, Status
 from notifications.services.outbox import enqueue_delivery
 from tests.notifications.conftest import (
-    TWILIO_FROM,
     TWILIO_SID,
-    TWILIO_TOKEN,
     SmtpServer,
+    local_peers_env,
     wait_for,
 )
 
@@ -25,15 +24,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 @pytest.fixture
 def celery_worker_env(httpserver: HTTPServer, smtp_server: SmtpServer) -> Iterator[dict[str, str]]:
-    yield {
-        "NOTIFY_CONSOLE": "0",
-        "TWILIO_BASE_URL": httpserver.url_for("/twilio"),
-        "TWILIO_ACCOUNT_SID": TWILIO_SID,
-        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
-        "TWILIO_FROM": TWILIO_FROM,
-        "TEST_EMAIL_URL": smtp_server.url,
-        "NOTIFY_RETRY_BASE_SECONDS": "0.5",
-    }
+    yield local_peers_env(httpserver, smtp_server.url)
     # Runs after celery_worker's teardown: leave no closed pool behind for the next test.
     kombu.pools.reset()
 
