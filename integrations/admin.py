@@ -9,8 +9,9 @@ message after add or rotate, and never on a change page or list.
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.forms import ModelForm
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -22,13 +23,16 @@ from integrations.models import (
     INBOUND_PENDING,
     Alert,
     AlertGroup,
+    HeartbeatMonitor,
     InboundEvent,
     InboundStatus,
     Integration,
+    IntegrationType,
     WebhookSubscription,
 )
 from integrations.selectors import integration_failed_events
 from integrations.services import (
+    heartbeat_monitor_update,
     integration_issue_key,
     integration_rotate_key,
     integration_url,
@@ -37,11 +41,63 @@ from integrations.services import (
 from oncall.admin import ReadOnlyAdmin
 
 
+class HeartbeatFormSet(BaseInlineFormSet):
+    """A heartbeat integration has its monitor's settings; another type has none."""
+
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form for form in self.forms if form.has_changed() or not form.instance._state.adding
+        ]
+        is_heartbeat = self.instance.type == IntegrationType.HEARTBEAT
+        if is_heartbeat and not kept:
+            raise ValidationError("A heartbeat integration needs its interval and grace.")
+        if not is_heartbeat and kept:
+            raise ValidationError("Only a heartbeat integration has heartbeat settings.")
+
+
+class HeartbeatInline(admin.StackedInline):
+    """The monitor's settings (heartbeat integrations) and its state, read-only."""
+
+    model = HeartbeatMonitor
+    formset = HeartbeatFormSet
+    extra = 1
+    max_num = 1
+    can_delete = False
+    verbose_name = verbose_name_plural = "Heartbeat monitor"
+    fields = (
+        "interval",
+        "grace",
+        "severity",
+        "is_enabled",
+        "state",
+        "last_ping_at",
+        "expected_at",
+        "next_due_at",
+        "late_since",
+    )
+    readonly_fields = ("state", "last_ping_at", "expected_at", "next_due_at", "late_since")
+
+    @admin.display(description="Next ping expected")
+    def expected_at(self, obj: HeartbeatMonitor) -> str:
+        at = obj.expected_at if obj.pk else None
+        return date_format(localtime(at), "DATETIME_FORMAT") if at else "—"
+
+
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
-    list_display = ("name", "team", "type", "key_prefix", "rate_limit_per_minute", "refused_events")
+    list_display = (
+        "name",
+        "team",
+        "type",
+        "key_prefix",
+        "heartbeat_state",
+        "rate_limit_per_minute",
+        "refused_events",
+    )
+    list_select_related = ("team", "heartbeat")
+    inlines = (HeartbeatInline,)
     list_filter = ("type", "team")
-    list_select_related = ("team",)
     fields = (
         "team",
         "name",
@@ -78,6 +134,29 @@ class IntegrationAdmin(admin.ModelAdmin):
                 request,
                 f"Integration key (shown once, copy it now): {secret} — send events to {url}",
             )
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
+    ) -> None:
+        if formset.model is not HeartbeatMonitor:
+            return super().save_formset(request, form, formset, change)
+        for inline in formset.forms:
+            monitor = inline.instance
+            if monitor._state.adding:
+                if inline.has_changed():
+                    formset.save_new(inline)
+            elif inline.changed_data:
+                # Through the service: the due time follows the new settings at once.
+                changes = {name: inline.cleaned_data[name] for name in inline.changed_data}
+                heartbeat_monitor_update(monitor=monitor, changes=changes)
+        return None
+
+    @admin.display(description="Heartbeat")
+    def heartbeat_state(self, obj: Integration) -> str:
+        monitor = getattr(obj, "heartbeat", None) if obj.type == IntegrationType.HEARTBEAT else None
+        if monitor is None:
+            return "—"
+        return monitor.get_state_display() + ("" if monitor.is_enabled else " (disabled)")
 
     @admin.display(description="Failed events")
     def failed_events(self, obj: Integration) -> str:

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from integrations.models import InboundEvent, InboundStatus, Integration
 
 LATEST_FAILURES = 5
@@ -26,3 +28,21 @@ def integration_failed_events(
         )[:latest]
     )
     return FailedEvents(count=failed.count() if len(rows) == latest else len(rows), latest=rows)
+
+
+def team_integrations(*, team_id: int) -> QuerySet[Integration]:
+    """A team's integrations with their heartbeat monitors (one query)."""
+    return (
+        Integration.objects.filter(team_id=team_id)
+        .select_related("heartbeat")
+        .order_by("name", "id")
+    )
+
+
+def integration_page(*, integration_id: int) -> Integration | None:
+    """One integration for its page: its team, policy and heartbeat monitor."""
+    return (
+        Integration.objects.select_related("team", "escalation_policy", "heartbeat")
+        .filter(pk=integration_id)
+        .first()
+    )
