@@ -25,6 +25,7 @@ from integrations.services.config import (
 from integrations.services.events_v2 import event_v2_process
 from integrations.services.groups import CLAIM_ATTEMPTS, Action, IngestResult
 from integrations.services.heartbeats import (
+    heartbeat_monitor_save,
     heartbeat_monitor_update,
     heartbeat_ping,
     heartbeat_sweep,
@@ -53,6 +54,7 @@ __all__ = [
     "IngestResult",
     "alertmanager_process",
     "event_v2_process",
+    "heartbeat_monitor_save",
     "heartbeat_monitor_update",
     "heartbeat_ping",
     "heartbeat_sweep",

@@ -105,6 +105,17 @@ def heartbeat_monitor_update(*, monitor: HeartbeatMonitor, changes: Mapping[str,
         monitor.save(update_fields=[*changes, "state", "next_due_at"])
 
 
+def heartbeat_monitor_save(*, integration: Integration, settings: Mapping[str, Any]) -> None:
+    """The admin's door: create the saved heartbeat integration's monitor, or change it."""
+    monitor = HeartbeatMonitor.objects.filter(integration=integration).first()
+    if monitor is None:
+        heartbeat_monitor_build(integration=integration, settings=settings)
+        heartbeat_monitor_save_new(integration=integration)
+    else:
+        changes = {k: v for k, v in settings.items() if getattr(monitor, k) != v}
+        heartbeat_monitor_update(monitor=monitor, changes=changes)
+
+
 def heartbeat_ping(*, integration: Integration, at: datetime | None = None) -> HeartbeatMonitor:
     """Record a ping: the monitor is healthy and due again after interval + grace; an open
     late incident is resolved, its timeline saying the heartbeat came back."""
