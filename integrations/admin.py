@@ -46,6 +46,16 @@ from integrations.services import (
 from integrations.services.heartbeats import HEARTBEAT_FIELDS
 from oncall.admin import ReadOnlyAdmin
 
+# What a manager sets on any integration (the heartbeat's settings are the form's own fields).
+INTEGRATION_FIELDS = (
+    "team",
+    "name",
+    "type",
+    "severity_map",
+    "escalation_policy",
+    "rate_limit_per_minute",
+)
+
 
 class IntegrationForm(forms.ModelForm):
     """An integration; a heartbeat one also has its monitor's settings (others refuse them)."""
@@ -73,14 +83,7 @@ class IntegrationForm(forms.ModelForm):
 
     class Meta:
         model = Integration
-        fields = (
-            "team",
-            "name",
-            "type",
-            "severity_map",
-            "escalation_policy",
-            "rate_limit_per_minute",
-        )
+        fields = INTEGRATION_FIELDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -120,7 +123,10 @@ def _monitor(obj: Integration) -> HeartbeatMonitor | None:
     return getattr(obj, "heartbeat", None)
 
 
-def _when(at: datetime | None) -> str:
+def _monitor_when(obj: Integration, name: str) -> str:
+    """One of the heartbeat monitor's times, in the viewer's zone ("—" when there is none)."""
+    monitor = _monitor(obj)
+    at: datetime | None = getattr(monitor, name) if monitor is not None else None
     return date_format(localtime(at), "DATETIME_FORMAT") if at is not None else "—"
 
 
@@ -143,12 +149,7 @@ class IntegrationAdmin(admin.ModelAdmin):
             None,
             {
                 "fields": (
-                    "team",
-                    "name",
-                    "type",
-                    "severity_map",
-                    "escalation_policy",
-                    "rate_limit_per_minute",
+                    *INTEGRATION_FIELDS,
                     "key_prefix",
                     "refused_events",
                     "failed_events",
@@ -216,18 +217,15 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Last ping")
     def last_ping_at(self, obj: Integration) -> str:
-        monitor = _monitor(obj)
-        return _when(monitor.last_ping_at if monitor else None)
+        return _monitor_when(obj, "last_ping_at")
 
     @admin.display(description="Next ping expected")
     def expected_at(self, obj: Integration) -> str:
-        monitor = _monitor(obj)
-        return _when(monitor.expected_at if monitor else None)
+        return _monitor_when(obj, "expected_at")
 
     @admin.display(description="Late (an incident opens) after")
     def next_due_at(self, obj: Integration) -> str:
-        monitor = _monitor(obj)
-        return _when(monitor.next_due_at if monitor else None)
+        return _monitor_when(obj, "next_due_at")
 
     @admin.display(description="Failed events")
     def failed_events(self, obj: Integration) -> str:

@@ -221,7 +221,8 @@ def test_a_wrong_key_is_404_and_keys_open_only_their_own_door(db: None) -> None:
     assert_error(client.get(ping_url("nope")), 404, "not_found")
     assert client.head(ping_url("nope")).status_code == 404
     events = IntegrationFactory.create(team=integration.team)
-    assert_error(client.post(ping_url(events.key)), 404, "not_found")
+    events_key: str = events.key  # type: ignore[attr-defined]
+    assert_error(client.post(ping_url(events_key)), 404, "not_found")
     # A heartbeat key is no Alertmanager key.
     response = client.post(
         f"/integrations/alertmanager/{key}/", am_message(), content_type="application/json"
