@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from integrations.selectors import integration_page
+from integrations.selectors import integration_open_incidents, integration_page
 from integrations.services import integration_url_shown
 from integrations.services.heartbeats import human_duration
 from oncall.http import in_viewer_timezone
@@ -31,6 +31,7 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "monitor": monitor,
             "url": integration_url_shown(integration=integration),
             "can_edit": is_manager(request.user),
+            "incidents": integration_open_incidents(integration_id=integration.pk),
             "now": timezone.now(),
             "interval": human_duration(monitor.interval) if monitor else "",
             "grace": human_duration(monitor.grace) if monitor else "",

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from integrations.models import InboundEvent, InboundStatus, Integration
+from incidents.models import Incident
+from integrations.models import AlertGroup, InboundEvent, InboundStatus, Integration
 
 LATEST_FAILURES = 5
 
@@ -45,4 +46,14 @@ def integration_page(*, integration_id: int) -> Integration | None:
         Integration.objects.select_related("team", "escalation_policy", "heartbeat")
         .filter(pk=integration_id)
         .first()
+    )
+
+
+def integration_open_incidents(*, integration_id: int, limit: int = 5) -> list[Incident]:
+    """The incidents the integration's open alert groups hold (a late heartbeat's one)."""
+    groups = AlertGroup.objects.filter(integration_id=integration_id, is_open=True)
+    return list(
+        Incident.objects.filter(alert_group__in=groups)
+        .order_by("-id")
+        .only("id", "title", "status", "severity")[:limit]
     )

@@ -374,6 +374,21 @@ def test_every_role_sees_the_monitor_page_and_the_team_lists_it(db: None, role: 
     assert 'data-type="heartbeat" data-state="healthy"' in team
 
 
+def test_a_late_monitor_s_page_links_its_open_incident(db: None) -> None:
+    integration, _ = heartbeat()
+    heartbeat_ping(integration=integration, at=T0)
+    heartbeat_sweep(now=T0 + timedelta(minutes=6))
+    [incident] = open_incidents(integration)
+    client = Client()
+    client.force_login(UserFactory.create(roles=[ENGINEER]))
+    html = client.get(f"/integrations/{integration.pk}/").content.decode()
+    assert 'data-state="late"' in html
+    assert f'href="/incidents/{incident.pk}/"' in html
+    heartbeat_ping(integration=integration, at=T0 + timedelta(minutes=7))
+    html = client.get(f"/integrations/{integration.pk}/").content.decode()
+    assert f'href="/incidents/{incident.pk}/"' not in html
+
+
 def test_the_monitor_page_needs_a_sign_in_and_an_existing_integration(db: None) -> None:
     integration, _ = heartbeat()
     assert Client().get(f"/integrations/{integration.pk}/").status_code == 302
