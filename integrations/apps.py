@@ -4,7 +4,7 @@ from oncall.roles import EDIT, MANAGER, VIEW
 
 # Inbound integrations and outgoing webhooks are managers' configuration; what arrives
 # through them (alert groups, alerts, rate-limit windows, inbound events) is read-only.
-CONFIG = ("integration", "webhooksubscription")
+CONFIG = ("integration", "heartbeatmonitor", "webhooksubscription")
 RECORDS = ("alertgroup", "alert", "ingestwindow", "inboundevent")
 
 

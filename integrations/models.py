@@ -6,6 +6,7 @@ triggers with one key cannot open two incidents.
 """
 
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,8 @@ __all__ = [
     "Alert",
     "AlertGroup",
     "AlertStatus",
+    "HeartbeatMonitor",
+    "HeartbeatState",
     "InboundEvent",
     "InboundStatus",
     "IngestWindow",
@@ -34,6 +37,7 @@ __all__ = [
 class IntegrationType(models.TextChoices):
     EVENTS_V2 = "events_v2", "PagerDuty Events API v2"
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    HEARTBEAT = "heartbeat", "Heartbeat monitor"
 
 
 # Source severity → SEV level; Alertmanager's labels.severity uses the same map.
@@ -345,3 +349,91 @@ class WebhookSubscription(models.Model):
                     f"(choose from {', '.join(WebhookEvent.values)})."
                 }
             )
+
+
+# A monitor's interval and grace both lie in these bounds (every door: admin, API, services).
+HEARTBEAT_MIN = timedelta(minutes=1)
+HEARTBEAT_MAX = timedelta(days=7)
+
+
+class HeartbeatState(models.TextChoices):
+    INACTIVE = "inactive", "Inactive (no ping yet)"
+    HEALTHY = "healthy", "Healthy"
+    LATE = "late", "Late"
+
+
+class HeartbeatMonitor(models.Model):
+    """A heartbeat integration's settings and state: it expects a ping every `interval`.
+
+    Not `oncall.models.Heartbeat` (beat's own liveness row). `next_due_at` is when the
+    monitor goes late (last ping + interval + grace); it is empty while the monitor is
+    inactive, late or disabled, so the sweep reads only armed monitors through its index.
+    """
+
+    integration = models.OneToOneField(
+        Integration, on_delete=models.CASCADE, primary_key=True, related_name="heartbeat"
+    )
+    interval = models.DurationField(help_text="A ping is expected this often (1 minute to 7 days).")
+    grace = models.DurationField(
+        help_text="How long after the interval it may be late before an incident opens "
+        "(1 minute to 7 days)."
+    )
+    severity = models.CharField(
+        max_length=4,
+        choices=Severity.choices,
+        default=Severity.SEV2,
+        help_text="The level of the incident it opens.",
+    )
+    is_enabled = models.BooleanField(
+        default=True, help_text="A disabled monitor never opens an incident."
+    )
+    state = models.CharField(
+        max_length=8, choices=HeartbeatState.choices, default=HeartbeatState.INACTIVE
+    )
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="Late (an incident opens) if no ping comes by then."
+    )
+    late_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=("next_due_at",),
+                condition=Q(next_due_at__isnull=False),
+                name="heartbeat_armed_by_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id}: {self.state}"
+
+    @property
+    def dedup_key(self) -> str:
+        """One key per monitor: its late incident is one alert group, so at most one is open."""
+        return f"heartbeat:{self.integration_id}"
+
+    @property
+    def expected_at(self) -> datetime | None:
+        """When the next ping is expected (late only after the grace on top)."""
+        if self.last_ping_at is None:
+            return None
+        return self.last_ping_at + self.interval
+
+    def arm(self) -> None:
+        """Set `next_due_at` from the state, the last ping and the settings (no save)."""
+        armed = self.is_enabled and self.state == HeartbeatState.HEALTHY
+        if armed and self.last_ping_at is not None:
+            self.next_due_at = self.last_ping_at + self.interval + self.grace
+        else:
+            self.next_due_at = None
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        for name in ("interval", "grace"):
+            value = getattr(self, name)
+            if value is not None and not HEARTBEAT_MIN <= value <= HEARTBEAT_MAX:
+                errors[name] = "Give a duration from 1 minute to 7 days."
+        if errors:
+            raise ValidationError(errors)

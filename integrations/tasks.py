@@ -7,6 +7,7 @@ beat's schedule, the task routes and messages already queued all use them.
 from celery import shared_task
 
 from integrations import ingest
+from integrations.services import heartbeat_sweep
 
 
 @shared_task(name=ingest.PROCESS_TASK, ignore_result=True, time_limit=60, soft_time_limit=50)
@@ -24,3 +25,11 @@ def ingest_drain(**kwargs: object) -> str:
 @shared_task(name="incidents.ingest_sweep", ignore_result=True, time_limit=60, soft_time_limit=50)
 def ingest_sweep(**kwargs: object) -> int:
     return ingest.ingest_sweep()
+
+
+@shared_task(
+    name="integrations.heartbeat_sweep", ignore_result=True, time_limit=60, soft_time_limit=50
+)
+def heartbeat_monitors_sweep(**kwargs: object) -> int:
+    # Overdue heartbeat monitors → one incident each (SKIP LOCKED: two sweeps act once).
+    return heartbeat_sweep()

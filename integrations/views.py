@@ -15,10 +15,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations.ingest import IngestRefused, ingest_accept
-from integrations.models import IntegrationType
+from integrations.models import HeartbeatMonitor, IntegrationType
+from integrations.ratelimit import ingest_rate_take
+from integrations.services import heartbeat_ping, integration_by_key, integration_key_cache_clear
 
 _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
 
@@ -102,5 +104,51 @@ def alertmanager(request: HttpRequest, key: str | None = None) -> JsonResponse:
             "action": folded.action if folded is not None else "accepted",
             "dedup_key": accepted.dedup_key,
             "incident": incident.number if incident is not None else None,
+        }
+    )
+
+
+def _no_heartbeat() -> JsonResponse:
+    return JsonResponse(
+        {
+            "error": {
+                "code": "not_found",
+                "message": "This is not a heartbeat integration's address",
+                "fields": {},
+            }
+        },
+        status=404,
+    )
+
+
+@login_not_required
+@csrf_exempt
+@require_http_methods(["GET", "POST", "HEAD"])
+def heartbeat(request: HttpRequest, key: str) -> JsonResponse:
+    """A heartbeat monitor's ping: GET or POST, any body (never read: an Alertmanager
+    Watchdog message is a ping like any other). HEAD only says whether the address is one
+    (link checkers): it is not a ping and not counted."""
+    found = integration_by_key(key=key, cached=True)
+    if found is None or found.type != IntegrationType.HEARTBEAT:
+        return _no_heartbeat()
+    if request.method == "HEAD":
+        return JsonResponse({})
+    decision = ingest_rate_take(integration=found)
+    if not decision.allowed:
+        wait = decision.retry_after
+        message = f"More than {decision.limit} pings a minute for this key; retry after {wait} s"
+        refused = IngestRefused(status=429, code="throttled", message=message, retry_after=wait)
+        return api_error(refused)
+    try:
+        monitor = heartbeat_ping(integration=found)
+    except HeartbeatMonitor.DoesNotExist:  # a cached lookup of an integration deleted since
+        integration_key_cache_clear()
+        return _no_heartbeat()
+    return JsonResponse(
+        {
+            "status": "success" if monitor.is_enabled else "disabled",
+            "state": monitor.state,
+            "last_ping_at": monitor.last_ping_at,
+            "next_due_at": monitor.next_due_at,
         }
     )

@@ -36,7 +36,7 @@ from oncall.api.inputs import validated_body
 
 def _integration_or_404(integration_id: int) -> Integration:
     integration = (
-        Integration.objects.select_related("team", "escalation_policy")
+        Integration.objects.select_related("team", "escalation_policy", "heartbeat")
         .filter(pk=integration_id)
         .first()
     )
@@ -46,14 +46,9 @@ def _integration_or_404(integration_id: int) -> Integration:
 
 
 def _with_key(integration: Integration, key: str) -> dict[str, Any]:
-    body = {
-        "id": integration.pk,
-        "name": integration.name,
-        "type": integration.type,
-        "key": key,
-        "url": integration_url(integration=integration, key=key),
-    }
-    return dict(IntegrationCreatedSerializer(body).data)
+    integration.key = key  # type: ignore[attr-defined]  # this answer only; never stored
+    integration.url = integration_url(integration=integration, key=key)  # type: ignore[attr-defined]
+    return dict(IntegrationCreatedSerializer(integration).data)
 
 
 class IntegrationListCreateApi(APIView):
@@ -67,7 +62,7 @@ class IntegrationListCreateApi(APIView):
         responses={200: IntegrationSerializer(many=True), **error_responses(*READ_ERRORS)},
     )
     def get(self, request: Request) -> Response:
-        rows = Integration.objects.select_related("team").order_by("id")
+        rows = Integration.objects.select_related("team", "heartbeat").order_by("id")
         return Response(IntegrationSerializer(rows, many=True).data)
 
     @extend_schema(

@@ -9,14 +9,19 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents.models import Severity
 from integrations.models import (
+    HEARTBEAT_MAX,
+    HEARTBEAT_MIN,
+    HeartbeatState,
     Integration,
     IntegrationType,
     WebhookEvent,
     WebhookSubscription,
 )
 from integrations.selectors import integration_failed_events
-from oncall.api.fields import SlugLookupField
+from integrations.services import integration_url_shown
+from oncall.api.fields import ISODurationField, SlugLookupField
 from rotations.models import EscalationPolicy, Team
 
 # PositiveIntegerField's range on PostgreSQL; beyond it the database would refuse the row.
@@ -55,6 +60,31 @@ class IntegrationInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Events accepted per minute; null: the portal's default.",
     )
+    # A heartbeat integration's own settings (another type refuses them).
+    interval = ISODurationField(
+        min_value=HEARTBEAT_MIN,
+        max_value=HEARTBEAT_MAX,
+        required=False,
+        help_text="Heartbeat only (required there): a ping is expected this often, ISO 8601 "
+        "(PT1M to P7D), e.g. PT5M.",
+    )
+    grace = ISODurationField(
+        min_value=HEARTBEAT_MIN,
+        max_value=HEARTBEAT_MAX,
+        required=False,
+        help_text="Heartbeat only (required there): how much later than the interval a ping "
+        "may come before an incident opens, ISO 8601 (PT1M to P7D).",
+    )
+    severity = serializers.ChoiceField(
+        choices=Severity.choices,
+        required=False,
+        help_text="Heartbeat only: the level of the incident it opens when late (SEV2).",
+    )
+    is_enabled = serializers.BooleanField(
+        required=False,
+        help_text="Heartbeat only: false and it never opens an incident; true again and it "
+        "waits for its next ping.",
+    )
 
     def validate_severity_map(self, value: dict[str, str]) -> dict[str, str]:
         # The levels are the model's rule (services check them); the keys are only shape.
@@ -68,18 +98,59 @@ class IntegrationInputSerializer(serializers.Serializer):
         return value
 
 
-class IntegrationCreatedSerializer(serializers.Serializer):
+class HeartbeatFieldsSerializer(serializers.Serializer):
+    """A heartbeat integration's settings and state; null on other types."""
+
+    interval = ISODurationField(source="heartbeat.interval", read_only=True, allow_null=True)
+    grace = ISODurationField(source="heartbeat.grace", read_only=True, allow_null=True)
+    severity = serializers.ChoiceField(
+        Severity.choices, source="heartbeat.severity", read_only=True, allow_null=True
+    )
+    is_enabled = serializers.BooleanField(
+        source="heartbeat.is_enabled", read_only=True, allow_null=True
+    )
+    state = serializers.ChoiceField(
+        HeartbeatState.choices,
+        source="heartbeat.state",
+        read_only=True,
+        allow_null=True,
+        help_text="inactive until the first ping, healthy, or late (an incident is open).",
+    )
+    last_ping_at = serializers.DateTimeField(
+        source="heartbeat.last_ping_at", read_only=True, allow_null=True
+    )
+    next_due_at = serializers.DateTimeField(
+        source="heartbeat.next_due_at",
+        read_only=True,
+        allow_null=True,
+        help_text="Late (an incident opens) if no ping comes by then.",
+    )
+
+
+HEARTBEAT_OUT = tuple(HeartbeatFieldsSerializer().fields)
+
+
+class IntegrationCreatedSerializer(HeartbeatFieldsSerializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     type = serializers.CharField()
     key = serializers.CharField(help_text="The secret key: shown this once, never again.")
-    url = serializers.CharField(help_text="Where the monitoring tool sends events.")
+    url = serializers.CharField(
+        help_text="Where the monitoring tool sends events (a heartbeat's ping address)."
+    )
 
 
-class IntegrationSerializer(serializers.ModelSerializer[Integration]):
+class IntegrationSerializer(HeartbeatFieldsSerializer, serializers.ModelSerializer[Integration]):
     team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    url = serializers.SerializerMethodField(
+        help_text="Where the tool sends events (a heartbeat's ping address); `{key}` stands "
+        "for the key, shown only when it was issued."
+    )
+
+    def get_url(self, integration: Integration) -> str:
+        return integration_url_shown(integration=integration)
 
     class Meta:
         model = Integration
@@ -94,6 +165,8 @@ class IntegrationSerializer(serializers.ModelSerializer[Integration]):
             "rate_limit_per_minute",
             "refused_events",
             "created_at",
+            "url",
+            *HEARTBEAT_OUT,
         )
 
 
@@ -117,7 +190,7 @@ class IntegrationDetailSerializer(IntegrationSerializer):
     failed_events = serializers.SerializerMethodField()
 
     class Meta(IntegrationSerializer.Meta):
-        fields = (*IntegrationSerializer.Meta.fields, "failed_events")  # type: ignore[assignment]
+        fields = (*IntegrationSerializer.Meta.fields, "failed_events")
 
     @extend_schema_field(FailedEventsSerializer)
     def get_failed_events(self, integration: Integration) -> dict[str, Any]:

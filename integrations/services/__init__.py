@@ -5,6 +5,7 @@
 - `subscriptions`: webhook subscriptions as configuration (and their signing secrets).
 - `groups`: the dedup core both formats fold through (one open alert group per key).
 - `events_v2`, `alertmanager`: folding PagerDuty Events v2 and Alertmanager messages.
+- `heartbeats`: heartbeat monitors' settings, pings and the sweep that opens late incidents.
 
 The doors' service, `ingest_accept`, is the ingest pipeline's first stage
 (`integrations.ingest.accept`).
@@ -19,9 +20,16 @@ from integrations.services.config import (
     integration_delete,
     integration_update,
     integration_url,
+    integration_url_shown,
 )
 from integrations.services.events_v2 import event_v2_process
 from integrations.services.groups import CLAIM_ATTEMPTS, Action, IngestResult
+from integrations.services.heartbeats import (
+    heartbeat_monitor_save,
+    heartbeat_monitor_update,
+    heartbeat_ping,
+    heartbeat_sweep,
+)
 from integrations.services.keys import (
     KEY_KIND,
     integration_by_key,
@@ -46,6 +54,10 @@ __all__ = [
     "IngestResult",
     "alertmanager_process",
     "event_v2_process",
+    "heartbeat_monitor_save",
+    "heartbeat_monitor_update",
+    "heartbeat_ping",
+    "heartbeat_sweep",
     "integration_by_key",
     "integration_create",
     "integration_delete",
@@ -54,6 +66,7 @@ __all__ = [
     "integration_rotate_key",
     "integration_update",
     "integration_url",
+    "integration_url_shown",
     "webhook_subscription_create",
     "webhook_subscription_delete",
     "webhook_subscription_rotate_secret",

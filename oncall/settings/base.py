@@ -306,6 +306,8 @@ CELERY_TASK_ROUTES = {
     "incidents.ingest_process": {"queue": "ingest"},
     "incidents.ingest_drain": {"queue": "ingest"},
     "incidents.ingest_sweep": {"queue": "ingest"},
+    # Heartbeat monitors (integrations) whose ping is overdue → their team's incident.
+    "integrations.heartbeat_sweep": {"queue": "ingest"},
     # Once a day: each owner of overdue action items gets one digest.
     "postmortems.action_items_digest": {"queue": "default"},
     # On-call reports: drafted as shifts start; reminders and handoff pages.
@@ -353,6 +355,11 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-sweep": {
         "task": "incidents.ingest_sweep",
         "schedule": timedelta(seconds=env.int("INGEST_SWEEP_SECONDS", default=5)),
+    },
+    # Heartbeat monitors whose ping is overdue open an incident (a late one by ≤ this much).
+    "heartbeat-monitors-sweep": {
+        "task": "integrations.heartbeat_sweep",
+        "schedule": timedelta(seconds=env.int("HEARTBEAT_MONITOR_SWEEP_SECONDS", default=15)),
     },
     # Every morning: one email per owner listing their overdue action items.
     "action-items-digest": {

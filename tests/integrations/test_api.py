@@ -20,6 +20,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from incidents.models import Incident
+from integrations.api.serializers import HEARTBEAT_OUT
 from integrations.models import Integration, WebhookSubscription
 from integrations.services import webhook_subscription_create
 from notifications.models import Channel, Notification
@@ -54,7 +55,7 @@ def test_a_manager_creates_an_integration_and_sees_the_key_once(db: None) -> Non
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"id", "name", "type", "key", "url"}
+    assert set(body) == {"id", "name", "type", "key", "url", *HEARTBEAT_OUT}
     integration = Integration.objects.get(pk=body["id"])
     assert integration.team == team
     assert integration.key_digest == key_digest(body["key"])
@@ -264,7 +265,7 @@ def test_rotating_the_key_refuses_the_old_one_at_once_and_shows_the_new_one_once
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"id", "name", "type", "key", "url"}
+    assert set(body) == {"id", "name", "type", "key", "url", *HEARTBEAT_OUT}
     new = body["key"]
     assert new != old
     assert Integration.objects.get().key_digest == key_digest(new)
