@@ -33,6 +33,10 @@ AUDITED: dict[str, dict[str, Any]] = {
         "mask_fields": ["key_digest"],
         "exclude_fields": ["refused_events"],
     },
+    # A monitor's interval, grace, severity and switch; its pings are the machine's.
+    "integrations.heartbeatmonitor": {
+        "exclude_fields": ["state", "last_ping_at", "next_due_at", "late_since"],
+    },
     "integrations.webhooksubscription": {"mask_fields": ["url", "secret"]},
     "oncall.user": {"mask_fields": ["password"], "exclude_fields": ["last_login"]},
     "oncall.apikey": {"mask_fields": ["digest"], "exclude_fields": ["last_used_at"]},

@@ -152,3 +152,18 @@ def test_every_configuration_model_is_audited() -> None:
         "oncall.user",
         "oncall.apikey",
     }
+
+
+def test_a_heartbeat_monitors_settings_are_recorded_and_its_pings_are_not() -> None:
+    from integrations.services.heartbeats import heartbeat_monitor_update, heartbeat_ping
+    from tests.integrations.test_heartbeats import heartbeat, monitor_of
+
+    integration, _ = heartbeat()
+    monitor = monitor_of(integration)
+    heartbeat_monitor_update(monitor=monitor, changes={"interval": timedelta(minutes=10)})
+    (update,) = [e for e in entries_for(monitor) if e.action == AuditEntry.Action.UPDATE]
+    assert update.changes["interval"] == ["0:05:00", "0:10:00"]
+    before = AuditEntry.objects.count()
+    heartbeat_ping(integration=integration)
+    heartbeat_ping(integration=integration)
+    assert AuditEntry.objects.count() == before  # a ping is the machine's, not a change
