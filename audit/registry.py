@@ -80,6 +80,12 @@ def register_audited_models() -> None:
     for label, options in AUDITED.items():
         model = apps.get_model(label)
         if not auditlog.contains(model):
+            # Other tables' rows pointing here (an integration's events, its monitor) are not
+            # this object's values: auditlog would write "None"-like junk for each.
+            reverse = [
+                f.name for f in model._meta.get_fields() if f.auto_created and not f.concrete
+            ]
+            options = {**options, "exclude_fields": [*options.get("exclude_fields", []), *reverse]}
             auditlog.register(model, mask_callable=MASK_CALLABLE, **options)
     for label, fields in AUDITED_M2M.items():
         model = apps.get_model(label)

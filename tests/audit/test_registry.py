@@ -167,3 +167,15 @@ def test_a_heartbeat_monitors_settings_are_recorded_and_its_pings_are_not() -> N
     heartbeat_ping(integration=integration)
     heartbeat_ping(integration=integration)
     assert AuditEntry.objects.count() == before  # a ping is the machine's, not a change
+
+
+def test_a_create_records_the_objects_own_fields_not_rows_pointing_at_it() -> None:
+    integration = IntegrationFactory.create(name="Alerts")
+    (create,) = entries_for(integration)
+    assert create.changes["name"] == [None, "Alerts"]
+    # Events, alert groups, a heartbeat monitor point here; they are not its values.
+    assert not {"inbound_events", "alert_groups", "heartbeat"} & set(create.changes)
+    team = integration.team
+    (team_create,) = [e for e in entries_for(team) if e.action == AuditEntry.Action.CREATE]
+    assert "rotations" not in team_create.changes
+    assert "integrations" not in team_create.changes
