@@ -2,6 +2,7 @@
 limited, only to one's own verified methods; the managers' list of who has not tested."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,10 +75,19 @@ def test_every_role_sends_themselves_a_test_page_from_the_profile_and_sees_it_de
         method.refresh_from_db()
         page.refresh_from_db()
         assert method.last_tested_at == page.sent_at is not None
-        status = client.get(f"/notifications/profile/tests/{page.pk}/", headers={"HX-Request": "1"})
+        status = client.get(
+            f"/notifications/profile/tests/{page.pk}/", headers={"HX-Request": "true"}
+        )
         assert status.status_code == 200
         assert "delivered" in status.content.decode()
         assert "hx-trigger" not in status.content.decode()  # final: polling stops
+        # The profile's "last successful test" line moves with it (out of band).
+        oob = re.search(
+            rf'<small [^>]*id="last-tested-{method.pk}"[^>]*hx-swap-oob="true"[^>]*>([^<]*)',
+            status.content.decode(),
+        )
+        assert oob, "the poll sends the last-tested line out of band"
+        assert "never" not in oob.group(1)
         assert "delivered" in client.get("/notifications/profile/").content.decode()
     body = json.loads(real_channels.log[-1][0].get_data())
     assert "test page" in json.dumps(body).lower()
