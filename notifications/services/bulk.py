@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from notifications.callbacks import delivery_finished
@@ -55,11 +55,21 @@ def _unreachable_error(user: User) -> str:
     )
 
 
+def _fit(text: str, field_name: str) -> str:
+    """`text` cut to the outbox column it goes in, with an ellipsis when cut: a page is never
+    lost to a long reason or title (the whole text stays in the body and the timeline)."""
+    column = Notification._meta.get_field(field_name)
+    assert isinstance(column, models.CharField)
+    assert column.max_length is not None
+    limit = column.max_length
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
     """The unsaved outbox rows of one page, as `notifications_page` would write them."""
     common: dict[str, Any] = {
         "recipient": page.user,
-        "subject": page.subject,
+        "subject": _fit(page.subject, "subject"),
         "body": page.body,
         "urgency": page.urgency,
         "subject_type": page.subject_type,
@@ -73,7 +83,7 @@ def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
                 channel=rule.contact_method.channel,
                 address=rule.contact_method.address,
                 contact_method=rule.contact_method,
-                reason=page.reason,
+                reason=_fit(page.reason, "reason"),
                 not_before=now + timedelta(seconds=rule.delay) if rule.delay else None,
                 **common,
             )
@@ -85,7 +95,7 @@ def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
                 idempotency_key=f"{page.key}:email:account",
                 channel=Channel.EMAIL,
                 address=page.user.email,
-                reason=f"{page.reason} (no verified contact method: account email)",
+                reason=_fit(f"{page.reason} (no verified contact method: account email)", "reason"),
                 **common,
             )
         ]
@@ -94,7 +104,7 @@ def _rows_for(page: Page, plan: list[Any], now: datetime) -> list[Notification]:
             idempotency_key=f"{page.key}:none",
             channel=Channel.EMAIL,
             address="",
-            reason=page.reason,
+            reason=_fit(page.reason, "reason"),
             status=Status.FAILED,
             failed_at=now,
             last_error=_unreachable_error(page.user),

@@ -364,6 +364,30 @@ def test_api_responders(desk: Desk) -> None:
     assert [e["kind"] for e in ok.json()["timeline"]].count("responder_added") == 1
 
 
+def test_api_responder_with_the_longest_reason_still_pages(desk: Desk) -> None:
+    """A reason as long as the API allows does not fit the outbox's reason column: the page
+    still goes out (the reason cut with an ellipsis), the timeline and body keep all of it."""
+    incident = incident_declare(title="Checkout down", actor=desk.morgan, team=desk.core.team)
+    escalation_sweep()
+    reason = "0" * 2000
+    ok = bearer_client(desk.bob).post(
+        f"/api/v1/incidents/{incident.pk}/responders/",
+        {"user": desk.carol.pk, "reason": reason},
+        content_type="application/json",
+    )
+    assert ok.status_code == 200, ok.content
+    pages = Notification.objects.filter(
+        recipient=desk.carol, idempotency_key__startswith=f"inc{incident.pk}:responder"
+    )
+    assert pages
+    for page in pages:
+        assert len(page.reason) == 200
+        assert page.reason.endswith("0…")
+        assert reason in page.body
+    [row] = rows(incident, TimelineKind.RESPONDER_ADDED)
+    assert row.data["reason"] == reason
+
+
 # --------------------------------------------------------------------------- the page
 
 
