@@ -355,6 +355,32 @@ class Incident(models.Model):
         return {n: getattr(self, n) for n in ("who", "what", "where", "when", "how")}
 
 
+class PageFacts(models.Model):
+    """What an incident's pages tell (the insights figures, issue 17), kept beside the pages by
+    `incidents.pagefacts.page_facts_refresh` in the transaction that writes them, and again
+    when the acknowledger changes; the figures read these instead of every page. An incident
+    without a row was never paged."""
+
+    incident = models.OneToOneField(
+        Incident, primary_key=True, on_delete=models.CASCADE, related_name="page_facts"
+    )
+    # A page on the veteran tier's tracks (every track but the new tier's) / the new tier's.
+    paged_veteran = models.BooleanField(default=False)
+    paged_new = models.BooleanField(default=False)
+    # Escalated: a page beyond the first step (a later step, a repeat of the policy, the next
+    # person of a walk, a responder, a missed target's page).
+    escalated = models.BooleanField(default=False)
+    # Its acknowledger was paged for it by the veteran tier / by the new tier.
+    acknowledger_paged_veteran = models.BooleanField(default=False)
+    acknowledger_paged_new = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name_plural = "page facts"
+
+    def __str__(self) -> str:
+        return f"page facts of incident {self.incident_id}"
+
+
 class TimelineKind(models.TextChoices):
     DECLARED = "declared", "Declared"
     ENGAGED = "engaged", "Development engaged"

@@ -9,7 +9,8 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
 - time to triage: triggered (declared) → severity and 5Ws confirmed (`triage_confirmed_at`).
 - escalated: an incident with a page beyond its first step (a later step, a repeat of the
   policy, or the next person of a walk): its outbox keys (`inc<id>:<track>:r<repeat>:s<step>:
-  w<walk>:u<user>:…`) are not all `r0:s0:w0`.
+  w<walk>:u<user>:…`) are not all `r0:s0:w0` — kept per incident with the pages
+  (`incidents.pagefacts`), as are the tiers' facts below.
 - interruptions: incident pages by SMS or voice that were sent (email, Slack and webhooks do
   not interrupt), at most one per person, incident and minute (UTC minute of `sent_at`),
   split business / off / sleep by `reports.stats.hour_kind` in the recipient's zone and
@@ -23,8 +24,8 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   acknowledged by someone that tier paged for them; `ended_with_veteran` (new tier): incidents
   the new tier was paged for and that someone the new tier did not page acknowledged.
 
-Queries (PostgreSQL): the headline of this period and the previous one (one query, FILTER
-clauses), the weekly trend, interruptions with the hour-of-week heatmap (one query, grouping
+Queries (PostgreSQL): the headline of this period and the previous one with the page facts
+(one query, FILTER clauses), the weekly trend, interruptions with the hour-of-week heatmap (one query, grouping
 sets), acknowledgements per person, rotations with members (two), overrides, people.
 """
 
@@ -39,16 +40,15 @@ from django.db.models import (
     Avg,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
 )
 from django.db.models.functions import TruncWeek
 
 from incidents.models import Incident, Status
+from incidents.pagefacts import NEW_TRACK, new_track_q
 from insights.figures import Median, Percentile90, whole_seconds
 from notifications.models import Channel, Notification
 from notifications.models import Status as NotificationStatus
@@ -61,8 +61,6 @@ from rotations.models import Rotation, RotationMember
 SUBJECT_TYPE = "incident"  # incidents.engine.SUBJECT_TYPE: an incident's pages
 INTERRUPTING = (Channel.SMS, Channel.VOICE)
 QUICK_RESOLVE = timedelta(minutes=5)
-FIRST_STEP = ":r0:s0:w0:"
-NEW_TRACK = (":new:", ":new.g")  # the new tier's track, first generation and later ones
 TIERS = ("veteran", "new")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -214,16 +212,8 @@ class Insights:
 # --- incidents -----------------------------------------------------------------------------
 
 
-def _pages_of_incident() -> QuerySet[Notification]:
-    return Notification.objects.filter(subject_type=SUBJECT_TYPE, subject_id=OuterRef("pk"))
-
-
-def _new_track() -> Q:
-    return Q(idempotency_key__contains=NEW_TRACK[0]) | Q(idempotency_key__contains=NEW_TRACK[1])
-
-
 def _tier_q(tier: str) -> Q:
-    return _new_track() if tier == "new" else ~_new_track()
+    return new_track_q() if tier == "new" else ~new_track_q()
 
 
 def filtered_incidents(filters: Filters) -> QuerySet[Incident]:
@@ -235,8 +225,10 @@ def filtered_incidents(filters: Filters) -> QuerySet[Incident]:
         incidents = incidents.filter(severity=filters.severity)
     if filters.integration_id:
         incidents = incidents.filter(alert_group__integration_id=filters.integration_id)
-    if filters.tier:
-        incidents = incidents.filter(Exists(_pages_of_incident().filter(_tier_q(filters.tier))))
+    if filters.tier == "new":
+        incidents = incidents.filter(page_facts__paged_new=True)
+    elif filters.tier:
+        incidents = incidents.filter(page_facts__paged_veteran=True)
     return incidents
 
 
@@ -269,76 +261,28 @@ def _headline_aggregates(prefix: str, when: Q) -> dict[str, Any]:
         f"{prefix}triage": Avg(_span("triage_confirmed_at"), filter=when, output_field=d),
         f"{prefix}quick": Count("id", filter=when & quick),
         f"{prefix}not_actionable": Count("id", filter=when & Q(actionable=False)),
+        f"{prefix}escalated": Count("id", filter=when & Q(page_facts__escalated=True)),
     }
 
 
-_PAGE_FACTS_SQL = """
-WITH i AS ({incidents})
-SELECT
-    SUM(CASE WHEN cur = 1 AND esc = 1 THEN 1 ELSE 0 END),
-    SUM(CASE WHEN cur = 0 AND esc = 1 THEN 1 ELSE 0 END),
-    SUM(CASE WHEN cur = 1 AND vet_ack = 1 THEN 1 ELSE 0 END),
-    SUM(CASE WHEN cur = 1 AND new_ack = 1 THEN 1 ELSE 0 END),
-    SUM(CASE WHEN cur = 1 AND has_new = 1 AND acked = 1 AND new_ack = 0 THEN 1 ELSE 0 END)
-FROM (
-    SELECT i.id,
-        MAX(CASE WHEN i.triggered_at >= %s THEN 1 ELSE 0 END) AS cur,
-        MAX(n.esc) AS esc,
-        MAX(CASE WHEN n.recipient_id = i.acknowledged_by_id AND n.is_new = 0
-            THEN 1 ELSE 0 END) AS vet_ack,
-        MAX(CASE WHEN n.recipient_id = i.acknowledged_by_id AND n.is_new = 1
-            THEN 1 ELSE 0 END) AS new_ack,
-        MAX(n.is_new) AS has_new,
-        MAX(CASE WHEN i.acknowledged_by_id IS NOT NULL THEN 1 ELSE 0 END) AS acked
-    FROM i
-    JOIN (
-        SELECT subject_id, recipient_id,
-            CASE WHEN idempotency_key NOT LIKE %s THEN 1 ELSE 0 END AS esc,
-            CASE WHEN idempotency_key LIKE %s OR idempotency_key LIKE %s
-                THEN 1 ELSE 0 END AS is_new
-        FROM {notifications}
-        WHERE subject_type = %s
-            -- the incidents' id range: an index range scan instead of every page
-            AND subject_id BETWEEN (SELECT min(id) FROM i) AND (SELECT max(id) FROM i)
-    ) n ON n.subject_id = i.id
-    GROUP BY i.id
-) s
-"""
-
-
-def page_facts(filters: Filters) -> dict[str, int]:
-    """What the incidents' pages tell (one query over both periods, any database): escalated
-    incidents (this period and the previous), and the tiers' acknowledgements."""
-    prev_start, _ = filters.previous
-    incidents = (
-        filtered_incidents(filters)
-        .filter(
-            status__in=Status.values, triggered_at__gte=prev_start, triggered_at__lt=filters.end
-        )
-        .order_by()
-        .values("id", "triggered_at", "acknowledged_by_id")
-    )
-    inner, inner_params = incidents.query.sql_with_params()
-    new = [f"%{NEW_TRACK[0]}%", f"%{NEW_TRACK[1]}%"]
-    sql = _PAGE_FACTS_SQL.format(incidents=inner, notifications=Notification._meta.db_table)
-    params = [
-        *inner_params,
-        connection.ops.adapt_datetimefield_value(filters.start),
-        f"%{FIRST_STEP}%",
-        *new,
-        SUBJECT_TYPE,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone() or ()
-    names = (
-        "escalated",
-        "p_escalated",
-        "veteran_acknowledged",
-        "new_acknowledged",
-        "new_ended_with_veteran",
-    )
-    return {name: int(value or 0) for name, value in zip(names, row, strict=False)}
+def _tier_aggregates(when: Q) -> dict[str, Any]:
+    """The tiers' acknowledgements (`incidents.pagefacts`): by someone the veteran / new tier
+    paged, and new-tier incidents acknowledged by someone the new tier did not page."""
+    return {
+        "veteran_acknowledged": Count(
+            "id", filter=when & Q(page_facts__acknowledger_paged_veteran=True)
+        ),
+        "new_acknowledged": Count("id", filter=when & Q(page_facts__acknowledger_paged_new=True)),
+        "new_ended_with_veteran": Count(
+            "id",
+            filter=when
+            & Q(
+                page_facts__paged_new=True,
+                page_facts__acknowledger_paged_new=False,
+                acknowledged_by__isnull=False,
+            ),
+        ),
+    }
 
 
 def _headline(row: dict[str, Any], prefix: str) -> Headline:
@@ -346,7 +290,7 @@ def _headline(row: dict[str, Any], prefix: str) -> Headline:
         incidents=row[f"{prefix}incidents"] or 0,
         acknowledged=row[f"{prefix}acknowledged"] or 0,
         resolved=row[f"{prefix}resolved"] or 0,
-        escalated=row.get(f"{prefix}escalated") or 0,
+        escalated=row[f"{prefix}escalated"] or 0,
         mtta=whole_seconds(row[f"{prefix}mtta"]),
         mtta_median=whole_seconds(row[f"{prefix}mtta_median"]),
         mtta_p90=whole_seconds(row[f"{prefix}mtta_p90"]),
@@ -361,10 +305,14 @@ def _headline(row: dict[str, Any], prefix: str) -> Headline:
 
 def headline_figures(filters: Filters) -> tuple[Headline, Headline, dict[str, int]]:
     """This period's headline and the previous period's, and the tiers' acknowledgements
-    (two queries: the incidents' figures, then what their pages tell)."""
+    (one query over the incidents and their page facts)."""
     prev_start, prev_end = filters.previous
     now_q, before_q = _between(filters.start, filters.end), _between(prev_start, prev_end)
-    aggregates = {**_headline_aggregates("", now_q), **_headline_aggregates("p_", before_q)}
+    aggregates = {
+        **_headline_aggregates("", now_q),
+        **_headline_aggregates("p_", before_q),
+        **_tier_aggregates(now_q),
+    }
     # Naming every status lets PostgreSQL use the (status, triggered_at) index.
     row = (
         filtered_incidents(filters)
@@ -374,9 +322,8 @@ def headline_figures(filters: Filters) -> tuple[Headline, Headline, dict[str, in
         .order_by()
         .aggregate(**aggregates)
     )
-    facts = page_facts(filters)
-    row.update(facts)
-    return _headline(row, ""), _headline(row, "p_"), facts
+    tiers = {name: row[name] or 0 for name in _tier_aggregates(now_q)}
+    return _headline(row, ""), _headline(row, "p_"), tiers
 
 
 def weekly_trend(filters: Filters, zone: zoneinfo.ZoneInfo) -> list[WeekRow]:
@@ -547,28 +494,29 @@ WITH d AS (
            bool_or(n.idempotency_key LIKE %s OR n.idempotency_key LIKE %s) AS is_new
     FROM ({pages}) n
     GROUP BY 1, 2, 3
-), p AS (
-    SELECT d.uid, d.is_new, d.m, u.timezone AS tz,
-           COALESCE(b.btz, u.timezone) AS btz, COALESCE(b.fine, false) AS fine
+), local AS (
+    -- Wall-clock seconds in the person's, the business hours' and the viewer's zone.
+    SELECT d.uid, d.is_new, d.m, u.timezone AS tz, COALESCE(b.fine, false) AS fine,
+           date_part('epoch', d.m AT TIME ZONE u.timezone) AS pe,
+           CASE WHEN b.btz IS NULL OR b.btz = u.timezone THEN NULL
+                ELSE date_part('epoch', d.m AT TIME ZONE b.btz) END AS be,
+           date_part('epoch', d.m AT TIME ZONE %s) AS ve
     FROM d
     JOIN {users} u ON u.id = d.uid
     LEFT JOIN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::boolean[]))
         AS b(uid, btz, fine) ON b.uid = d.uid
 )
-SELECT uid, is_new, tz, pk, bk, vdow, vhour, count(*), min(m), GROUPING(uid) AS g
+SELECT uid, is_new, tz, pk, bk, vk, count(*), min(m), GROUPING(uid) AS g
 FROM (
+    -- Hour of the week from Monday 00:00 (1970-01-01 was a Thursday: 72 hours in).
     SELECT uid, is_new, tz, m,
-           extract(isodow FROM pl)::int * 100 + extract(hour FROM pl)::int AS pk,
-           CASE WHEN btz = tz THEN 0 ELSE
-               extract(isodow FROM m AT TIME ZONE btz)::int * 100
-               + extract(hour FROM m AT TIME ZONE btz)::int END * 100
-               + CASE WHEN fine THEN extract(minute FROM m AT TIME ZONE btz)::int ELSE 0 END
-               AS bk,
-           extract(isodow FROM vl)::int AS vdow,
-           extract(hour FROM vl)::int AS vhour
-    FROM (SELECT p.*, m AT TIME ZONE tz AS pl, m AT TIME ZONE %s AS vl FROM p) local
+           (floor(pe / 3600)::int + 72) %% 168 AS pk,
+           CASE WHEN be IS NULL THEN 0 ELSE (floor(be / 3600)::int + 72) %% 168 + 1 END * 100
+               + CASE WHEN fine THEN floor(COALESCE(be, pe) / 60)::int %% 60 ELSE 0 END AS bk,
+           (floor(ve / 3600)::int + 72) %% 168 AS vk
+    FROM local
 ) q
-GROUP BY GROUPING SETS ((uid, is_new, tz, pk, bk), (vdow, vhour))
+GROUP BY GROUPING SETS ((uid, is_new, tz, pk, bk), (vk))
 """
 
 
@@ -594,19 +542,25 @@ def _interruptions_postgres(
         )
     sql = _INTERRUPTIONS_SQL.format(pages=inner, users=User._meta.db_table)
     like = [f"%{NEW_TRACK[0]}%", f"%{NEW_TRACK[1]}%"]
-    args = [*like, *params, uids, btzs, fines, zone.key]
-    # The LIKE patterns come before the inner query's parameters in the text.
+    args = [*like, *params, zone.key, uids, btzs, fines]
+    # The parameters in the order of the text: LIKE patterns, the pages' query, the viewer's
+    # zone, the business hours' zones.
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         rows = cursor.fetchall()
     result = Interruptions({}, dict.fromkeys(TIERS, 0), _empty_heatmap())
     spec: dict[int, Business] = {}
-    for uid, is_new, tz_name, _pk, _bk, vdow, vhour, count, first, grouping in rows:
-        if grouping:  # the heatmap's grouping set
-            result.heatmap[vdow - 1][vhour] += count
+    kinds: dict[tuple[int, int, int], str] = {}  # the kind is the group's, whatever the tier
+    for uid, is_new, tz_name, pk, bk, vk, count, first, grouping in rows:
+        if grouping:  # the heatmap's grouping set: hour of the week in the viewer's zone
+            result.heatmap[vk // 24][vk % 24] += count
             continue
-        who = spec.get(uid) or spec.setdefault(uid, _business(uid, tz_name, working))
-        kind = hour_kind(first, person_tz=who.person_tz, business=who.hours)
+        kind = kinds.get((uid, pk, bk))
+        if kind is None:
+            who = spec.get(uid) or spec.setdefault(uid, _business(uid, tz_name, working))
+            kind = kinds[uid, pk, bk] = hour_kind(
+                first, person_tz=who.person_tz, business=who.hours
+            )
         _add(result, uid, kind, is_new, count)
     return result
 
@@ -637,6 +591,7 @@ def insights(filters: Filters, *, zone: zoneinfo.ZoneInfo) -> Insights:
         team_id=filters.team_id,
         rotations=rotations,
         with_pages=False,
+        with_split=False,
     )
     on_call: dict[int, timedelta] = {}
     people: dict[int, User] = {}

@@ -6,7 +6,10 @@ The incident side registers, at app ready time:
 - an ack handler per subject type, called when someone acknowledges through a link or a
   keypress on a voice call;
 - an ack describer per subject type, which says what a link acknowledges (shown on the
-  link's page before and after) and whether acknowledging it would still change anything.
+  link's page before and after) and whether acknowledging it would still change anything;
+- a pages listener per subject type, called inside the transaction that wrote new outbox rows
+  about subjects of that type, with their ids (the incident side keeps what an incident's
+  pages tell, `incidents.pagefacts`, beside the pages).
 """
 
 import logging
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DeliveryListener = Callable[["Notification"], None]
+PagesListener = Callable[[list[int]], None]
 
 
 class AckHandler(Protocol):
@@ -51,6 +55,7 @@ class AckDescriber(Protocol):
 _delivery_listeners: list[DeliveryListener] = []
 _ack_handlers: dict[str, AckHandler] = {}
 _ack_describers: dict[str, AckDescriber] = {}
+_pages_listeners: dict[str, PagesListener] = {}
 
 
 def register_delivery_listener(listener: DeliveryListener) -> DeliveryListener:
@@ -104,6 +109,23 @@ def ack_describe(notification: "Notification") -> AckSubject | None:
         title = notification.subject or notification.body[:200]
         return AckSubject(kind="Page", title=title, state="Acknowledging stops this page.")
     return None
+
+
+def register_pages_listener(subject_type: str, listener: PagesListener) -> PagesListener:
+    """New outbox rows about `subject_type` call `listener(subject_ids)` in their transaction."""
+    _pages_listeners[subject_type] = listener
+    return listener
+
+
+def pages_written(rows: "list[Notification]") -> None:
+    """Tell each subject type's listener which of its subjects got new rows (ids sorted, so
+    concurrent writers take the listener's row locks in one order)."""
+    subjects: dict[str, set[int]] = {}
+    for row in rows:
+        if row.subject_id is not None and row.subject_type in _pages_listeners:
+            subjects.setdefault(row.subject_type, set()).add(row.subject_id)
+    for subject_type, ids in subjects.items():
+        _pages_listeners[subject_type](sorted(ids))
 
 
 def delivery_finished(notification: "Notification") -> None:

@@ -64,11 +64,13 @@ def hours_oncall(
     team_id: int | None = None,
     rotations: list[Rotation] | None = None,
     with_pages: bool = True,
+    with_split: bool = True,
 ) -> list[HoursRow]:
     """Each (person, rotation) on call within [start, end), sorted by person and rotation.
 
     `rotations`: already read with their members (`rotations_with_members`), else read here;
-    `with_pages=False` leaves the pages out (insights counts its own, one query fewer)."""
+    `with_pages=False` leaves the pages out (insights counts its own, one query fewer);
+    `with_split=False` leaves business / off / sleep at zero (insights needs the totals)."""
     if rotations is not None:
         found = [r for r in rotations if team_id is None or r.team_id == team_id]
     else:
@@ -89,15 +91,16 @@ def hours_oncall(
             if person is None:
                 continue
             row = rows.setdefault((person.pk, rotation.pk), HoursRow(person, rotation))
-            split = hours_split(
-                seg.start,
-                seg.end,
-                person_tz=person.tzinfo,
-                business=business_hours(rotation, person.tzinfo),
-            )
-            row.business += split[BUSINESS]
-            row.off += split[OFF]
-            row.sleep += split[SLEEP]
+            if with_split:
+                split = hours_split(
+                    seg.start,
+                    seg.end,
+                    person_tz=person.tzinfo,
+                    business=business_hours(rotation, person.tzinfo),
+                )
+                row.business += split[BUSINESS]
+                row.off += split[OFF]
+                row.sleep += split[SLEEP]
             row.total += seg.end - seg.start
             if seg.override:
                 row.override += seg.end - seg.start

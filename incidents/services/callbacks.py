@@ -281,10 +281,12 @@ def page_delivery_finished(notification: Notification) -> None:
 
 
 def register() -> None:
+    from incidents.pagefacts import page_facts_refresh
     from notifications.callbacks import (
         register_ack_describer,
         register_ack_handler,
         register_delivery_listener,
+        register_pages_listener,
     )
 
     register_ack_handler(SUBJECT_TYPE, acknowledge_from_page)
@@ -293,3 +295,4 @@ def register() -> None:
         register_ack_handler(reminder, acknowledge_reminder)
         register_ack_describer(reminder, describe_reminder)
     register_delivery_listener(page_delivery_finished)
+    register_pages_listener(SUBJECT_TYPE, page_facts_refresh)

@@ -29,6 +29,7 @@ from incidents.models import (
     TimelineKind,
     Via,
 )
+from incidents.pagefacts import page_facts_refresh
 from incidents.services.declare import _call_directly, start_paging
 from incidents.services.lifecycle import (
     IncidentError,
@@ -237,6 +238,7 @@ def _escalate(
     data |= _handover(incident)
     incident.rung, incident.rung_at = to, now
     incident.save()
+    page_facts_refresh([incident.pk])  # nobody acknowledges it now
     if reason:
         message = f"{message} Reason: {reason}"
     timeline_write(

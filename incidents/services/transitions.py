@@ -15,6 +15,7 @@ from incidents.models import (
     TimelineKind,
     Via,
 )
+from incidents.pagefacts import page_facts_refresh
 from incidents.services.declare import DedupKeyInUse, open_with_key, start_paging
 from incidents.services.lifecycle import (
     IllegalTransition,
@@ -115,6 +116,8 @@ def incident_acknowledge(
             update_fields=["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
         )
         stopped = stop_paging(incident)
+        # After the states: the engine holds a state while it writes an incident's facts.
+        page_facts_refresh([incident.pk])  # the acknowledger's tiers
         message = "Acknowledged"
         if on_behalf:
             message += " on behalf of " + ", ".join(str(person) for person in on_behalf)
@@ -199,6 +202,7 @@ def incident_reopen(
         except IntegrityError:  # another incident took the key since the check above
             _refuse_second_open_key(incident)
             raise
+        page_facts_refresh([incident.pk])  # nobody acknowledges it now
         timeline_write(
             incident=incident,
             kind=TimelineKind.REOPENED,
@@ -276,6 +280,7 @@ def incident_reassign(
             track = engine.track_for_users(users=[user], at=now)
             target = str(user)
         incident.save()
+        page_facts_refresh([incident.pk])  # nobody acknowledges it now
         timeline_write(
             incident=incident,
             kind=TimelineKind.REASSIGNED,

@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from notifications.callbacks import delivery_finished
+from notifications.callbacks import delivery_finished, pages_written
 from notifications.models import Channel, Notification, Status
 from notifications.selectors import page_plans
 from notifications.services.outbox import enqueue_delivery
@@ -211,5 +211,6 @@ def notifications_page_many(pages: Sequence[Page]) -> list[list[Notification]]:
             if row.pk is None:
                 by_key[row.idempotency_key] = stored[row.idempotency_key]
     if written:
+        pages_written(written)
         transaction.on_commit(lambda: _announce(written))
     return [[by_key[row.idempotency_key] for row in rows] for rows in wanted]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from incidents.models import Incident, Status
+from incidents.pagefacts import page_facts_refresh
 from insights.selectors import Filters
 from notifications.models import Channel, Notification
 from notifications.models import Status as NStatus
@@ -42,7 +43,7 @@ def page(
     status: str = NStatus.SENT,
 ) -> Notification:
     n = next(_keys)
-    return Notification.objects.create(
+    row = Notification.objects.create(
         idempotency_key=f"inc{incident.pk}:{track}:{step}:u{user.pk}:{channel}:{n}",
         recipient=user,
         channel=channel,
@@ -52,6 +53,8 @@ def page(
         status=status,
         sent_at=sent_at if status == NStatus.SENT else None,
     )
+    page_facts_refresh([incident.pk])  # as the outbox does when it writes an incident's pages
+    return row
 
 
 def incident(

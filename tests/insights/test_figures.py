@@ -44,8 +44,6 @@ def test_headline_pins_every_definition(history: History) -> None:
     assert before.mttr is None
     assert before.escalated == 0
     assert tiers == {
-        "escalated": 1,
-        "p_escalated": 0,
         "veteran_acknowledged": 3,
         "new_acknowledged": 1,
         "new_ended_with_veteran": 1,

@@ -1,0 +1,85 @@
+"""What an incident's pages tell, kept beside them (`PageFacts`) so that the insights figures
+read one row per incident instead of every page (issue 17's figures on years of history).
+
+- a page's tier is its escalation track's: the new tier's track (`…:new:…`, and its later
+  generations `…:new.g<n>:…`) is the new tier, every other track the veteran tier;
+- escalated: a page whose key is not the first step's (`…:r0:s0:w0:…`): a later step, a
+  repeat of the policy, the next person of a walk, a responder, a missed target's page;
+- the acknowledger's tiers: the tiers that paged the person who acknowledged it.
+
+`page_facts_refresh` recomputes the rows of some incidents from their pages; the outbox calls
+it (`notifications.callbacks.pages_written`) in the transaction that writes an incident's
+pages, and the services that set or clear the acknowledger call it in theirs, so the facts
+commit with what they describe. Incident ids come sorted: concurrent writers lock the rows in
+one order.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, Q
+
+from incidents.engine.tracks import SUBJECT_TYPE
+from incidents.models import Incident, PageFacts
+from notifications.models import Notification
+
+NEW_TRACK = (":new:", ":new.g")  # the new tier's track, first generation and later ones
+FIRST_STEP = ":r0:s0:w0:"
+FACTS = (
+    "paged_veteran",
+    "paged_new",
+    "escalated",
+    "acknowledger_paged_veteran",
+    "acknowledger_paged_new",
+)
+
+
+def new_track_q(prefix: str = "") -> Q:
+    """Pages (or, with a prefix, rows joined to pages) on the new tier's track."""
+    field = f"{prefix}idempotency_key__contains"
+    return Q(**{field: NEW_TRACK[0]}) | Q(**{field: NEW_TRACK[1]})
+
+
+def page_facts_refresh(incident_ids: Iterable[int]) -> None:
+    """Recompute the facts of these incidents from their pages (three queries)."""
+    refresh_with(incident_ids, incident=Incident, notification=Notification, facts=PageFacts)
+
+
+def refresh_with(
+    incident_ids: Iterable[int], *, incident: Any, notification: Any, facts: Any
+) -> None:
+    """`page_facts_refresh` with the models given (a migration passes its historical ones)."""
+    ids = sorted(set(incident_ids))
+    if not ids:
+        return
+    acknowledger = dict(incident.objects.filter(pk__in=ids).values_list("pk", "acknowledged_by"))
+    new = new_track_q()
+    rows = (
+        notification.objects.filter(subject_type=SUBJECT_TYPE, subject_id__in=list(acknowledger))
+        .order_by()
+        .values("subject_id", "recipient_id")
+        .annotate(
+            new=Count("id", filter=new),
+            veteran=Count("id", filter=~new),
+            escalated=Count("id", filter=~Q(idempotency_key__contains=FIRST_STEP)),
+        )
+    )
+    found_facts: dict[int, Any] = {}
+    for row in rows:
+        incident_id = row["subject_id"]
+        found = found_facts.get(incident_id) or found_facts.setdefault(
+            incident_id, facts(incident_id=incident_id)
+        )
+        found.paged_veteran |= row["veteran"] > 0
+        found.paged_new |= row["new"] > 0
+        found.escalated |= row["escalated"] > 0
+        if row["recipient_id"] is not None and row["recipient_id"] == acknowledger[incident_id]:
+            found.acknowledger_paged_veteran |= row["veteran"] > 0
+            found.acknowledger_paged_new |= row["new"] > 0
+    if found_facts:
+        facts.objects.bulk_create(
+            [found_facts[pk] for pk in sorted(found_facts)],
+            update_conflicts=True,
+            unique_fields=["incident"],
+            update_fields=list(FACTS),
+        )
