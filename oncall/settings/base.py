@@ -132,6 +132,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Insights and reports group a quarter's pages in hash tables, which PostgreSQL's default
+    # 4 MB spills to disk. Per sort or hash, per connection; empty: the server's setting.
+    DATABASE_WORK_MEM = env.str("DATABASE_WORK_MEM", default="32MB")
+    if DATABASE_WORK_MEM:
+        db_options = DATABASES["default"].setdefault("OPTIONS", {})
+        db_options["options"] = f"{db_options.get('options', '')} -c work_mem={DATABASE_WORK_MEM}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
