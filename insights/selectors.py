@@ -506,7 +506,8 @@ WITH d AS (
     LEFT JOIN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::boolean[]))
         AS b(uid, btz, fine) ON b.uid = d.uid
 )
-SELECT uid, is_new, tz, pk, bk, vk, count(*), min(m), GROUPING(uid) AS g
+SELECT uid, tz, pk, bk, vk, count(*) FILTER (WHERE is_new), count(*),
+       date_part('epoch', min(m)), GROUPING(uid) AS g
 FROM (
     -- Hour of the week from Monday 00:00 (1970-01-01 was a Thursday: 72 hours in).
     SELECT uid, is_new, tz, m,
@@ -516,7 +517,7 @@ FROM (
            (floor(ve / 3600)::int + 72) %% 168 AS vk
     FROM local
 ) q
-GROUP BY GROUPING SETS ((uid, is_new, tz, pk, bk), (vk))
+GROUP BY GROUPING SETS ((uid, tz, pk, bk), (vk))
 """
 
 
@@ -550,18 +551,17 @@ def _interruptions_postgres(
         rows = cursor.fetchall()
     result = Interruptions({}, dict.fromkeys(TIERS, 0), _empty_heatmap())
     spec: dict[int, Business] = {}
-    kinds: dict[tuple[int, int, int], str] = {}  # the kind is the group's, whatever the tier
-    for uid, is_new, tz_name, pk, bk, vk, count, first, grouping in rows:
+    for uid, tz_name, _pk, _bk, vk, new, count, first, grouping in rows:
         if grouping:  # the heatmap's grouping set: hour of the week in the viewer's zone
             result.heatmap[vk // 24][vk % 24] += count
             continue
-        kind = kinds.get((uid, pk, bk))
-        if kind is None:
-            who = spec.get(uid) or spec.setdefault(uid, _business(uid, tz_name, working))
-            kind = kinds[uid, pk, bk] = hour_kind(
-                first, person_tz=who.person_tz, business=who.hours
-            )
-        _add(result, uid, kind, is_new, count)
+        who = spec.get(uid) or spec.setdefault(uid, _business(uid, tz_name, working))
+        minute = datetime.fromtimestamp(first, UTC)
+        kind = hour_kind(minute, person_tz=who.person_tz, business=who.hours)
+        if new:
+            _add(result, uid, kind, True, new)
+        if count > new:
+            _add(result, uid, kind, False, count - new)
     return result
 
 
