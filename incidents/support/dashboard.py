@@ -2,8 +2,9 @@
 hash of what the section shows), so the refresh answers only the sections that changed.
 
 A fixed number of queries however many incidents, teams or people (`bench/dashboard.py`):
-the viewer's roles, the severity policies, the open incidents, the rotations (teams, direct
-numbers, rotations, members, overrides), the customer contacts due and the viewer's pages.
+the viewer's roles, the open incidents (with their severity's triage target and whether
+they page the viewer), the duty configuration's token (teams, direct numbers, rotations and
+members only when it moved), the overrides and the customer contacts due.
 """
 
 import hashlib
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from incidents.acks import LIVE_PAGE_STATUSES
 from incidents.engine import SUBJECT_TYPE
@@ -137,6 +138,7 @@ class DutyTeam:
 @dataclass(frozen=True)
 class ContactRow:
     contact: CustomerContact
+    incident: IncidentRow  # the contact's, as the other sections read it
     overdue: bool
 
 
@@ -172,18 +174,51 @@ def _incident_key(incident: IncidentRow) -> tuple[Any, ...]:
     )
 
 
-def _triage_targets() -> dict[str, timedelta]:
-    targets = dict(SeverityPolicy.objects.values_list("level", "triage_target"))
-    return {level: targets.get(level, settings.TRIAGE_TARGET_DEFAULT) for level in Severity}
+@dataclass(frozen=True)
+class OpenIncidents:
+    """The open incidents the viewer sees (oldest first), read in one query with what the
+    sections derive from them: each severity's triage target and the incidents paging the
+    viewer."""
+
+    rows: list[IncidentRow]
+    triage_targets: dict[str, timedelta]
+    paging: set[int]
 
 
-def _open_incidents(viewer: User) -> list[IncidentRow]:
-    rows = dashboard_incidents(viewer).order_by("triggered_at", "pk").values_list(*INCIDENT_FIELDS)
-    return [IncidentRow(*row) for row in rows]
+def _open_incidents(viewer: User) -> OpenIncidents:
+    policy = SeverityPolicy.objects.filter(level=OuterRef("severity"))
+    pages_viewer = Notification.objects.filter(
+        subject_type=SUBJECT_TYPE,
+        subject_id=OuterRef("pk"),
+        recipient=viewer,
+        status__in=LIVE_PAGE_STATUSES,
+    )
+    read = (
+        dashboard_incidents(viewer)
+        .annotate(
+            policy_triage_target=Subquery(policy.values("triage_target")[:1]),
+            pages_viewer=Exists(pages_viewer),
+        )
+        .order_by("triggered_at", "pk")
+        .values_list(*INCIDENT_FIELDS, "policy_triage_target", "pages_viewer")
+    )
+    rows: list[IncidentRow] = []
+    targets: dict[str, timedelta] = dict.fromkeys(Severity.values, settings.TRIAGE_TARGET_DEFAULT)
+    paging: set[int] = set()
+    for *fields, triage_target, pages in read:
+        incident = IncidentRow(*fields)
+        rows.append(incident)
+        if triage_target is not None:
+            targets[incident.severity] = triage_target
+        # A page counts while the incident waits for an acknowledgement.
+        if pages and incident.status == Status.TRIGGERED:
+            paging.add(incident.pk)
+    return OpenIncidents(rows, targets, paging)
 
 
-def _triage(incidents: list[IncidentRow], now: datetime) -> list[TriageRow]:
-    targets = _triage_targets()
+def _triage(
+    incidents: list[IncidentRow], targets: dict[str, timedelta], now: datetime
+) -> list[TriageRow]:
     rows = []
     for incident in incidents:  # oldest first
         if incident.triage_confirmed_at is None:
@@ -267,19 +302,6 @@ def _duty(now: datetime) -> list[DutyTeam]:
     return out
 
 
-def _paging_viewer(viewer: User, incidents: list[IncidentRow]) -> set[int]:
-    triggered = [i.pk for i in incidents if i.status == Status.TRIGGERED]
-    if not triggered:
-        return set()
-    ids = Notification.objects.filter(
-        subject_type=SUBJECT_TYPE,
-        recipient=viewer,
-        status__in=LIVE_PAGE_STATUSES,
-        subject_id__in=triggered,
-    ).values_list("subject_id", flat=True)
-    return {i for i in ids if i is not None}
-
-
 def support_dashboard(
     *, viewer: User, now: datetime, sections: Iterable[str] = SECTIONS
 ) -> Dashboard:
@@ -287,25 +309,33 @@ def support_dashboard(
     wanted = set(sections)
     board = Dashboard(now=now)
     viewer_pk = viewer.pk  # once: the viewer is often the request's lazy user
-    incidents = _open_incidents(viewer) if wanted & {"triage", "open", "mine"} else []
+    # The contacts due are those of the open incidents the viewer sees: read those first.
+    read = (
+        _open_incidents(viewer)
+        if wanted & {"triage", "open", "mine", "contacts"}
+        else OpenIncidents([], {}, set())
+    )
+    incidents = read.rows
     due: list[CustomerContact] = []
-    if wanted & {"contacts", "mine"}:
+    if incidents and wanted & {"contacts", "mine"}:
         soon = contacts_due(now=now + timedelta(hours=1))
+        # The incidents' titles and severities are in `incidents`: only the person is joined.
         due = list(
-            soon.filter(incident__in=dashboard_incidents(viewer)).only(
+            soon.filter(incident_id__in=[i.pk for i in incidents])
+            .select_related(None)
+            .select_related("by")
+            .only(
                 "pk",
                 "incident_id",
                 "channel",
                 "at",
                 "next_due_at",
                 "by_id",
-                "incident__title",
-                "incident__severity",
                 *(f"by__{f}" for f in USER_FIELDS),
             )[: SECTION_ROWS * 4]
         )
     if "triage" in wanted:
-        board.triage = _triage(incidents, now)[:SECTION_ROWS]
+        board.triage = _triage(incidents, read.triage_targets, now)[:SECTION_ROWS]
         board.versions["triage"] = _version(
             (*_incident_key(r.incident), r.deadline, r.overdue) for r in board.triage
         )
@@ -339,15 +369,17 @@ def support_dashboard(
             for d in board.duty
         )
     if "contacts" in wanted:
+        by_pk = {i.pk: i for i in incidents}
         board.contacts = [
-            ContactRow(c, c.next_due_at is not None and c.next_due_at <= now) for c in due
-        ][:SECTION_ROWS]
+            ContactRow(c, by_pk[c.incident_id], c.next_due_at is not None and c.next_due_at <= now)
+            for c in due[:SECTION_ROWS]
+        ]
         board.versions["contacts"] = _version(
-            (r.contact.pk, r.contact.next_due_at, r.overdue, r.contact.incident.severity)
+            (r.contact.pk, r.contact.next_due_at, r.overdue, r.incident.severity)
             for r in board.contacts
         )
     if "mine" in wanted:
-        paging = _paging_viewer(viewer, incidents)
+        paging = read.paging
         overdue = {c.incident_id: c for c in due if c.next_due_at and c.next_due_at <= now}
         for incident in incidents:
             why = []
