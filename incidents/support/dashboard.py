@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
 from incidents.acks import LIVE_PAGE_STATUSES
 from incidents.engine import SUBJECT_TYPE
@@ -168,6 +169,7 @@ def _incident_key(incident: IncidentRow) -> tuple[Any, ...]:
         incident.rung,
         incident.next_target_at,
         incident.team_id,
+        incident.team_name,
         incident.commander_id,
         incident.acknowledged_by_id,
         incident.triage_confirmed_at,
@@ -309,6 +311,8 @@ def support_dashboard(
     wanted = set(sections)
     board = Dashboard(now=now)
     viewer_pk = viewer.pk  # once: the viewer is often the request's lazy user
+    # The clocks leave out today's date: every section with clocks changes at midnight.
+    day = timezone.localdate(now).isoformat()
     # The contacts due are those of the open incidents the viewer sees: read those first.
     read = (
         _open_incidents(viewer)
@@ -337,13 +341,20 @@ def support_dashboard(
     if "triage" in wanted:
         board.triage = _triage(incidents, read.triage_targets, now)[:SECTION_ROWS]
         board.versions["triage"] = _version(
-            (*_incident_key(r.incident), r.deadline, r.overdue) for r in board.triage
+            [day, *((*_incident_key(r.incident), r.deadline, r.overdue) for r in board.triage)]
         )
     if "open" in wanted:
         board.open = _open(incidents, now)
         board.open_count = len(incidents)
         board.versions["open"] = _version(
-            (*_incident_key(r.incident), r.target_missed) for _, rows in board.open for r in rows
+            [
+                day,
+                *(
+                    (*_incident_key(r.incident), r.target_missed)
+                    for _, rows in board.open
+                    for r in rows
+                ),
+            ]
         )
     if "duty" in wanted:
         board.duty = _duty(now)
@@ -375,8 +386,20 @@ def support_dashboard(
             for c in due[:SECTION_ROWS]
         ]
         board.versions["contacts"] = _version(
-            (r.contact.pk, r.contact.next_due_at, r.overdue, r.incident.severity)
-            for r in board.contacts
+            [
+                day,
+                *(
+                    (
+                        r.contact.pk,
+                        r.contact.next_due_at,
+                        r.contact.channel,
+                        r.contact.by_id,
+                        r.overdue,
+                        *_incident_key(r.incident),
+                    )
+                    for r in board.contacts
+                ),
+            ]
         )
     if "mine" in wanted:
         paging = read.paging
@@ -397,6 +420,6 @@ def support_dashboard(
                     {"incident": incident, "why": why, "paging": incident.pk in paging}
                 )
         board.versions["mine"] = _version(
-            (*_incident_key(m["incident"]), m["why"]) for m in board.mine
+            [day, *((*_incident_key(m["incident"]), m["why"]) for m in board.mine)]
         )
     return board

@@ -195,6 +195,42 @@ def test_a_target_passing_refreshes_its_section_without_any_write(
     assert "Target missed" in html
 
 
+def test_a_renamed_incident_refreshes_its_customer_contact_row(client: Client, desk: Desk) -> None:
+    client.force_login(desk.people["noah"])
+    with time_machine.travel(T0, tick=False):
+        incident = incident_declare(title="Prices wrong", actor=None, team=desk.team)
+        customer_contact_log(
+            incident=incident,
+            actor=desk.people["noah"],
+            channel="email",
+            summary="Told them",
+            next_due_at=T0 + timedelta(minutes=30),
+        )
+        url = poll_url(client.get("/").content.decode())
+        assert client.get(url, headers=HTMX).status_code == 204
+        Incident.objects.filter(pk=incident.pk).update(title="Prices wrong for Acme")
+        html = client.get(url, headers=HTMX).content.decode()
+    assert "Prices wrong for Acme" in section(html, "contacts")
+
+
+def test_midnight_refreshes_the_sections_whose_clocks_leave_out_today(
+    client: Client, desk: Desk
+) -> None:
+    """A clock shows only the time on the day it falls on; the next day it needs its date.
+    (T0 is 10:00 in New York, the viewer's zone: 22:00, 23:00, then 00:30 the next day.)"""
+    client.force_login(desk.people["noah"])
+    with time_machine.travel(T0, tick=False) as traveller:
+        incident_declare(title="Prices wrong", actor=None, team=desk.team)
+        traveller.shift(timedelta(hours=12))
+        url = poll_url(client.get("/").content.decode())
+        traveller.shift(timedelta(hours=1))
+        assert client.get(url, headers=HTMX).status_code == 204  # every target long missed
+        traveller.shift(timedelta(hours=1, minutes=30))
+        html = client.get(url, headers=HTMX).content.decode()
+    assert 'id="dash-open"' in html
+    assert 'id="dash-triage"' in html
+
+
 def _crowd(desk: Desk, teams: int, incidents: int) -> None:
     people = [UserFactory.create(username=f"p{n}", roles=[SUPPORT]) for n in range(teams * 2)]
     for n in range(teams):
