@@ -231,11 +231,11 @@ def test_the_page_reads_in_a_fixed_number_of_queries(
 
     add(1)
     with time_machine.travel(IN_W11 + timedelta(days=30)):
-        # 16 for the review and its meeting (the viewer's groups read once for every rule),
+        # 14 for the review and its meeting (the viewer's groups read once for every rule),
         # the week's headline (insights: 2), the playbook entries proposed (1) and the
         # council decisions of the week (1).
-        with django_assert_num_queries(20):
+        with django_assert_num_queries(18):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
         add(6)
-        with django_assert_num_queries(20):
+        with django_assert_num_queries(18):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
