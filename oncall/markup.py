@@ -6,6 +6,7 @@ then keeps only the tags and attributes Markdown itself produces and links to ht
 and mailto (a `[x](javascript:…)` link loses its href).
 """
 
+import functools
 import re
 import threading
 
@@ -110,11 +111,28 @@ def _renderer() -> markdown.Markdown:
     return renderer
 
 
+# Pages show the same texts on every view (the weekly review's 25 summaries): short texts are
+# kept rendered, per process (the HTML depends on the text alone, so an edit is a new key).
+CACHED_TEXT_MAX = 4000
+CACHED_TEXTS = 512
+
+
 def markdown_safe(text: str) -> SafeString:
     """Markdown → HTML that is safe to put in a page or an email: no raw HTML, no scripts,
     no `javascript:` links. Text that would make the renderer crawl or recurse too deep is
     shown as escaped paragraphs."""
     text = text or ""
+    if len(text) <= CACHED_TEXT_MAX:
+        return _markdown_safe_kept(text)
+    return _markdown_safe(text)
+
+
+@functools.lru_cache(maxsize=CACHED_TEXTS)
+def _markdown_safe_kept(text: str) -> SafeString:
+    return _markdown_safe(text)
+
+
+def _markdown_safe(text: str) -> SafeString:
     if _pathological(text):
         return _plain(text)
     renderer = _renderer()

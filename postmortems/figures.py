@@ -2,15 +2,17 @@
 insights page reads the same), re-exported here for the review."""
 
 from insights.figures import (
+    SPANS,
     Median,
     ResponseFigures,
     incident_response_figures,
-    incident_response_figures_by,
+    response_figures_of,
 )
 
 __all__ = [
+    "SPANS",
     "Median",
     "ResponseFigures",
     "incident_response_figures",
-    "incident_response_figures_by",
+    "response_figures_of",
 ]

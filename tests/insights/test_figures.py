@@ -13,8 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from insights.figures import percentile_cont
+from incidents.models import Incident, Status
+from insights.figures import (
+    SPANS,
+    incident_response_figures,
+    percentile_cont,
+    response_figures_of,
+)
 from insights.selectors import Filters, headline_figures, insights
+from tests.factories import IncidentFactory
 from tests.insights.conftest import END, START, UTC_ZONE, History, at
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -25,6 +32,40 @@ def test_percentile_cont_interpolates_as_postgresql() -> None:
     assert percentile_cont([3, 10, 30, 60, 90, 120], 0.5) == 45
     assert percentile_cont([7], 0.9) == 7
     assert percentile_cont([], 0.5) is None
+
+
+def test_figures_of_times_read_are_the_databases_to_the_second(db: None) -> None:
+    """The weekly review computes its figures from one read of the week's incidents; they must
+    be the database's: sub-second times, a mean on a half second, a median between two ranks,
+    spans longer than a day, across New York's change to summer time."""
+    start = datetime(2026, 3, 8, 6, 30, 0, 250_001, tzinfo=UTC)  # 01:30 EST, before the change
+    spans = [  # (to acknowledge, to resolve) in seconds
+        (1.5, 3600.000_001),
+        (2.5, 90_000.75),  # resolved the next day
+        (7.25, None),
+        (None, 0.999_999),
+        (61.000_003, 7.5),
+        (None, None),
+    ]
+    for n, (ack, resolve) in enumerate(spans):
+        at = start + timedelta(minutes=n * 17, microseconds=n)
+        IncidentFactory.create(
+            triggered_at=at,
+            acknowledged_at=at + timedelta(seconds=ack) if ack is not None else None,
+            resolved_at=at + timedelta(seconds=resolve) if resolve is not None else None,
+            status=Status.RESOLVED if resolve is not None else Status.TRIGGERED,
+        )
+    incidents = Incident.objects.order_by("triggered_at")
+    times = list(SPANS)
+    for chosen in (incidents, incidents[:3], incidents[1:5], incidents.none()):
+        ids = [incident.pk for incident in chosen]
+        subset = Incident.objects.filter(pk__in=ids)
+        assert response_figures_of(
+            subset.annotate(**SPANS).values_list(*times)
+        ) == incident_response_figures(subset)
+    everything = response_figures_of(incidents.annotate(**SPANS).values_list(*times))
+    assert (everything.count, everything.acknowledged, everything.resolved) == (6, 4, 4)
+    assert everything.ack_median == timedelta(seconds=5)  # (2.5 + 7.25) / 2 = 4.875
 
 
 def test_headline_pins_every_definition(history: History) -> None:

@@ -117,3 +117,15 @@ def test_threads_each_render_on_their_own() -> None:
     alone = [markdown_safe(text) for text in texts]
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(markdown_safe, texts)) == alone
+
+
+def test_texts_shown_again_render_the_same_and_an_edit_renders_afresh() -> None:
+    # Short texts are kept rendered (the review shows the same summaries on every view).
+    short = "The cause: *expired* certificate. <script>x</script>"
+    long = "A long summary with *emphasis*. " * 150  # past what is kept
+    assert markdown_safe(short) == markdown_safe(short)
+    assert "<em>expired</em>" in markdown_safe(short)
+    assert "<script>" not in markdown_safe(short)
+    assert markdown_safe(short + " **now fixed**").endswith("<strong>now fixed</strong></p>")
+    assert markdown_safe(long) == markdown_safe(long)
+    assert markdown_safe(long).count("<em>emphasis</em>") == 150

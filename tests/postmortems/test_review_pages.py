@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 import time_machine
+from django import forms
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries, Settings
 
@@ -16,6 +17,7 @@ from postmortems import meetings
 from postmortems.models import Postmortem, PostmortemStatus, ReviewMeeting
 from postmortems.review import IsoWeek
 from postmortems.services import NotAllowed, action_item_create, postmortem_start
+from postmortems.views.review import MeetingForm
 from tests.factories import IncidentFactory, UserFactory
 
 W11 = IsoWeek(2026, 11)
@@ -96,6 +98,9 @@ def test_the_meeting_is_saved_rendered_and_linked_from_the_next_week(manager: Us
     assert "<script>alert(1)" not in page
     assert 'href="javascript' not in page
     assert "<strong>INC-1</strong>" in page.split("<h3>Notes</h3>")[1]
+    # The saved attendee is ticked, in Django's own checkbox markup.
+    ticked = f'value="{manager.pk}" id="id_attendees_0" checked>'
+    assert ticked in page.split("<h2>The meeting</h2>")[1]
     # Week 13's page links to the latest meeting before it (week 12 had none).
     later = client.get("/postmortems/review/2026-W13/").content.decode()
     assert 'href="/postmortems/review/2026-W11/#meeting"' in later
@@ -231,11 +236,25 @@ def test_the_page_reads_in_a_fixed_number_of_queries(
 
     add(1)
     with time_machine.travel(IN_W11 + timedelta(days=30)):
-        # 16 for the review and its meeting (the viewer's groups read once for every rule),
+        # 14 for the review and its meeting (the viewer's groups read once for every rule),
         # the week's headline (insights: 1, page facts joined), the playbook entries proposed
         # (1) and the council decisions of the week (1).
-        with django_assert_num_queries(19):
+        with django_assert_num_queries(17):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
         add(6)
-        with django_assert_num_queries(19):
+        with django_assert_num_queries(17):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
+
+
+def test_the_attendee_checkboxes_are_djangos_markup(manager: User) -> None:
+    """The meeting form's people are rendered from one template: the very markup of Django's
+    checkbox list, ticks included."""
+    others = [UserFactory.create(first_name=name) for name in ("Ann & Co", "Bo", "Cy")]
+    form = MeetingForm(initial={"attendees": [others[1], manager], "version": 0})
+    field = form["attendees"]
+    djangos = forms.CheckboxSelectMultiple()
+    djangos.choices = field.field.choices  # type: ignore[attr-defined]
+    ours = str(field.as_widget())
+    assert ours == str(field.as_widget(widget=djangos))
+    assert ours.count(" checked>") == 2
+    assert "Ann &amp; Co" in ours
