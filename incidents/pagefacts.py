@@ -34,10 +34,9 @@ FACTS = (
 )
 
 
-def new_track_q(prefix: str = "") -> Q:
-    """Pages (or, with a prefix, rows joined to pages) on the new tier's track."""
-    field = f"{prefix}idempotency_key__contains"
-    return Q(**{field: NEW_TRACK[0]}) | Q(**{field: NEW_TRACK[1]})
+def new_track_q() -> Q:
+    """Pages on the new tier's track."""
+    return Q(idempotency_key__contains=NEW_TRACK[0]) | Q(idempotency_key__contains=NEW_TRACK[1])
 
 
 def page_facts_refresh(incident_ids: Iterable[int]) -> None:
