@@ -318,7 +318,11 @@ def test_managers_see_who_has_not_tested_high_urgency_methods_in_90_days(
 @pytest.mark.parametrize("role", [SUPPORT, SUPPORT_MANAGER, ENGINEER])
 def test_only_managers_see_the_untested_list(client: Client, role: str) -> None:
     client.force_login(UserFactory.create(username="someone", roles=[role]))
-    assert client.get("/notifications/untested/").status_code == 403
+    page = client.get("/notifications/untested/")
+    assert page.status_code == 403
+    # The portal's page, with the rule that refused, not a bare "403 Forbidden".
+    assert "The list of untested contact methods is for managers." in page.content.decode()
+    assert 'id="forbidden"' in page.content.decode()
     response = client.get("/api/v1/contact-methods/untested/")
     assert response.status_code == 403
     assert "Only managers" in response.json()["error"]["message"]
