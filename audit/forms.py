@@ -5,8 +5,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 
-from audit.selectors import AuditFilters, object_types
+from audit.selectors import AuditFilters, object_types, type_label
 from oncall.models import User
 from oncall.validators import ROW_ID_MAX, validate_instant_range
 
@@ -34,7 +35,9 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         type_field = self.fields["object_type"]
         assert isinstance(type_field, forms.ChoiceField)
-        type_field.choices = [("", "Every type"), *((t, t) for t in sorted(object_types()))]
+        labels = {key: capfirst(type_label(ct)) for key, ct in object_types().items()}
+        by_label = sorted(labels.items(), key=lambda item: item[1])
+        type_field.choices = [("", "Every type"), *by_label]
         # "from" is a Python keyword: the fields are named as the query string names them.
         self.fields["from"] = forms.DateField(
             label="From",

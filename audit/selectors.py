@@ -23,6 +23,12 @@ def object_types() -> dict[str, ContentType]:
     return {object_type(model): types[model] for model in models}
 
 
+def type_label(content_type: ContentType) -> str:
+    """What people call the type ("escalation step", "heartbeat monitor"), for the page."""
+    model = content_type.model_class()
+    return str(model._meta.verbose_name) if model else content_type.model
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     object_type: str = ""

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from audit.forms import AuditFilterForm
 from audit.models import AuditEntry
-from audit.selectors import action_name, audit_entries, changes_of
+from audit.selectors import action_name, audit_entries, changes_of, type_label
 from oncall.http import HtmxHttpRequest, in_viewer_timezone, signed_in_user
 from oncall.roles import is_manager
 
@@ -41,7 +41,9 @@ def _admin_url(entry: AuditEntry) -> str:
 
 def _row(entry: AuditEntry) -> Row:
     changes = [(field, pair[0], pair[1]) for field, pair in sorted(changes_of(entry).items())]
-    return Row(entry, action_name(entry), entry.content_type.model, _admin_url(entry), changes)
+    return Row(
+        entry, action_name(entry), type_label(entry.content_type), _admin_url(entry), changes
+    )
 
 
 @require_GET

@@ -46,6 +46,9 @@ def test_a_manager_or_superuser_reads_it(client: Client, extra: dict[str, object
     page = client.get(URL).content.decode()
     assert "Night watch" in page
     assert "created rotation" in page
+    # Types by the names people use, not the models' ("escalationstep").
+    assert '<option value="escalationstep">Escalation step</option>' in page
+    assert '<option value="apikey">API key</option>' in page
 
 
 def test_filters_by_type_person_and_day(client: Client) -> None:
