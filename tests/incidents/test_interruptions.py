@@ -105,12 +105,14 @@ def test_pages_in_one_minute_are_one_interruption_and_a_retry_counts_nothing(ann
     ]
 
 
-def test_a_new_tier_page_makes_its_minute_the_new_tiers_too(ann: User) -> None:
+def test_a_minute_is_the_new_tiers_when_any_of_its_pages_was(ann: User) -> None:
     deliver(page(ann), T0)
     deliver(page(ann, channel=Channel.VOICE, track="new.g2"), T0 + timedelta(seconds=20))
     assert rows() == [(ann.pk, 7, MINUTE, True, True)]
     deliver(page(ann, 9, track="new"), T0)
     assert rows()[-1] == (ann.pk, 9, MINUTE, True, False)
+    deliver(page(ann, 9, channel=Channel.VOICE), T0 + timedelta(seconds=20))  # the veteran's
+    assert rows()[-1] == (ann.pk, 9, MINUTE, True, True)  # still the new tier's too
 
 
 def test_pages_failed_cancelled_or_still_pending_are_none(ann: User) -> None:
