@@ -15,7 +15,8 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   not interrupt), at most one per person, incident and minute (UTC minute of `sent_at`),
   split business / off / sleep by `reports.stats.hour_kind` in the recipient's zone and
   working hours (those of the first rotation with working hours they are a member of, else
-  09–17 Monday–Friday in their zone).
+  09–17 Monday–Friday in their zone); read from their rollup (`incidents.interruptions`,
+  one row per person, incident and minute, kept as pages reach or leave sent).
 - noise: incidents resolved within 5 minutes without an acknowledgement, and incidents whose
   responder answered "not actionable".
 - tiers: a page's tier is its escalation track's: the `new` track (engage's new-tier policy or
@@ -25,8 +26,9 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   the new tier was paged for and that someone the new tier did not page acknowledged.
 
 Queries (PostgreSQL): the headline of this period and the previous one with the page facts
-(one query, FILTER clauses), the weekly trend, interruptions with the hour-of-week heatmap (one query, grouping
-sets), acknowledgements per person, rotations with members (two), overrides, people.
+(one query, FILTER clauses), the weekly trend, interruptions with the hour-of-week heatmap
+(one query over the rollup, grouping sets), acknowledgements per person, rotations with
+members (two), overrides, people.
 """
 
 import zoneinfo

@@ -141,7 +141,7 @@ def test_the_interruptions_never_fail_a_delivery(
 ) -> None:
     def broken(*args: Any) -> None:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 / 0")  # a database error inside the outbox's transaction
+            cursor.execute("SELECT * FROM no_such_table")  # a database error in its transaction
 
     monkeypatch.setattr(interruptions, "_upsert", broken)
     with caplog.at_level(logging.ERROR, logger="notifications.callbacks"):
