@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from incidents.engine import escalation_run_due
+from incidents.interruptions import interruption_slot, interruptions_refresh
 from incidents.models import EscalationState, Incident, Severity, StatusUpdate, TimelineEvent, Via
 from incidents.services import (
     incident_acknowledge,
@@ -94,8 +95,15 @@ def _page_first_step(story: _Story, when: datetime, *, delivered: bool) -> User 
             notifications_transition(
                 notifications=pending, to=PageStatus.SENT, provider_message_id="demo"
             )
+            # Sent now, dated back to the story's instant: its interruptions move with it.
+            moved = [interruption_slot(r) for r in pending]
             Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
                 created_at=when, sent_at=story.sent_at
+            )
+            for r in pending:
+                r.sent_at = story.sent_at
+            interruptions_refresh(
+                slot for slot in [*moved, *map(interruption_slot, pending)] if slot
             )
     return pages[0].recipient if pages else None
 

@@ -381,6 +381,42 @@ class PageFacts(models.Model):
         return f"page facts of incident {self.incident_id}"
 
 
+class Interruption(models.Model):
+    """One interruption (the insights figures, issue 17): a person paged about an incident by
+    SMS or voice within one UTC minute, however many pages that minute held. Kept beside the
+    pages by `incidents.interruptions` in the transaction that moves a page to sent (or from
+    sent to failed), so the figures read one row per interruption instead of deduplicating
+    every page."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The incident as its pages name it (`Notification.subject_id`), without a foreign key:
+    # the rows mirror the pages whatever becomes of the incident.
+    incident_id = models.BigIntegerField()
+    minute = models.DateTimeField()  # the pages' sent_at cut to the UTC minute
+    # A page of that minute on the new tier's track / on any other track (the veteran tier).
+    is_new = models.BooleanField(default=False)
+    is_veteran = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("recipient", "incident_id", "minute"), name="interruption_slot"
+            )
+        ]
+        indexes = [
+            # A range of minutes read from the index alone.
+            models.Index(
+                fields=("minute", "recipient", "incident_id", "is_new", "is_veteran"),
+                name="interruption_minute",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"interruption of user {self.recipient_id} about incident {self.incident_id}"
+
+
 class TimelineKind(models.TextChoices):
     DECLARED = "declared", "Declared"
     ENGAGED = "engaged", "Development engaged"

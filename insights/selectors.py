@@ -15,7 +15,8 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   not interrupt), at most one per person, incident and minute (UTC minute of `sent_at`),
   split business / off / sleep by `reports.stats.hour_kind` in the recipient's zone and
   working hours (those of the first rotation with working hours they are a member of, else
-  09–17 Monday–Friday in their zone).
+  09–17 Monday–Friday in their zone); read from their rollup (`incidents.interruptions`,
+  one row per person, incident and minute, kept as pages reach or leave sent).
 - noise: incidents resolved within 5 minutes without an acknowledgement, and incidents whose
   responder answered "not actionable".
 - tiers: a page's tier is its escalation track's: the `new` track (engage's new-tier policy or
@@ -25,8 +26,9 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   the new tier was paged for and that someone the new tier did not page acknowledged.
 
 Queries (PostgreSQL): the headline of this period and the previous one with the page facts
-(one query, FILTER clauses), the weekly trend, interruptions with the hour-of-week heatmap (one query, grouping
-sets), acknowledgements per person, rotations with members (two), overrides, people.
+(one query, FILTER clauses), the weekly trend, interruptions with the hour-of-week heatmap
+(one query over the rollup, grouping sets), acknowledgements per person, rotations with
+members (two), overrides, people.
 """
 
 import zoneinfo
@@ -44,22 +46,18 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
+    Value,
 )
 from django.db.models.functions import TruncWeek
 
-from incidents.models import Incident, Status
-from incidents.pagefacts import NEW_TRACK, new_track_q
+from incidents.models import Incident, Interruption, Status
 from insights.figures import Median, Percentile90, whole_seconds
-from notifications.models import Channel, Notification
-from notifications.models import Status as NotificationStatus
 from oncall.models import User
 from reports.hours import hours_oncall
 from reports.stats import BUSINESS, HOUR_KINDS, OFF, SLEEP, business_hours, hour_kind
 from rotations import resolver
 from rotations.models import Rotation, RotationMember
 
-SUBJECT_TYPE = "incident"  # incidents.engine.SUBJECT_TYPE: an incident's pages
-INTERRUPTING = (Channel.SMS, Channel.VOICE)
 QUICK_RESOLVE = timedelta(minutes=5)
 TIERS = ("veteran", "new")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -210,10 +208,6 @@ class Insights:
 
 
 # --- incidents -----------------------------------------------------------------------------
-
-
-def _tier_q(tier: str) -> Q:
-    return new_track_q() if tier == "new" else ~new_track_q()
 
 
 def filtered_incidents(filters: Filters) -> QuerySet[Incident]:
@@ -419,15 +413,12 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def interrupting_pages(filters: Filters) -> QuerySet[Notification]:
-    pages = Notification.objects.filter(
-        subject_type=SUBJECT_TYPE,
-        channel__in=INTERRUPTING,
-        status=NotificationStatus.SENT,
-        sent_at__gte=filters.start,
-        sent_at__lt=filters.end,
-        recipient__isnull=False,
-    )
+def interruption_slots(filters: Filters) -> QuerySet[Interruption, tuple[Any, ...]]:
+    """The interruptions of the filters (`incidents.interruptions`, one row per person,
+    incident and UTC minute) as (person id, minute, whether it counts for the new tier, the
+    person's zone). The range's bounds are local midnights, whole minutes, so a minute is in
+    it when its pages are."""
+    slots = Interruption.objects.filter(minute__gte=filters.start, minute__lt=filters.end)
     if filters.narrows_incidents or filters.tier:
         narrowed = Filters(
             filters.start,
@@ -436,10 +427,19 @@ def interrupting_pages(filters: Filters) -> QuerySet[Notification]:
             filters.severity,
             filters.integration_id,
         )
-        pages = pages.filter(subject_id__in=filtered_incidents(narrowed).values("pk"))
-    if filters.tier:
-        pages = pages.filter(_tier_q(filters.tier))
-    return pages.order_by()
+        slots = slots.filter(incident_id__in=filtered_incidents(narrowed).values("pk"))
+    # Filtered to a tier, a minute is that tier's when one of its pages was (as the pages
+    # were filtered to the tier's before); unfiltered, a minute the new tier paged in is new.
+    new: Any = F("is_new")
+    if filters.tier == "new":
+        slots, new = slots.filter(is_new=True), Value(True)
+    elif filters.tier:
+        slots, new = slots.filter(is_veteran=True), Value(False)
+    return (
+        slots.order_by()
+        .annotate(new=new)
+        .values_list("recipient_id", "minute", "new", "recipient__timezone")
+    )
 
 
 @dataclass
@@ -459,50 +459,32 @@ def _add(result: Interruptions, user_id: int, kind: str, is_new: bool, count: in
     result.by_tier["new" if is_new else "veteran"] += count
 
 
-def _minute(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(second=0, microsecond=0)
-
-
 def _interruptions_python(
-    pages: QuerySet[Notification], working: dict[int, Rotation], zone: zoneinfo.ZoneInfo
+    slots: QuerySet[Interruption, tuple[Any, ...]],
+    working: dict[int, Rotation],
+    zone: zoneinfo.ZoneInfo,
 ) -> Interruptions:
-    """Any database: each page read, deduplicated and classified here."""
-    rows = pages.values_list(
-        "recipient_id", "subject_id", "sent_at", "idempotency_key", "recipient__timezone"
-    )
-    seen: dict[tuple[int, int | None, datetime], tuple[bool, str]] = {}
-    for user_id, incident_id, sent_at, key, tz_name in rows:
-        assert sent_at is not None  # filtered on its range
-        slot = (user_id, incident_id, _minute(sent_at))
-        is_new = any(part in key for part in NEW_TRACK)
-        was_new = seen.get(slot, (False, ""))[0]
-        seen[slot] = (is_new or was_new, tz_name)
+    """Any database: each interruption read and classified here."""
     result = Interruptions({}, dict.fromkeys(TIERS, 0), _empty_heatmap())
     spec: dict[int, Business] = {}
-    for (user_id, _, minute), (is_new, tz_name) in seen.items():
+    for user_id, minute, is_new, tz_name in slots:
         who = spec.get(user_id) or spec.setdefault(user_id, _business(user_id, tz_name, working))
         kind = hour_kind(minute, person_tz=who.person_tz, business=who.hours)
-        _add(result, user_id, kind, is_new, 1)
+        _add(result, user_id, kind, bool(is_new), 1)
         local = minute.astimezone(zone)
         result.heatmap[local.weekday()][local.hour] += 1
     return result
 
 
 _INTERRUPTIONS_SQL = """
-WITH d AS (
-    SELECT n.recipient_id AS uid, n.subject_id AS inc, date_trunc('minute', n.sent_at) AS m,
-           bool_or(n.idempotency_key LIKE %s OR n.idempotency_key LIKE %s) AS is_new
-    FROM ({pages}) n
-    GROUP BY 1, 2, 3
-), local AS (
+WITH local AS (
     -- Wall-clock seconds in the person's, the business hours' and the viewer's zone.
-    SELECT d.uid, d.is_new, d.m, u.timezone AS tz, COALESCE(b.fine, false) AS fine,
-           date_part('epoch', d.m AT TIME ZONE u.timezone) AS pe,
-           CASE WHEN b.btz IS NULL OR b.btz = u.timezone THEN NULL
+    SELECT d.uid, d.is_new, d.m, d.tz, COALESCE(b.fine, false) AS fine,
+           date_part('epoch', d.m AT TIME ZONE d.tz) AS pe,
+           CASE WHEN b.btz IS NULL OR b.btz = d.tz THEN NULL
                 ELSE date_part('epoch', d.m AT TIME ZONE b.btz) END AS be,
            date_part('epoch', d.m AT TIME ZONE %s) AS ve
-    FROM d
-    JOIN {users} u ON u.id = d.uid
+    FROM ({slots}) AS d(uid, m, is_new, tz)
     LEFT JOIN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::boolean[]))
         AS b(uid, btz, fine) ON b.uid = d.uid
 )
@@ -522,15 +504,15 @@ GROUP BY GROUPING SETS ((uid, tz, pk, bk), (vk))
 
 
 def _interruptions_postgres(
-    pages: QuerySet[Notification], working: dict[int, Rotation], zone: zoneinfo.ZoneInfo
+    slots: QuerySet[Interruption, tuple[Any, ...]],
+    working: dict[int, Rotation],
+    zone: zoneinfo.ZoneInfo,
 ) -> Interruptions:
-    """PostgreSQL: deduplicated and grouped in the database by the person's local weekday and
-    hour (and the business zone's, to the minute where business hours need it). Within a group
-    the kind cannot change, so `hour_kind` classifies each group by its first minute: the one
+    """PostgreSQL: grouped in the database by the person's local weekday and hour (and the
+    business zone's, to the minute where business hours need it). Within a group the kind
+    cannot change, so `hour_kind` classifies each group by its first minute: the one
     classifier still decides."""
-    inner, params = pages.values(
-        "recipient_id", "subject_id", "sent_at", "idempotency_key"
-    ).query.sql_with_params()
+    inner, params = slots.query.sql_with_params()
     special = {uid: rotation for uid, rotation in working.items()}
     uids, btzs, fines = [], [], []
     for uid, rotation in special.items():
@@ -541,23 +523,28 @@ def _interruptions_postgres(
         fines.append(
             rotation.working_hours_start.minute != 0 or rotation.working_hours_end.minute != 0
         )
-    sql = _INTERRUPTIONS_SQL.format(pages=inner, users=User._meta.db_table)
-    like = [f"%{NEW_TRACK[0]}%", f"%{NEW_TRACK[1]}%"]
-    args = [*like, *params, zone.key, uids, btzs, fines]
-    # The parameters in the order of the text: LIKE patterns, the pages' query, the viewer's
-    # zone, the business hours' zones.
+    sql = _INTERRUPTIONS_SQL.format(slots=inner)
+    # The parameters in the order of the text: the viewer's zone, the interruptions' query,
+    # the business hours' zones.
+    args = [zone.key, *params, uids, btzs, fines]
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         rows = cursor.fetchall()
     result = Interruptions({}, dict.fromkeys(TIERS, 0), _empty_heatmap())
     spec: dict[int, Business] = {}
-    for uid, tz_name, _pk, _bk, vk, new, count, first, grouping in rows:
+    # People with the same zone and business hours share each group's kind: classified once.
+    kinds: dict[tuple[Business, int, int], str] = {}
+    for uid, tz_name, pk, bk, vk, new, count, first, grouping in rows:
         if grouping:  # the heatmap's grouping set: hour of the week in the viewer's zone
             result.heatmap[vk // 24][vk % 24] += count
             continue
         who = spec.get(uid) or spec.setdefault(uid, _business(uid, tz_name, working))
-        minute = datetime.fromtimestamp(first, UTC)
-        kind = hour_kind(minute, person_tz=who.person_tz, business=who.hours)
+        kind = kinds.get((who, pk, bk))
+        if kind is None:
+            minute = datetime.fromtimestamp(first, UTC)
+            kind = kinds[(who, pk, bk)] = hour_kind(
+                minute, person_tz=who.person_tz, business=who.hours
+            )
         if new:
             _add(result, uid, kind, True, new)
         if count > new:
@@ -568,10 +555,10 @@ def _interruptions_postgres(
 def interruptions(
     filters: Filters, working: dict[int, Rotation], zone: zoneinfo.ZoneInfo
 ) -> Interruptions:
-    pages = interrupting_pages(filters)
+    slots = interruption_slots(filters)
     if connection.vendor == "postgresql":
-        return _interruptions_postgres(pages, working, zone)
-    return _interruptions_python(pages, working, zone)
+        return _interruptions_postgres(slots, working, zone)
+    return _interruptions_python(slots, working, zone)
 
 
 # --- everything ----------------------------------------------------------------------------

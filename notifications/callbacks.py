@@ -9,13 +9,18 @@ The incident side registers, at app ready time:
   link's page before and after) and whether acknowledging it would still change anything;
 - a pages listener per subject type, called inside the transaction that wrote new outbox rows
   about subjects of that type, with their ids (the incident side keeps what an incident's
-  pages tell, `incidents.pagefacts`, beside the pages).
+  pages tell, `incidents.pagefacts`, beside the pages);
+- a sent listener per subject type, called inside the transaction that moved rows about
+  subjects of that type to sent, or from sent to failed (the incident side keeps its
+  interruptions, `incidents.interruptions`, in step with the pages sent).
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
+
+from django.db import transaction
 
 from oncall.metrics import record_notification
 
@@ -27,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 DeliveryListener = Callable[["Notification"], None]
 PagesListener = Callable[[list[int]], None]
+SentListener = Callable[[list["Notification"]], None]
 
 
 class AckHandler(Protocol):
@@ -56,6 +62,7 @@ _delivery_listeners: list[DeliveryListener] = []
 _ack_handlers: dict[str, AckHandler] = {}
 _ack_describers: dict[str, AckDescriber] = {}
 _pages_listeners: dict[str, PagesListener] = {}
+_sent_listeners: dict[str, SentListener] = {}
 
 
 def register_delivery_listener(listener: DeliveryListener) -> DeliveryListener:
@@ -126,6 +133,32 @@ def pages_written(rows: "list[Notification]") -> None:
             subjects.setdefault(row.subject_type, set()).add(row.subject_id)
     for subject_type, ids in subjects.items():
         _pages_listeners[subject_type](sorted(ids))
+
+
+def register_sent_listener(subject_type: str, listener: SentListener) -> SentListener:
+    """Rows about `subject_type` reaching sent, or leaving it, call `listener(rows)` in the
+    transaction that moves them (each row's status says which)."""
+    _sent_listeners[subject_type] = listener
+    return listener
+
+
+def sent_changed(rows: "list[Notification]") -> None:
+    """Tell each subject type's sent listener about its rows. A listener runs in a savepoint
+    and its failure is logged, not raised: the status change (a page) is never lost to it."""
+    subjects: dict[str, list[Notification]] = {}
+    for row in rows:
+        if row.subject_id is not None and row.subject_type in _sent_listeners:
+            subjects.setdefault(row.subject_type, []).append(row)
+    for subject_type, found in subjects.items():
+        try:
+            with transaction.atomic():
+                _sent_listeners[subject_type](found)
+        except Exception:
+            logger.exception(
+                "sent listener for %r failed for notifications %s",
+                subject_type,
+                [row.pk for row in found],
+            )
 
 
 def delivery_finished(notification: "Notification") -> None:

@@ -281,12 +281,14 @@ def page_delivery_finished(notification: Notification) -> None:
 
 
 def register() -> None:
+    from incidents.interruptions import interruptions_record
     from incidents.pagefacts import page_facts_refresh
     from notifications.callbacks import (
         register_ack_describer,
         register_ack_handler,
         register_delivery_listener,
         register_pages_listener,
+        register_sent_listener,
     )
 
     register_ack_handler(SUBJECT_TYPE, acknowledge_from_page)
@@ -296,3 +298,4 @@ def register() -> None:
         register_ack_describer(reminder, describe_reminder)
     register_delivery_listener(page_delivery_finished)
     register_pages_listener(SUBJECT_TYPE, page_facts_refresh)
+    register_sent_listener(SUBJECT_TYPE, interruptions_record)

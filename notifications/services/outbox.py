@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from notifications.callbacks import ack_handler_for, delivery_finished
+from notifications.callbacks import ack_handler_for, delivery_finished, sent_changed
 from notifications.models import (
     FINAL_STATUSES,
     TEST_PAGE_KEY_PREFIX,
@@ -73,7 +73,8 @@ def notification_transition(
     """The one place a notification's status changes. Call it holding the row lock.
 
     `changes` are other fields written in the same save (attempts, deadline, last_error...).
-    Final states are announced to the delivery listeners after commit.
+    Final states are announced to the delivery listeners after commit; reaching sent or
+    leaving it, to the sent listeners before.
     """
     notifications_transition(notifications=[notification], to=to, **changes)
     return notification
@@ -90,11 +91,13 @@ def notifications_transition(
 
     Hold every row's lock. All rows get the same `changes` and the same timestamp; `preset`
     names fields the caller already set on each row because their values differ (attempts).
-    One UPDATE for all; every row is announced to the delivery listeners after commit.
+    One UPDATE for all; every row is announced to the delivery listeners after commit, and
+    the rows that reach or leave sent to the sent listeners in this transaction.
     """
     rows = list(notifications)
     for row in rows:
         check_transition(row.status, to)
+    moved_sent = rows if to == Status.SENT else [row for row in rows if row.status == Status.SENT]
     fields = ["status", *preset, *changes]
     now = timezone.now()
     stamp = _STATUS_TIMESTAMP.get(to)
@@ -116,6 +119,8 @@ def notifications_transition(
         Notification.objects.bulk_update(rows, fields)
     if to in (Status.SENT, Status.FAILED):
         _last_tested_refresh(rows)
+    if moved_sent:
+        sent_changed(moved_sent)
     if to in FINAL_STATUSES:
 
         def announce() -> None:

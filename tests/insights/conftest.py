@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 
 from incidents.models import Incident, Status
 from incidents.pagefacts import page_facts_refresh
 from insights.selectors import Filters
 from notifications.models import Channel, Notification
 from notifications.models import Status as NStatus
+from notifications.services.outbox import notification_transition
 from oncall.models import User
 from oncall.roles import ENGINEER
 from rotations.models import Team, Tier
@@ -42,6 +44,8 @@ def page(
     step: str = "r0:s0:w0",
     status: str = NStatus.SENT,
 ) -> Notification:
+    """A page written pending and moved to `status` by the outbox's one transition (at
+    `sent_at` when sent), which keeps the interruptions as it does for every page."""
     n = next(_keys)
     row = Notification.objects.create(
         idempotency_key=f"inc{incident.pk}:{track}:{step}:u{user.pk}:{channel}:{n}",
@@ -50,10 +54,15 @@ def page(
         address="+12025550100" if channel != Channel.EMAIL else "a@example.com",
         subject_type="incident",
         subject_id=incident.pk,
-        status=status,
-        sent_at=sent_at if status == NStatus.SENT else None,
     )
     page_facts_refresh([incident.pk])  # as the outbox does when it writes an incident's pages
+    if status == NStatus.SENT:
+        assert sent_at is not None
+        with time_machine.travel(sent_at, tick=False):
+            notification_transition(notification=row, to=NStatus.SENDING)
+            notification_transition(notification=row, to=NStatus.SENT)
+    elif status != NStatus.PENDING:
+        notification_transition(notification=row, to=NStatus(status))
     return row
 
 
