@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -131,13 +132,13 @@ class IsoWeek:
     def monday(self) -> date:
         return date.fromisocalendar(self.year, self.week, 1)
 
-    @property
+    @cached_property
     def start(self) -> datetime:
         """Monday 00:00 in the company's zone, as a UTC instant (aware datetimes in one zone
         subtract as wall clocks: a DST week would seem 168 hours long)."""
         return datetime.combine(self.monday, time(0), tzinfo=company_zone()).astimezone(UTC)
 
-    @property
+    @cached_property
     def end(self) -> datetime:
         """The next Monday 00:00 there (not start + 7 days: DST weeks are 167 or 169 h)."""
         monday = self.monday + timedelta(days=7)
