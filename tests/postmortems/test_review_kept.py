@@ -3,13 +3,15 @@ changes what it shows is seen on the next view, and what depends on the viewer (
 visibility, the meeting form, CSRF) is never served from one viewer to another."""
 
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.middleware import csrf
 from django.test import Client
 
@@ -21,7 +23,7 @@ from incidents.services.transitions import incident_resolve
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER
 from playbooks.models import PlaybookEntry
-from postmortems.models import ActionItem, ActionItemStatus, Postmortem
+from postmortems.models import ActionItem, ActionItemStatus, Postmortem, ReviewWrite
 from postmortems.review import IsoWeek, weekly_review
 from postmortems.services import (
     action_item_create,
@@ -288,3 +290,69 @@ def test_what_depends_on_the_viewer_is_never_shared(world: dict[str, Any]) -> No
         return str(csrf._unmask_cipher_token(found[1]))  # type: ignore[attr-defined]
 
     assert csrf_secret(mine) != csrf_secret(theirs)
+
+
+def test_a_write_committed_after_a_later_one_still_moves_the_token(db: None) -> None:
+    """The token is the newest id with the number of rows: a write that took its id before
+    another but commits after it (a smaller id appearing) changes it too."""
+    touch_review()
+    touch_review()
+    newest = ReviewWrite.objects.order_by("-id").first()
+    assert newest is not None
+    token = review_token()
+    ReviewWrite.objects.filter(pk=newest.pk - 1).delete()  # as if not yet committed
+    late = review_token()
+    assert late != token
+    ReviewWrite.objects.create(pk=newest.pk - 1)  # ... and now committed
+    assert review_token() == token != late
+
+
+def test_pruning_keeps_the_table_small_and_the_token_moving(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("postmortems.stamp.PRUNE_EVERY", 5)
+    monkeypatch.setattr("postmortems.stamp.KEEP", 2)
+    seen = set()
+    for _ in range(40):
+        touch_review()
+        token = review_token()
+        assert token not in seen  # never back to an earlier value, prunes included
+        seen.add(token)
+    assert ReviewWrite.objects.count() <= 5 + 2
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="SQLite has one writer at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_incident_writers_do_not_wait_on_each_other() -> None:
+    """Two transactions writing different incidents at once: the second commits while the
+    first is still open (one shared token row would hold it until the first commits)."""
+    first, second = IncidentFactory.create(), IncidentFactory.create()
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                first.title = "First, held"
+                first.save(update_fields=["title"])
+                holding.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            second.title = "Second, not held"
+            second.save(update_fields=["title"])
+    finally:
+        done.set()
+        thread.join(10)
+    second.refresh_from_db()
+    assert second.title == "Second, not held"
