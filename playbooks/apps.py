@@ -19,3 +19,10 @@ class PlaybooksConfig(AppConfig):
         ENGINEER: {"playbookentry": VIEW, "playbookattempt": VIEW},
         SUPPORT: {"playbookentry": VIEW, "playbookattempt": VIEW},
     }
+
+    def ready(self) -> None:
+        from playbooks.models import PlaybookEntry
+        from postmortems import stamp
+
+        # The weekly review counts each postmortem's proposed entries.
+        stamp.connect(PlaybookEntry)

@@ -38,7 +38,11 @@ class PostmortemsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.timeline import register_timeline_listener
-        from postmortems import figures  # noqa: F401 (registers SQLite's median aggregate)
+        from postmortems import (
+            figures,  # noqa: F401 (registers SQLite's median aggregate)
+            stamp,
+        )
         from postmortems.services import postmortem_draft_on_resolve
 
         register_timeline_listener(postmortem_draft_on_resolve)
+        stamp.connect()

@@ -335,3 +335,15 @@ class ReviewMeeting(models.Model):
     def clean(self) -> None:
         if self.week is not None and self.week.weekday() != 0:
             raise ValidationError({"week": "A review week is named by its Monday."})
+
+
+class ReviewWrite(models.Model):
+    """One row per write to what the weekly review shows (`postmortems.stamp`): the review's
+    version is the newest id with the number of rows, so writers only insert (no shared row
+    to lock) and a write counts from the moment it commits."""
+
+    class Meta:
+        db_table = "postmortems_review_write"
+
+    def __str__(self) -> str:
+        return f"review write {self.pk}"

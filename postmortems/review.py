@@ -12,10 +12,13 @@ those in review now, and those published during the week.
 """
 
 import re
+import threading
 import zoneinfo
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +41,7 @@ from postmortems.models import (
     PostmortemStatus,
     ReviewMeeting,
 )
+from postmortems.stamp import review_token
 
 WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 # Rows listed per group before "and N more".
@@ -128,13 +132,13 @@ class IsoWeek:
     def monday(self) -> date:
         return date.fromisocalendar(self.year, self.week, 1)
 
-    @property
+    @cached_property
     def start(self) -> datetime:
         """Monday 00:00 in the company's zone, as a UTC instant (aware datetimes in one zone
         subtract as wall clocks: a DST week would seem 168 hours long)."""
         return datetime.combine(self.monday, time(0), tzinfo=company_zone()).astimezone(UTC)
 
-    @property
+    @cached_property
     def end(self) -> datetime:
         """The next Monday 00:00 there (not start + 7 days: DST weeks are 167 or 169 h)."""
         monday = self.monday + timedelta(days=7)
@@ -240,6 +244,9 @@ class WeeklyReview:
     overdue_action_items: Overdue
     items_opened: Capped
     items_closed: Capped
+    # The review's token when it was read (`postmortems.stamp`): the page's cached fragments
+    # are keyed by it. None: nothing is kept.
+    version: str | None = None
 
     @property
     def to_review_more(self) -> int:
@@ -472,28 +479,83 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
     return listed("created_at", "opened_total"), listed("completed_at", "closed_total")
 
 
-def weekly_review(week: IsoWeek, *, now: datetime | None = None) -> WeeklyReview:
-    """Everything the review page and `GET /api/v1/reviews/<week>/` show, in 9 queries
-    (fewer when there is nothing to review or nothing overdue)."""
-    now = now or timezone.now()
-    cutoff = min(now, week.end)
+@dataclass(frozen=True)
+class _WeekContent:
+    """What the review shows of a week whatever the time: kept while the token stays."""
+
+    totals: ResponseFigures
+    by_severity: list[IncidentGroup]
+    by_team: list[IncidentGroup]
+    to_review: list[PostmortemToReview]
+    to_review_total: int
+    items_opened: Capped
+    items_closed: Capped
+
+
+def _week_content(week: IsoWeek) -> _WeekContent:
     to_review, to_review_total = _to_review(week)
     items_opened, items_closed = _items_opened_and_closed(week)
     totals, by_severity, by_team = _incident_figures(week)
+    return _WeekContent(
+        totals, by_severity, by_team, to_review, to_review_total, items_opened, items_closed
+    )
+
+
+# Reviews kept per process: (database, token, what, of when) → content. Shared, read-only.
+KEPT_MAX = 32
+_kept: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _kept_or(token: str | None, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+    """`compute()`, kept while the review's token is `token` (read by the caller before any
+    of the content: a write committed in between is then kept under the older token, which
+    the next view no longer asks for; never the reverse). Nothing is kept without a token."""
+    if token is None:
+        return compute()
+    full = (str(connection.settings_dict["NAME"]), token, *key)
+    with _kept_lock:
+        found = _kept.get(full)
+        if found is not None:
+            _kept.move_to_end(full)
+            return found
+    value = compute()
+    with _kept_lock:
+        _kept[full] = value
+        while len(_kept) > KEPT_MAX:
+            _kept.popitem(last=False)
+    return value
+
+
+def weekly_review(week: IsoWeek, *, now: datetime | None = None) -> WeeklyReview:
+    """Everything the review page and `GET /api/v1/reviews/<week>/` show, in 9 queries
+    (fewer when there is nothing to review or nothing overdue), or 1 (the token) when the
+    week was read since the last write to it (`postmortems.stamp`); the current week's
+    overdue lists, as of now, are read every time (4 queries)."""
+    now = now or timezone.now()
+    cutoff = min(now, week.end)
+    token = review_token()
+    content: _WeekContent = _kept_or(token, ("week", str(week)), lambda: _week_content(week))
+
+    def overdue() -> tuple[Overdue, Overdue]:
+        return _overdue_postmortems(cutoff), _overdue_items(cutoff)
+
+    # A past week's overdue lists are as of its end, so kept too; this week's move with now.
+    if cutoff == week.end:
+        overdue_postmortems, overdue_items = _kept_or(
+            token, ("overdue", cutoff.isoformat()), overdue
+        )
+    else:
+        overdue_postmortems, overdue_items = overdue()
     return WeeklyReview(
         week=week,
         start=week.start,
         end=week.end,
         cutoff=cutoff,
-        totals=totals,
-        by_severity=by_severity,
-        by_team=by_team,
-        to_review=to_review,
-        to_review_total=to_review_total,
-        overdue_postmortems=_overdue_postmortems(cutoff),
-        overdue_action_items=_overdue_items(cutoff),
-        items_opened=items_opened,
-        items_closed=items_closed,
+        **{field.name: getattr(content, field.name) for field in fields(content)},
+        overdue_postmortems=overdue_postmortems,
+        overdue_action_items=overdue_items,
+        version=token,
     )
 
 

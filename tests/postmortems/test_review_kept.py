@@ -1,0 +1,358 @@
+"""The weekly review kept between views (`postmortems.stamp`): every kind of write that
+changes what it shows is seen on the next view, and what depends on the viewer (time zone,
+visibility, the meeting form, CSRF) is never served from one viewer to another."""
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.db import connection, transaction
+from django.middleware import csrf
+from django.test import Client
+
+from incidents.models import Category, Severity, Status
+from incidents.services.council import council_decision_record
+from incidents.services.details import incident_update
+from incidents.services.steering import incident_set_severity
+from incidents.services.transitions import incident_resolve
+from oncall.models import User
+from oncall.roles import ENGINEER, MANAGER
+from playbooks.models import PlaybookEntry
+from postmortems.models import ActionItem, ActionItemStatus, Postmortem, ReviewWrite
+from postmortems.review import IsoWeek, weekly_review
+from postmortems.services import (
+    action_item_create,
+    action_item_transition,
+    postmortem_start,
+    postmortem_submit,
+    postmortem_update,
+)
+from postmortems.stamp import review_token, touch_review
+from tests.factories import IncidentFactory, UserFactory
+
+W11 = IsoWeek(2026, 11)
+URL = "/postmortems/review/2026-W11/"
+IN_W11 = datetime(2026, 3, 11, 15, 0, tzinfo=UTC)  # Wednesday
+LATER_IN_W11 = datetime(2026, 3, 13, 15, 0, tzinfo=UTC)  # Friday: this week is W11
+IN_W12 = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)  # W11 is a past week
+
+
+def client_of(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def world(db: None) -> dict[str, Any]:
+    manager = UserFactory.create(username="kept-manager", display_name="Mona", roles=[MANAGER])
+    incident = IncidentFactory.create(
+        title="Checkout timeouts",
+        severity=Severity.SEV1,
+        triggered_at=IN_W11,
+        acknowledged_at=IN_W11 + timedelta(minutes=7),
+        status=Status.ACKNOWLEDGED,
+    )
+    with time_machine.travel(IN_W11 + timedelta(hours=1)):
+        pm = postmortem_start(incident=incident, actor=manager)
+        pm = postmortem_submit(postmortem=pm, actor=manager)
+        item = action_item_create(
+            postmortem=pm,
+            actor=manager,
+            title="Alarm on queue age",
+            owner=manager,
+            kind="detect",
+            due_date=date(2026, 3, 1),
+        )
+    return {"manager": manager, "incident": incident, "postmortem": pm, "item": item}
+
+
+# Masked anew on every response.
+CSRF = re.compile(r'(name="csrfmiddlewaretoken" value=|"X-CSRFToken": )"[^"]+"')
+
+
+def _raw_page(client: Client) -> str:
+    response = client.get(URL)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _page(client: Client) -> str:
+    """The page without its CSRF tokens, to compare two views."""
+    return CSRF.sub(r'\1"…"', _raw_page(client))
+
+
+def _new_incident(w: dict[str, Any]) -> str:
+    IncidentFactory.create(title="Login storm", severity=Severity.SEV3, triggered_at=IN_W11)
+    return "Login storm"
+
+
+def _retitled(w: dict[str, Any]) -> str:
+    incident_update(incident=w["incident"], actor=w["manager"], details={"title": "Cart down"})
+    return "Cart down"
+
+
+def _severity(w: dict[str, Any]) -> str:
+    incident_set_severity(incident=w["incident"], severity=Severity.SEV0, actor=w["manager"])
+    return 'class="badge sev sev-sev0"'
+
+
+def _resolved(w: dict[str, Any]) -> str:
+    incident_resolve(incident=w["incident"], actor=w["manager"])
+    return "2 days / 2 days"  # resolved on Friday, two days after Wednesday's trigger
+
+
+def _team_renamed(w: dict[str, Any]) -> str:
+    team = w["incident"].team
+    team.name = "Payments crew"
+    team.save()
+    return "Payments crew"
+
+
+def _owner_renamed(w: dict[str, Any]) -> str:
+    owner = w["manager"]
+    owner.display_name = "Mona Lisa"
+    owner.save()
+    return "Owner: Mona Lisa"
+
+
+def _summary_written(w: dict[str, Any]) -> str:
+    pm = Postmortem.objects.get(pk=w["postmortem"].pk)
+    postmortem_update(
+        postmortem=pm, actor=w["manager"], version=pm.version, sections={"summary": "Queue full"}
+    )
+    return "<p>Queue full</p>"
+
+
+def _item_opened(w: dict[str, Any]) -> str:
+    action_item_create(
+        postmortem=w["postmortem"],
+        actor=w["manager"],
+        title="Page on dead letters",
+        owner=w["manager"],
+        kind="detect",
+    )
+    return "Page on dead letters"
+
+
+def _item_closed(w: dict[str, Any]) -> str:
+    action_item_transition(item=w["item"], to=ActionItemStatus.DONE, actor=w["manager"])
+    return '<h3>Closed <span class="count">1</span></h3>'
+
+
+def _item_deleted(w: dict[str, Any]) -> str:
+    ActionItem.objects.filter(pk=w["item"].pk).get().delete()
+    return '<h3>Opened <span class="count">0</span></h3>'
+
+
+def _entry_proposed(w: dict[str, Any]) -> str:
+    PlaybookEntry.objects.create(
+        team=w["incident"].team,
+        title="Replay webhooks",
+        applies_when="Webhooks lost",
+        steps="1. Replay",
+        postmortem=w["postmortem"],
+    )
+    return "(1 proposed entry)"
+
+
+WRITES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "incident created": _new_incident,
+    "incident title": _retitled,
+    "incident severity": _severity,
+    "incident resolved": _resolved,
+    "team renamed": _team_renamed,
+    "owner renamed": _owner_renamed,
+    "postmortem section": _summary_written,
+    "action item created": _item_opened,
+    "action item closed": _item_closed,
+    "action item deleted": _item_deleted,
+    "playbook entry proposed": _entry_proposed,
+}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_every_write_to_what_the_review_shows_is_seen_on_the_next_view(
+    world: dict[str, Any], write: str
+) -> None:
+    client = client_of(world["manager"])
+    with time_machine.travel(LATER_IN_W11, tick=False):
+        before = _page(client)
+        assert _page(client) == before  # kept: nothing changed
+        token = review_token()
+        expected = WRITES[write](world)
+        assert review_token() != token
+        after = _page(client)
+    assert expected not in before
+    assert expected in after
+
+
+def test_a_past_weeks_overdue_lists_are_kept_until_a_write(world: dict[str, Any]) -> None:
+    client = client_of(world["manager"])
+    overdue = re.compile(r"<h3>Action items</h3>\s*<h4>Mona")
+    with time_machine.travel(IN_W12, tick=False):
+        assert weekly_review(W11).cutoff == W11.end
+        assert overdue.search(_page(client))
+        action_item_transition(item=world["item"], to=ActionItemStatus.DONE, actor=world["manager"])
+        assert not overdue.search(_page(client))
+
+
+def test_this_weeks_overdue_lists_follow_the_clock_without_a_write(
+    world: dict[str, Any],
+) -> None:
+    """A postmortem due at 10:30 is overdue at 10:31 though nothing was written."""
+    pm = Postmortem.objects.get(pk=world["postmortem"].pk)
+    Postmortem.objects.filter(pk=pm.pk).update(due_at=LATER_IN_W11 + timedelta(minutes=30))
+    client = client_of(world["manager"])
+    overdue = re.compile(r"<h3>Postmortems</h3>\s*<h4>Mona")
+    with time_machine.travel(LATER_IN_W11, tick=False):
+        assert not overdue.search(_page(client))
+    with time_machine.travel(LATER_IN_W11 + timedelta(minutes=31)):
+        assert overdue.search(_page(client))
+
+
+def test_a_rolled_back_write_leaves_the_token(world: dict[str, Any]) -> None:
+    client = client_of(world["manager"])
+    with time_machine.travel(LATER_IN_W11, tick=False):
+        before = _page(client)
+        token = review_token()
+
+        def retitle_and_fail() -> None:
+            with transaction.atomic():
+                _retitled(world)
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            retitle_and_fail()
+        assert review_token() == token
+        assert _page(client) == before
+
+
+def test_a_login_does_not_move_the_token(world: dict[str, Any]) -> None:
+    someone = UserFactory.create(username="someone")
+    with time_machine.travel(LATER_IN_W11, tick=False):
+        _page(client_of(world["manager"]))
+        token = review_token()
+        client_of(someone)  # force_login saves last_login alone
+        someone.refresh_from_db()
+        assert someone.last_login == LATER_IN_W11
+        _page(client_of(world["manager"]))
+    assert review_token() == token
+
+
+def test_what_depends_on_the_viewer_is_never_shared(world: dict[str, Any]) -> None:
+    """The manager views first (the sections are kept); an engineer in another time zone
+    then sees times in theirs, no meeting form, their own CSRF token, and not the council
+    decision on an open security incident only the manager may see."""
+    manager = world["manager"]
+    manager.timezone = "America/New_York"
+    manager.save()
+    engineer = UserFactory.create(username="kept-engineer", roles=[ENGINEER])
+    engineer.timezone = "Asia/Tokyo"
+    engineer.save()
+    leaked = IncidentFactory.create(
+        title="Leaked keys", category=Category.SECURITY, triggered_at=IN_W11
+    )
+    with time_machine.travel(LATER_IN_W11, tick=False):
+        council_decision_record(
+            incident=leaked,
+            decision="gather_information",
+            owner=manager,
+            actor=manager,
+            note="Rotate",
+        )
+        # Published in W11, so its published time shows (in the viewer's zone).
+        Postmortem.objects.filter(pk=world["postmortem"].pk).update(
+            published_at=datetime(2026, 3, 12, 23, 30, tzinfo=UTC), status="published"
+        )
+        touch_review()  # a queryset update sends no signal (the publish service's save does)
+        mine = _raw_page(client_of(manager))
+        theirs = _raw_page(client_of(engineer))
+    assert "Thu 12 Mar, 19:30 EDT" in mine
+    assert "Fri 13 Mar, 08:30 JST" in theirs
+    assert "EDT" not in re.sub(r"Monday .*?\(America/New_York\)", "", theirs)
+    assert "Leaked keys" in mine
+    assert "Rotate" in mine
+    assert "Leaked keys" not in theirs
+    assert "Rotate" not in theirs
+    assert "Save the meeting" in mine
+    assert "Save the meeting" not in theirs
+
+    # Each session's own CSRF secret (masked differently on every response: unmasked here).
+    def csrf_secret(page: str) -> str:
+        found = re.search(r'"X-CSRFToken": "([^"]+)"', page)
+        assert found
+        return str(csrf._unmask_cipher_token(found[1]))  # type: ignore[attr-defined]
+
+    assert csrf_secret(mine) != csrf_secret(theirs)
+
+
+def test_a_write_committed_after_a_later_one_still_moves_the_token(db: None) -> None:
+    """The token is the newest id with the number of rows: a write that took its id before
+    another but commits after it (a smaller id appearing) changes it too."""
+    touch_review()
+    touch_review()
+    newest = ReviewWrite.objects.order_by("-id").first()
+    assert newest is not None
+    token = review_token()
+    ReviewWrite.objects.filter(pk=newest.pk - 1).delete()  # as if not yet committed
+    late = review_token()
+    assert late != token
+    ReviewWrite.objects.create(pk=newest.pk - 1)  # ... and now committed
+    assert review_token() == token != late
+
+
+def test_pruning_keeps_the_table_small_and_the_token_moving(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("postmortems.stamp.PRUNE_EVERY", 5)
+    monkeypatch.setattr("postmortems.stamp.KEEP", 2)
+    seen = set()
+    for _ in range(40):
+        touch_review()
+        token = review_token()
+        assert token not in seen  # never back to an earlier value, prunes included
+        seen.add(token)
+    assert ReviewWrite.objects.count() <= 5 + 2
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="SQLite has one writer at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_incident_writers_do_not_wait_on_each_other() -> None:
+    """Two transactions writing different incidents at once: the second commits while the
+    first is still open (one shared token row would hold it until the first commits)."""
+    first, second = IncidentFactory.create(), IncidentFactory.create()
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                first.title = "First, held"
+                first.save(update_fields=["title"])
+                holding.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            second.title = "Second, not held"
+            second.save(update_fields=["title"])
+    finally:
+        done.set()
+        thread.join(10)
+    second.refresh_from_db()
+    assert second.title == "Second, not held"
