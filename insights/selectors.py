@@ -513,9 +513,8 @@ def _interruptions_postgres(
     cannot change, so `hour_kind` classifies each group by its first minute: the one
     classifier still decides."""
     inner, params = slots.query.sql_with_params()
-    special = {uid: rotation for uid, rotation in working.items()}
     uids, btzs, fines = [], [], []
-    for uid, rotation in special.items():
+    for uid, rotation in working.items():
         uids.append(uid)
         btzs.append(rotation.working_hours_timezone or rotation.timezone)
         assert rotation.working_hours_start is not None
