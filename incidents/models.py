@@ -398,6 +398,11 @@ class Interruption(models.Model):
     # A page of that minute on the new tier's track / on any other track (the veteran tier).
     is_new = models.BooleanField(default=False)
     is_veteran = models.BooleanField(default=False)
+    # Business, off or sleep hours for the recipient (`insights.classify`: 0, 1, 2), as
+    # classified by the classifier with this fingerprint; spec 0: not classified yet (the
+    # outbox writes rows with SQL, so the defaults are the database's).
+    kind = models.PositiveSmallIntegerField(db_default=0)
+    spec = models.IntegerField(db_default=0)
 
     class Meta:
         constraints = [
@@ -408,9 +413,21 @@ class Interruption(models.Model):
         indexes = [
             # A range of minutes read from the index alone.
             models.Index(
-                fields=("minute", "recipient", "incident_id", "is_new", "is_veteran"),
-                name="interruption_minute",
-            )
+                fields=(
+                    "minute",
+                    "recipient",
+                    "incident_id",
+                    "is_new",
+                    "is_veteran",
+                    "kind",
+                    "spec",
+                ),
+                name="interruption_minute_kind",
+            ),
+            # The rows not classified yet, for the beat task.
+            models.Index(
+                fields=("id",), condition=models.Q(spec=0), name="interruption_unclassified"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class InsightsConfig(AppConfig):
-    """MTTA, MTTR, pager load and noise (issue 17): reads only. Above `reports`, `incidents`,
+    """MTTA, MTTR, pager load and noise (issue 17): reads, and writes only the interruptions'
+    kinds (`insights.classify`). Above `reports`, `incidents`,
     `integrations` and `notifications`; `postmortems` imports its figures (the review)."""
 
     name = "insights"

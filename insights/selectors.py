@@ -16,7 +16,8 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   split business / off / sleep by `reports.stats.hour_kind` in the recipient's zone and
   working hours (those of the first rotation with working hours they are a member of, else
   09–17 Monday–Friday in their zone); read from their rollup (`incidents.interruptions`,
-  one row per person, incident and minute, kept as pages reach or leave sent).
+  one row per person, incident and minute, kept as pages reach or leave sent), each row with
+  its kind as the person's classifier of the moment gives it (`insights.classify`).
 - noise: incidents resolved within 5 minutes without an acknowledgement, and incidents whose
   responder answered "not actionable".
 - tiers: a page's tier is its escalation track's: the `new` track (engage's new-tier policy or
@@ -26,15 +27,17 @@ Definitions (shown on the page and in the API schema, `DEFINITIONS`):
   the new tier was paged for and that someone the new tier did not page acknowledged.
 
 Queries (PostgreSQL): the headline of this period and the previous one with the page facts
-(one query, FILTER clauses), the weekly trend, interruptions with the hour-of-week heatmap
-(one query over the rollup, grouping sets), acknowledgements per person, rotations with
-members (two), overrides, people.
+(one query, FILTER clauses), the weekly trend, interruptions by person and stored kind with
+the heatmap's UTC slots of the week (one query over the rollup, grouping sets; rows another
+classifier gave read again), acknowledgements per person, rotations with members (two),
+overrides, people.
 """
 
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -51,12 +54,21 @@ from django.db.models import (
 from django.db.models.functions import TruncWeek
 
 from incidents.models import Incident, Interruption, Status
+from insights.classify import (
+    CODE_KINDS,
+    KIND_CODES,
+    Business,
+    business_for,
+    business_of,
+    classifiers,
+    rotations_with_members_at_once,
+    write_back,
+)
 from insights.figures import Median, Percentile90, whole_seconds
 from oncall.models import User
 from reports.hours import hours_oncall
-from reports.stats import BUSINESS, HOUR_KINDS, OFF, SLEEP, business_hours, hour_kind
-from rotations import resolver
-from rotations.models import Rotation, RotationMember
+from reports.stats import BUSINESS, HOUR_KINDS, OFF, SLEEP
+from rotations.models import Rotation
 
 QUICK_RESOLVE = timedelta(minutes=5)
 TIERS = ("veteran", "new")
@@ -363,61 +375,11 @@ def acknowledgements_by_person(filters: Filters) -> dict[int, int]:
 # --- interruptions -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Business:
-    """A person's zone and business hours (for `hour_kind`)."""
-
-    person_tz: zoneinfo.ZoneInfo
-    hours: resolver.WorkingHours
-
-    @property
-    def whole_hours(self) -> bool:
-        return self.hours.start.minute == 0 and self.hours.end.minute == 0
-
-
-def rotations_with_members_at_once() -> list[Rotation]:
-    """Every rotation that has members, with its team and `ordered_members` (as
-    `rotations_with_members` gives them) in one query instead of two."""
-    members = RotationMember.objects.select_related("rotation__team", "user").order_by(
-        "rotation_id", "position", "id"
-    )
-    rotations: dict[int, Rotation] = {}
-    for member in members:
-        rotation = rotations.setdefault(member.rotation_id, member.rotation)
-        if not hasattr(rotation, "ordered_members"):
-            rotation.ordered_members = []  # type: ignore[attr-defined]
-        rotation.ordered_members.append(member)  # type: ignore[attr-defined]
-    return list(rotations.values())
-
-
-def business_of(rotations: Iterable[Rotation]) -> dict[int, Rotation]:
-    """Each member's first rotation (by id) with working hours."""
-    found: dict[int, Rotation] = {}
-    for rotation in sorted(rotations, key=lambda r: r.pk):
-        if not rotation.has_working_hours:
-            continue
-        for member in getattr(rotation, "ordered_members", []):
-            found.setdefault(member.user_id, rotation)
-    return found
-
-
-def _business(user_id: int, tz_name: str, working: dict[int, Rotation]) -> Business:
-    person_tz = _zone(tz_name)
-    return Business(person_tz, business_hours(working.get(user_id), person_tz))
-
-
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def interruption_slots(filters: Filters) -> QuerySet[Interruption, tuple[Any, ...]]:
+def interruption_slots(filters: Filters) -> QuerySet[Any]:
     """The interruptions of the filters (`incidents.interruptions`, one row per person,
-    incident and UTC minute) as (person id, minute, whether it counts for the new tier, the
-    person's zone). The range's bounds are local midnights, whole minutes, so a minute is in
-    it when its pages are."""
+    incident and UTC minute), each with `new`: whether it counts for the new tier. The
+    range's bounds are local midnights, whole minutes, so a minute is in it when its pages
+    are."""
     slots = Interruption.objects.filter(minute__gte=filters.start, minute__lt=filters.end)
     if filters.narrows_incidents or filters.tier:
         narrowed = Filters(
@@ -435,11 +397,7 @@ def interruption_slots(filters: Filters) -> QuerySet[Interruption, tuple[Any, ..
         slots, new = slots.filter(is_new=True), Value(True)
     elif filters.tier:
         slots, new = slots.filter(is_veteran=True), Value(False)
-    return (
-        slots.order_by()
-        .annotate(new=new)
-        .values_list("recipient_id", "minute", "new", "recipient__timezone")
-    )
+    return slots.order_by().annotate(new=new)
 
 
 @dataclass
@@ -460,103 +418,158 @@ def _add(result: Interruptions, user_id: int, kind: str, is_new: bool, count: in
 
 
 def _interruptions_python(
-    slots: QuerySet[Interruption, tuple[Any, ...]],
+    slots: QuerySet[Any],
     working: dict[int, Rotation],
     zone: zoneinfo.ZoneInfo,
 ) -> Interruptions:
     """Any database: each interruption read and classified here."""
     result = Interruptions({}, dict.fromkeys(TIERS, 0), _empty_heatmap())
     spec: dict[int, Business] = {}
-    for user_id, minute, is_new, tz_name in slots:
-        who = spec.get(user_id) or spec.setdefault(user_id, _business(user_id, tz_name, working))
-        kind = hour_kind(minute, person_tz=who.person_tz, business=who.hours)
-        _add(result, user_id, kind, bool(is_new), 1)
+    rows = slots.values_list("recipient_id", "minute", "new", "recipient__timezone")
+    for user_id, minute, is_new, tz_name in rows:
+        who = spec.get(user_id) or spec.setdefault(user_id, business_for(user_id, tz_name, working))
+        _add(result, user_id, who.kind(minute), bool(is_new), 1)
         local = minute.astimezone(zone)
         result.heatmap[local.weekday()][local.hour] += 1
     return result
 
 
-_INTERRUPTIONS_SQL = """
-WITH local AS (
-    -- Wall-clock seconds in the person's, the business hours' and the viewer's zone.
-    SELECT d.uid, d.is_new, d.m, d.tz, COALESCE(b.fine, false) AS fine,
-           date_part('epoch', d.m AT TIME ZONE d.tz) AS pe,
-           CASE WHEN b.btz IS NULL OR b.btz = d.tz THEN NULL
-                ELSE date_part('epoch', d.m AT TIME ZONE b.btz) END AS be,
-           date_part('epoch', d.m AT TIME ZONE %s) AS ve
-    FROM ({slots}) AS d(uid, m, is_new, tz)
-    LEFT JOIN (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::boolean[]))
-        AS b(uid, btz, fine) ON b.uid = d.uid
-)
-SELECT uid, tz, pk, bk, vk, count(*) FILTER (WHERE is_new), count(*),
-       date_part('epoch', min(m)), GROUPING(uid) AS g
+MONDAY = 4320  # minutes from Monday 00:00 to 1970-01-01 00:00, a Thursday
+WEEK = 10080  # minutes
+
+
+@dataclass(frozen=True)
+class ViewerClock:
+    """The viewer's UTC offset over a range: the instants it changes (`bounds`), the offset
+    of each stretch between them (minutes), and the heatmap's slot (a quarter of an hour, or
+    a minute where an offset is not whole quarters)."""
+
+    bounds: list[datetime]
+    offsets: list[int]
+
+    @cached_property
+    def step(self) -> int:
+        return 15 if all(offset % 15 == 0 for offset in self.offsets) else 1
+
+    def hour_of_week(self, slot: int, stretch: int) -> int:
+        """The viewer's hour of the week (0: Monday 00:00) of a UTC slot of the week in a
+        stretch."""
+        local = (slot * self.step + self.offsets[stretch] + WEEK) % WEEK
+        return local // 60
+
+
+def _offset(zone: zoneinfo.ZoneInfo, at: datetime) -> timedelta:
+    return at.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def viewer_clock(zone: zoneinfo.ZoneInfo, start: datetime, end: datetime) -> ViewerClock:
+    """Where the zone's offset changes in [start, end), to the minute (stepping half a day:
+    zones change at most twice a year)."""
+    bounds = []
+    at, before = start, _offset(zone, start)
+    offsets = [int(before.total_seconds()) // 60]
+    step, minute = timedelta(hours=12), timedelta(minutes=1)
+    while at < end:
+        later = min(at + step, end)
+        after = _offset(zone, later)
+        if after != before:
+            low, high = at, later  # low has the old offset, high the new
+            while high - low > minute:
+                middle = low + minute * ((high - low) // minute // 2)
+                low, high = (middle, high) if _offset(zone, middle) == before else (low, middle)
+            bounds.append(high)
+            offsets.append(int(after.total_seconds()) // 60)
+            before = after
+        at = later
+    return ViewerClock(bounds, offsets)
+
+
+_GROUPS_SQL = """
+SELECT uid, kind, spec, slot, stretch, count(*) FILTER (WHERE is_new), count(*), GROUPING(uid)
 FROM (
-    -- Hour of the week from Monday 00:00 (1970-01-01 was a Thursday: 72 hours in).
-    SELECT uid, is_new, tz, m,
-           (floor(pe / 3600)::int + 72) %% 168 AS pk,
-           CASE WHEN be IS NULL THEN 0 ELSE (floor(be / 3600)::int + 72) %% 168 + 1 END * 100
-               + CASE WHEN fine THEN floor(COALESCE(be, pe) / 60)::int %% 60 ELSE 0 END AS bk,
-           (floor(ve / 3600)::int + 72) %% 168 AS vk
-    FROM local
+    SELECT d.uid, d.kind, d.spec, d.is_new,
+           (floor(date_part('epoch', d.m) / {seconds})::int + {monday}) %% {week} AS slot,
+           {stretch} AS stretch
+    FROM ({slots}) AS d(uid, kind, spec, m, is_new)
 ) q
-GROUP BY GROUPING SETS ((uid, tz, pk, bk), (vk))
+GROUP BY GROUPING SETS ((uid, kind, spec), (slot, stretch))
 """
 
 
 def _interruptions_postgres(
-    slots: QuerySet[Interruption, tuple[Any, ...]],
+    filters: Filters,
+    slots: QuerySet[Any],
     working: dict[int, Rotation],
     zone: zoneinfo.ZoneInfo,
+    users: Callable[[set[int]], Mapping[int, User]],
 ) -> Interruptions:
-    """PostgreSQL: grouped in the database by the person's local weekday and hour (and the
-    business zone's, to the minute where business hours need it). Within a group the kind
-    cannot change, so `hour_kind` classifies each group by its first minute: the one
-    classifier still decides."""
-    inner, params = slots.query.sql_with_params()
-    uids, btzs, fines = [], [], []
-    for uid, rotation in working.items():
-        uids.append(uid)
-        btzs.append(rotation.working_hours_timezone or rotation.timezone)
-        assert rotation.working_hours_start is not None
-        assert rotation.working_hours_end is not None
-        fines.append(
-            rotation.working_hours_start.minute != 0 or rotation.working_hours_end.minute != 0
-        )
-    sql = _INTERRUPTIONS_SQL.format(slots=inner)
-    # The parameters in the order of the text: the viewer's zone, the interruptions' query,
-    # the business hours' zones.
-    args = [zone.key, *params, uids, btzs, fines]
+    """PostgreSQL: one query groups the interruptions by person and stored kind
+    (`insights.classify`), and by UTC slot of the week for the viewer's heatmap. A person's
+    groups classified by another classifier than theirs of the moment (new rows, or changed
+    settings) are read again, classified here and written back."""
+    clock = viewer_clock(zone, filters.start, filters.end)
+    inner, params = slots.values_list(
+        "recipient_id", "kind", "spec", "minute", "new"
+    ).query.sql_with_params()
+    sql = _GROUPS_SQL.format(
+        slots=inner,
+        seconds=clock.step * 60,
+        monday=MONDAY // clock.step,
+        week=WEEK // clock.step,
+        stretch=" + ".join(["(d.m >= %s)::int"] * len(clock.bounds)) or "0",
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, args)
+        cursor.execute(sql, [*clock.bounds, *params])  # in the order of the text
         rows = cursor.fetchall()
     result = Interruptions({}, dict.fromkeys(TIERS, 0), _empty_heatmap())
-    spec: dict[int, Business] = {}
-    # People with the same zone and business hours share each group's kind: classified once.
-    kinds: dict[tuple[Business, int, int], str] = {}
-    for uid, tz_name, pk, bk, vk, new, count, first, grouping in rows:
-        if grouping:  # the heatmap's grouping set: hour of the week in the viewer's zone
-            result.heatmap[vk // 24][vk % 24] += count
+    groups = []
+    for uid, code, spec, slot, stretch, new, count, grouping in rows:
+        if grouping:  # the heatmap's grouping set
+            hour = clock.hour_of_week(slot, stretch)
+            result.heatmap[hour // 24][hour % 24] += count
+        else:
+            groups.append((uid, code, spec, new, count))
+    people = users({uid for uid, *_ in groups})
+    who = classifiers({uid: people[uid].timezone for uid, *_ in groups}, working)
+    stale = set()
+    for uid, code, spec, new, count in groups:
+        if spec != who[uid].spec:
+            stale.add(uid)
             continue
-        who = spec.get(uid) or spec.setdefault(uid, _business(uid, tz_name, working))
-        kind = kinds.get((who, pk, bk))
-        if kind is None:
-            minute = datetime.fromtimestamp(first, UTC)
-            kind = kinds[(who, pk, bk)] = hour_kind(
-                minute, person_tz=who.person_tz, business=who.hours
-            )
         if new:
-            _add(result, uid, kind, True, new)
+            _add(result, uid, CODE_KINDS[code], True, new)
         if count > new:
-            _add(result, uid, kind, False, count - new)
+            _add(result, uid, CODE_KINDS[code], False, count - new)
+    if stale:
+        _count_stale(result, slots, {uid: who[uid] for uid in stale})
     return result
 
 
+def _count_stale(result: Interruptions, slots: QuerySet[Any], who: dict[int, Business]) -> None:
+    """Count the rows of these people that their classifier has not classified, and store
+    their kinds for the next reader (`insights.classify.write_back`)."""
+    stale = Q()
+    for uid in sorted(who):
+        stale |= Q(recipient_id=uid) & ~Q(spec=who[uid].spec)
+    rows = slots.filter(stale).values_list("pk", "recipient_id", "minute", "new")
+    found = []
+    for pk, uid, minute, is_new in rows:
+        kind = who[uid].kind(minute)
+        _add(result, uid, kind, bool(is_new), 1)
+        found.append((pk, KIND_CODES[kind], who[uid].spec))
+    write_back(found)
+
+
 def interruptions(
-    filters: Filters, working: dict[int, Rotation], zone: zoneinfo.ZoneInfo
+    filters: Filters,
+    working: dict[int, Rotation],
+    zone: zoneinfo.ZoneInfo,
+    users: Callable[[set[int]], Mapping[int, User]],
 ) -> Interruptions:
+    """`users(ids)`: these people (with their zones), as the caller reads them anyway."""
     slots = interruption_slots(filters)
     if connection.vendor == "postgresql":
-        return _interruptions_postgres(slots, working, zone)
+        return _interruptions_postgres(filters, slots, working, zone, users)
     return _interruptions_python(slots, working, zone)
 
 
@@ -569,7 +582,6 @@ def insights(filters: Filters, *, zone: zoneinfo.ZoneInfo) -> Insights:
     weeks = weekly_trend(filters, zone)
     rotations = rotations_with_members_at_once()
     working = business_of(rotations)
-    found = interruptions(filters, working, zone)
     acks = acknowledgements_by_person(filters)
     hours = hours_oncall(
         start=filters.start,
@@ -584,9 +596,16 @@ def insights(filters: Filters, *, zone: zoneinfo.ZoneInfo) -> Insights:
     for row in hours:
         on_call[row.user.pk] = on_call.get(row.user.pk, timedelta(0)) + row.total
         people[row.user.pk] = row.user
-    wanted = (set(found.by_person) | set(acks)) - set(people)
-    if wanted:
-        people.update(User.objects.in_bulk(list(wanted)))
+
+    def with_people(ids: set[int]) -> dict[int, User]:
+        """`people` with these and everyone acknowledging (one query for those missing)."""
+        wanted = (ids | set(acks)) - set(people)
+        if wanted:
+            people.update(User.objects.in_bulk(list(wanted)))
+        return people
+
+    found = interruptions(filters, working, zone, with_people)
+    with_people(set(found.by_person))
     rows = []
     for user_id, user in people.items():
         kinds = found.by_person.get(user_id, dict.fromkeys(HOUR_KINDS, 0))

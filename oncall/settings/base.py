@@ -325,6 +325,8 @@ CELERY_TASK_ROUTES = {
     # The portal watching itself: the cached gauges of /metrics and the dead-man auditor.
     "monitoring.metrics_refresh": {"queue": "default"},
     "monitoring.auditor": {"queue": "default"},
+    # Interruptions' business / off / sleep kinds for the insights.
+    "insights.classify_interruptions": {"queue": "default"},
 }
 
 HEARTBEAT_INTERVAL = timedelta(seconds=env.int("HEARTBEAT_INTERVAL_SECONDS", default=15))
@@ -397,6 +399,11 @@ CELERY_BEAT_SCHEDULE = {
 METRICS_REFRESH_SECONDS = env.int("METRICS_REFRESH_SECONDS", default=30)
 # The self-checks; the dead-man URL is pinged only when every one passes.
 AUDITOR_SECONDS = env.int("AUDITOR_SECONDS", default=60)
+# Interruptions written since the last run get their business / off / sleep kind.
+CELERY_BEAT_SCHEDULE["insights-classify"] = {
+    "task": "insights.classify_interruptions",
+    "schedule": timedelta(seconds=env.int("INSIGHTS_CLASSIFY_SECONDS", default=60)),
+}
 CELERY_BEAT_SCHEDULE["metrics-refresh"] = {
     "task": "monitoring.metrics_refresh",
     "schedule": timedelta(seconds=METRICS_REFRESH_SECONDS),
