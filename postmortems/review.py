@@ -2,8 +2,10 @@
 
 A week runs from Monday 00:00 to the next Monday 00:00 in `COMPANY_TIME_ZONE` (167 or 169
 hours across a DST change). Everything is read in a fixed number of queries: figures are
-aggregated in the database (`postmortems.figures`), and every list is capped per group
-with a window function that also counts what was left out ("and N more").
+computed from one narrow read of the week's incidents (`postmortems.figures`), and every
+list is capped per group with a window function that also counts what was left out ("and N
+more"). The rows listed are plain values (`values_list` into the frozen rows below), not
+model instances: building those, with their joins, cost more than reading them.
 
 Overdue means as of the earlier of now and the week's end (`WeeklyReview.cutoff`): a
 postmortem not published (now) whose due time is before it, an action item open or in
