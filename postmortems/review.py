@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +35,7 @@ from incidents.models import Category, Incident, Severity, Status
 from oncall.markup import markdown_safe
 from oncall.models import User
 from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
-from postmortems.figures import SPANS, ResponseFigures, response_figures_of
+from postmortems.figures import SPANS, ResponseFigures, response_figures_split
 from postmortems.models import (
     OPEN_ACTION_ITEM_STATUSES,
     ActionItem,
@@ -395,27 +396,35 @@ def _incident_figures(
     sql, params = read.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = [(*row[:6], (row[6], row[7])) for row in cursor.fetchall()]
-    spans = [row[6] for row in rows]
+        rows = cursor.fetchall()
     by_severity: dict[str, list[Any]] = {}
     by_team: dict[tuple[str | None, str | None], list[Any]] = {}
     for row in rows:
-        by_severity.setdefault(row[1], []).append(row)
-        by_team.setdefault((row[2], row[3]), []).append(row)
+        group = by_severity.get(row[1])
+        if group is None:
+            group = by_severity[row[1]] = []
+        group.append(row)
+        group = by_team.get((row[2], row[3]))
+        if group is None:
+            group = by_team[row[2], row[3]] = []
+        group.append(row)
 
     def figures(group: list[Any]) -> ResponseFigures:
-        return response_figures_of([row[6] for row in group])
+        to_ack = [row[6] for row in group if row[6] is not None]
+        return response_figures_split(
+            len(group), to_ack, [row[7] for row in group if row[7] is not None]
+        )
 
     # The first few of each severity (the rows come in trigger order). Counted, but an open
     # security incident's title is not listed: the review is for everyone, the incident only
     # for those working it until it is resolved.
-    hidden = (Status.TRIGGERED, Status.ACKNOWLEDGED)
+    security, hidden = Category.SECURITY.value, {Status.TRIGGERED.value, Status.ACKNOWLEDGED.value}
     first_ids = [
         row[0]
         for group in by_severity.values()
-        for row in [r for r in group if r[4] != Category.SECURITY or r[5] not in hidden][
-            :INCIDENTS_PER_SEVERITY
-        ]
+        for row in islice(
+            (r for r in group if r[4] != security or r[5] not in hidden), INCIDENTS_PER_SEVERITY
+        )
     ]
     listed: dict[str, list[IncidentRow]] = {}
     if first_ids:
@@ -446,7 +455,7 @@ def _incident_figures(
         for slug, name in sorted(by_team, key=lambda t: (t[0] is None, t[0] or "", t[1] or ""))
     ]
     teams.sort(key=lambda g: (-g.figures.count, g.label.lower()))
-    return response_figures_of(spans), severities, teams
+    return figures(rows), severities, teams
 
 
 # A postmortem's columns, in PostmortemRow's order (then the owner's, `_people()`).
