@@ -7,6 +7,7 @@ from insights.figures import (
     ResponseFigures,
     incident_response_figures,
     response_figures_of,
+    response_figures_split,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     "ResponseFigures",
     "incident_response_figures",
     "response_figures_of",
+    "response_figures_split",
 ]

@@ -2,8 +2,10 @@
 
 A week runs from Monday 00:00 to the next Monday 00:00 in `COMPANY_TIME_ZONE` (167 or 169
 hours across a DST change). Everything is read in a fixed number of queries: figures are
-aggregated in the database (`postmortems.figures`), and every list is capped per group
-with a window function that also counts what was left out ("and N more").
+computed from one narrow read of the week's incidents (`postmortems.figures`), and every
+list is capped per group with a window function that also counts what was left out ("and N
+more"). The rows listed are plain values (`values_list` into the frozen rows below), not
+model instances: building those, with their joins, cost more than reading them.
 
 Overdue means as of the earlier of now and the week's end (`WeeklyReview.cutoff`): a
 postmortem not published (now) whose due time is before it, an action item open or in
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -32,10 +35,11 @@ from incidents.models import Category, Incident, Severity, Status
 from oncall.markup import markdown_safe
 from oncall.models import User
 from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
-from postmortems.figures import SPANS, ResponseFigures, response_figures_of
+from postmortems.figures import SPANS, ResponseFigures, response_figures_split
 from postmortems.models import (
     OPEN_ACTION_ITEM_STATUSES,
     ActionItem,
+    ActionItemStatus,
     Postmortem,
     PostmortemSection,
     PostmortemStatus,
@@ -62,21 +66,6 @@ CHECKLIST = (
     ("Docs updated", "docs_updated"),
 )
 REVIEW_SECTION_KEYS = ("summary", *(key for _, key in CHECKLIST))
-# Long texts and JSON of the rows joined to the lists, which the review never shows.
-INCIDENT_UNSHOWN = (
-    *("description", "body", "direct_numbers", "who", "what", "where", "when", "how"),
-    *("evidence", "triage_answers", "triage_reason", "actionable_reason"),
-)
-# A postmortem's full-text document (postmortems.search): the widest column, never shown.
-POSTMORTEM_UNSHOWN = ("facts", "no_action_items_reason", "search")
-
-
-def _unshown(incident: str, postmortem: str = "") -> list[str]:
-    """The unshown columns of an incident (and its postmortem) reached through these paths."""
-    names = [f"{incident}__{name}" for name in INCIDENT_UNSHOWN]
-    if postmortem:
-        names += [f"{postmortem}__{name}" for name in POSTMORTEM_UNSHOWN]
-    return names
 
 
 def company_zone() -> zoneinfo.ZoneInfo:
@@ -157,6 +146,112 @@ class IsoWeek:
         return self.shifted(1)
 
 
+# The review's rows are plain values read with `values_list` (no model instances: building
+# a few hundred of them, with their joins, cost more than reading them), named as the models
+# name them so the page and the API read them alike.
+PERSON = ("username", "first_name", "last_name", "display_name")
+
+
+def _people(prefix: str = "owner__") -> tuple[str, ...]:
+    """The columns `_person` needs, reached through `prefix`."""
+    return (f"{prefix}id", *(f"{prefix}{name}" for name in PERSON))
+
+
+def _person(values: tuple[Any, ...], known: dict[int, User]) -> User | None:
+    """A person from `_people()`'s columns (only their name is shown), one object per id."""
+    pk = values[0]
+    if pk is None:
+        return None
+    person = known.get(pk)
+    if person is None:
+        person = known[pk] = User.from_db(None, ["id", *PERSON], values)
+    return person
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    pk: int
+    title: str
+    severity: str
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def number(self) -> str:
+        return f"INC-{self.pk}"
+
+
+class _Owned:
+    """A row's `id` and `owner_id`, as its model names them."""
+
+    __slots__ = ()
+    pk: int
+    owner: User | None
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def owner_id(self) -> int | None:
+        return self.owner.pk if self.owner else None
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemRow(_Owned):
+    pk: int
+    title: str
+    status: str
+    owner: User | None
+    due_at: datetime | None
+    published_at: datetime | None
+    incident: IncidentRow
+    team_name: str | None  # the incident's team
+
+    def get_status_display(self) -> str:
+        return PostmortemStatus(self.status).label
+
+
+# An action item's columns, in ActionItemRow's order (then the owner's, `_people()`).
+ITEM_COLUMNS = (
+    *("pk", "postmortem_id", "postmortem__incident_id", "title", "description", "kind"),
+    *("priority", "status", "due_date", "ticket_url", "created_at", "completed_at"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItemRow(_Owned):
+    pk: int
+    postmortem_id: int
+    incident_id: int  # its postmortem's
+    title: str
+    description: str
+    kind: str
+    priority: str
+    status: str
+    due_date: date
+    ticket_url: str
+    created_at: datetime
+    completed_at: datetime | None
+    owner: User | None
+
+    @property
+    def incident_number(self) -> str:
+        return f"INC-{self.incident_id}"
+
+    def get_status_display(self) -> str:
+        return ActionItemStatus(self.status).label
+
+
+def _item(values: tuple[Any, ...], known: dict[int, User]) -> ActionItemRow:
+    """An ActionItemRow from ITEM_COLUMNS and the owner's columns."""
+    count = len(ITEM_COLUMNS)
+    make: Callable[..., ActionItemRow] = ActionItemRow  # the columns are in its order
+    return make(*values[:count], _person(values[count:], known))
+
+
 @dataclass(frozen=True)
 class IncidentGroup:
     """Incidents of one severity or one team: their figures and (for severities) the first
@@ -165,7 +260,7 @@ class IncidentGroup:
     key: str  # the severity, or the team's slug ("" for no team)
     label: str
     figures: ResponseFigures
-    incidents: list[Incident]
+    incidents: list[IncidentRow]
 
     @property
     def more(self) -> int:
@@ -181,7 +276,7 @@ class CheckItem:
 
 @dataclass(frozen=True)
 class PostmortemToReview:
-    postmortem: Postmortem
+    postmortem: PostmortemRow
     summary_html: SafeString
     checklist: list[CheckItem]
 
@@ -269,12 +364,12 @@ def _ranked(queryset: QuerySet[Any], partition: list[Any], order: list[Any]) -> 
     )
 
 
-def _by_owner(rows: Iterable[Any]) -> list[OwnerGroup]:
+def _by_owner(rows: Iterable[Any], totals: dict[int | None, int]) -> list[OwnerGroup]:
     groups: dict[int | None, OwnerGroup] = {}
     for row in rows:
         group = groups.get(row.owner_id)
         if group is None:
-            group = groups[row.owner_id] = OwnerGroup(row.owner, row.group_total, [])
+            group = groups[row.owner_id] = OwnerGroup(row.owner, totals[row.owner_id], [])
         group.rows.append(row)
     return sorted(
         groups.values(),
@@ -301,32 +396,43 @@ def _incident_figures(
     sql, params = read.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = [(*row[:6], (row[6], row[7])) for row in cursor.fetchall()]
-    spans = [row[6] for row in rows]
+        rows = cursor.fetchall()
     by_severity: dict[str, list[Any]] = {}
     by_team: dict[tuple[str | None, str | None], list[Any]] = {}
     for row in rows:
-        by_severity.setdefault(row[1], []).append(row)
-        by_team.setdefault((row[2], row[3]), []).append(row)
+        group = by_severity.get(row[1])
+        if group is None:
+            group = by_severity[row[1]] = []
+        group.append(row)
+        group = by_team.get((row[2], row[3]))
+        if group is None:
+            group = by_team[row[2], row[3]] = []
+        group.append(row)
 
     def figures(group: list[Any]) -> ResponseFigures:
-        return response_figures_of([row[6] for row in group])
+        to_ack = [row[6] for row in group if row[6] is not None]
+        return response_figures_split(
+            len(group), to_ack, [row[7] for row in group if row[7] is not None]
+        )
 
     # The first few of each severity (the rows come in trigger order). Counted, but an open
     # security incident's title is not listed: the review is for everyone, the incident only
     # for those working it until it is resolved.
-    hidden = (Status.TRIGGERED, Status.ACKNOWLEDGED)
+    security, hidden = Category.SECURITY.value, {Status.TRIGGERED.value, Status.ACKNOWLEDGED.value}
     first_ids = [
         row[0]
         for group in by_severity.values()
-        for row in [r for r in group if r[4] != Category.SECURITY or r[5] not in hidden][
-            :INCIDENTS_PER_SEVERITY
-        ]
+        for row in islice(
+            (r for r in group if r[4] != security or r[5] not in hidden), INCIDENTS_PER_SEVERITY
+        )
     ]
-    listed: dict[str, list[Incident]] = {}
+    listed: dict[str, list[IncidentRow]] = {}
     if first_ids:
-        chosen = Incident.objects.filter(pk__in=first_ids).select_related("team")
-        for incident in chosen.defer(*INCIDENT_UNSHOWN).order_by("severity", "triggered_at", "id"):
+        chosen = Incident.objects.filter(pk__in=first_ids).order_by(
+            "severity", "triggered_at", "id"
+        )
+        for values in chosen.values_list("pk", "title", "severity"):
+            incident = IncidentRow(*values)
             listed.setdefault(incident.severity, []).append(incident)
     severities = [
         IncidentGroup(
@@ -349,11 +455,35 @@ def _incident_figures(
         for slug, name in sorted(by_team, key=lambda t: (t[0] is None, t[0] or "", t[1] or ""))
     ]
     teams.sort(key=lambda g: (-g.figures.count, g.label.lower()))
-    return response_figures_of(spans), severities, teams
+    return figures(rows), severities, teams
+
+
+# A postmortem's columns, in PostmortemRow's order (then the owner's, `_people()`).
+POSTMORTEM_COLUMNS = (
+    *("pk", "title", "status", "due_at", "published_at"),
+    *("incident_id", "incident__title", "incident__severity", "incident__team__name"),
+)
+
+
+def _postmortem(values: tuple[Any, ...], known: dict[int, User]) -> PostmortemRow:
+    """A PostmortemRow from POSTMORTEM_COLUMNS and the owner's columns."""
+    pk, title, status, due_at, published_at, incident_id, incident_title, severity, team = values[
+        :9
+    ]
+    return PostmortemRow(
+        pk,
+        title,
+        status,
+        owner=_person(values[9:], known),
+        due_at=due_at,
+        published_at=published_at,
+        incident=IncidentRow(incident_id, incident_title, severity),
+        team_name=team,
+    )
 
 
 def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
-    rows = list(
+    ranked = list(
         _ranked(
             Postmortem.objects.filter(
                 Q(status=PostmortemStatus.IN_REVIEW)
@@ -363,10 +493,11 @@ def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
             [F("incident__severity").asc(), F("id").asc()],
         )
         .filter(place__lte=POSTMORTEMS_TO_REVIEW)
-        .select_related("incident__team", "owner")
-        .defer(*POSTMORTEM_UNSHOWN, *_unshown("incident"))
         .order_by("incident__severity", "id")
+        .values_list(*POSTMORTEM_COLUMNS, *_people(), "group_total")
     )
+    known: dict[int, User] = {}
+    rows = [_postmortem(values[:-1], known) for values in ranked]
     # The sections the review reads, as plain tuples (no model rows: there are eight each).
     bodies: dict[int, dict[str, str]] = {row.pk: {} for row in rows}
     for postmortem_id, key, body in PostmortemSection.objects.filter(
@@ -382,15 +513,19 @@ def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
         reviewed.append(
             PostmortemToReview(postmortem, markdown_safe(texts.get("summary", "")), checklist)
         )
-    return reviewed, rows[0].group_total if rows else 0
+    return reviewed, ranked[0][-1] if ranked else 0
 
 
 def _first_per_owner(
-    overdue: QuerySet[Any], due: str, related: tuple[str, ...], unshown: list[str]
+    overdue: QuerySet[Any],
+    due: str,
+    columns: tuple[str, ...],
+    row: Callable[[tuple[Any, ...], dict[int, User]], Any],
 ) -> Overdue:
     """The first few overdue rows of the owners with the most, in two queries: the ranking
     reads only the rows' own table (joining first would join every overdue row of the whole
-    history), then the chosen rows are read with their joins."""
+    history), then the chosen rows are read with their joins, as plain values (`row` makes
+    one from `columns` and the owner's)."""
     order = [F(due).asc(), F("id").asc()]
     ranked = list(
         _ranked(overdue.order_by(), [F("owner_id")], order)
@@ -400,39 +535,31 @@ def _first_per_owner(
     totals = {owner_id: total for _, owner_id, total in ranked}
     listed = sorted(totals, key=lambda owner_id: (-totals[owner_id], owner_id is None, owner_id))
     listed = listed[:OVERDUE_OWNERS]
-    chosen = {pk: total for pk, owner_id, total in ranked if owner_id in listed}
+    chosen = [pk for pk, owner_id, _ in ranked if owner_id in listed]
     left = [totals[owner_id] for owner_id in totals if owner_id not in listed]
     if not chosen:
         return Overdue([])
-    rows = list(
-        overdue.model.objects.filter(pk__in=chosen)
-        .select_related(*related)
-        .defer(*unshown)
+    known: dict[int, User] = {}
+    rows = [
+        row(values, known)
+        for values in overdue.model.objects.filter(pk__in=chosen)
         .order_by("owner_id", due, "id")
-    )
-    for row in rows:
-        row.group_total = chosen[row.pk]
-    return Overdue(_by_owner(rows), more_owners=len(left), more_rows=sum(left))
+        .values_list(*columns, *_people())
+    ]
+    return Overdue(_by_owner(rows, totals), more_owners=len(left), more_rows=sum(left))
 
 
 def _overdue_postmortems(cutoff: datetime) -> Overdue:
     overdue = Postmortem.objects.filter(
         status__in=(PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW), due_at__lt=cutoff
     )
-    return _first_per_owner(
-        overdue, "due_at", ("incident", "owner"), [*POSTMORTEM_UNSHOWN, *_unshown("incident")]
-    )
+    return _first_per_owner(overdue, "due_at", POSTMORTEM_COLUMNS, _postmortem)
 
 
 def _overdue_items(cutoff: datetime) -> Overdue:
     day = cutoff.astimezone(company_zone()).date()
     overdue = ActionItem.objects.filter(status__in=OPEN_ACTION_ITEM_STATUSES, due_date__lt=day)
-    return _first_per_owner(
-        overdue,
-        "due_date",
-        ("postmortem__incident", "owner"),
-        _unshown("postmortem__incident", "postmortem"),
-    )
+    return _first_per_owner(overdue, "due_date", ITEM_COLUMNS, _item)
 
 
 def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
@@ -451,7 +578,7 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
     def total(field: str) -> QuerySet[Any]:
         return of_week(field).order_by().values(one=Value(1)).annotate(n=Count("id")).values("n")
 
-    rows = list(
+    read = (
         ActionItem.objects.filter(
             Q(pk__in=Subquery(first("created_at"))) | Q(pk__in=Subquery(first("completed_at")))
         )
@@ -465,18 +592,21 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
             opened_total=Subquery(total("created_at")),
             closed_total=Subquery(total("completed_at")),
         )
-        .select_related("postmortem__incident", "owner")
-        .defer(*_unshown("postmortem__incident", "postmortem"))
+        .values_list(*ITEM_COLUMNS, *_people(), "opened_total", "closed_total")
     )
+    known: dict[int, User] = {}
+    values = list(read)
+    rows = [_item(row[:-2], known) for row in values]
+    opened_total, closed_total = (values[0][-2] or 0, values[0][-1] or 0) if values else (0, 0)
 
-    def listed(field: str, total_of: str) -> Capped:
+    def listed(field: str, total: int) -> Capped:
         chosen = sorted(
             (r for r in rows if (at := getattr(r, field)) and week.start <= at < week.end),
             key=lambda r: (getattr(r, field), r.pk),
         )[:ITEMS_LISTED]
-        return Capped(chosen, (getattr(rows[0], total_of) or 0) if rows else 0)
+        return Capped(chosen, total)
 
-    return listed("created_at", "opened_total"), listed("completed_at", "closed_total")
+    return listed("created_at", opened_total), listed("completed_at", closed_total)
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,3 @@ def proposed_entries_counts(items: Any) -> dict[int, int]:
         .values_list("postmortem_id", "n")
     )
     return dict(rows) if ids else {}
-
-
-@register.filter
-def count_for(counts: dict[int, int], key: int) -> int:
-    return counts.get(key, 0)

@@ -19,6 +19,7 @@ from insights.figures import (
     incident_response_figures,
     percentile_cont,
     response_figures_of,
+    response_figures_split,
 )
 from insights.selectors import Filters, headline_figures, insights
 from tests.factories import IncidentFactory
@@ -62,6 +63,12 @@ def test_figures_of_times_read_are_the_databases_to_the_second(db: None) -> None
         subset = Incident.objects.filter(pk__in=ids)
         assert response_figures_of(
             subset.annotate(**SPANS).values_list(*times)
+        ) == incident_response_figures(subset)
+        spans = list(subset.annotate(**SPANS).values_list(*times))
+        assert response_figures_split(
+            len(spans),
+            [ack for ack, _ in spans if ack is not None],
+            [resolve for _, resolve in spans if resolve is not None],
         ) == incident_response_figures(subset)
     everything = response_figures_of(incidents.annotate(**SPANS).values_list(*times))
     assert (everything.count, everything.acknowledged, everything.resolved) == (6, 4, 4)
