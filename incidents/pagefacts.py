@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Q
+from django.dispatch import Signal
 
 from incidents.engine.tracks import SUBJECT_TYPE
 from incidents.models import Incident, PageFacts
@@ -32,6 +33,9 @@ FACTS = (
     "acknowledger_paged_veteran",
     "acknowledger_paged_new",
 )
+# Sent, in the writer's transaction, after `page_facts_refresh` wrote some incidents' facts
+# (`incident_ids`): the weekly review's headline counts them (`postmortems.stamp`).
+page_facts_written = Signal()
 
 
 def new_track_q() -> Q:
@@ -40,17 +44,23 @@ def new_track_q() -> Q:
 
 
 def page_facts_refresh(incident_ids: Iterable[int]) -> None:
-    """Recompute the facts of these incidents from their pages (three queries)."""
-    refresh_with(incident_ids, incident=Incident, notification=Notification, facts=PageFacts)
+    """Recompute the facts of these incidents from their pages (three queries, and what
+    `page_facts_written`'s receivers write)."""
+    written = refresh_with(
+        incident_ids, incident=Incident, notification=Notification, facts=PageFacts
+    )
+    if written:
+        page_facts_written.send(sender=PageFacts, incident_ids=written)
 
 
 def refresh_with(
     incident_ids: Iterable[int], *, incident: Any, notification: Any, facts: Any
-) -> None:
-    """`page_facts_refresh` with the models given (a migration passes its historical ones)."""
+) -> list[int]:
+    """`page_facts_refresh` with the models given (a migration passes its historical ones):
+    the ids of the incidents whose facts were written."""
     ids = sorted(set(incident_ids))
     if not ids:
-        return
+        return []
     acknowledger = dict(incident.objects.filter(pk__in=ids).values_list("pk", "acknowledged_by"))
     new = new_track_q()
     rows = (
@@ -82,3 +92,4 @@ def refresh_with(
             unique_fields=["incident"],
             update_fields=list(FACTS),
         )
+    return sorted(found_facts)

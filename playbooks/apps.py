@@ -25,4 +25,4 @@ class PlaybooksConfig(AppConfig):
         from postmortems import stamp
 
         # The weekly review counts each postmortem's proposed entries.
-        stamp.connect(PlaybookEntry)
+        stamp.connect(PlaybookEntry, parts=stamp.Part.POSTMORTEMS)

@@ -338,9 +338,12 @@ class ReviewMeeting(models.Model):
 
 
 class ReviewWrite(models.Model):
-    """One row per write to what the weekly review shows (`postmortems.stamp`): the review's
-    version is the newest id with the number of rows, so writers only insert (no shared row
-    to lock) and a write counts from the moment it commits."""
+    """One row per write to what the weekly review shows (`postmortems.stamp`): a part's
+    version is the newest id with the number of rows among the writes to it, so writers only
+    insert (no shared row to lock) and a write counts from the moment it commits."""
+
+    # The parts of the review the write changes (`postmortems.stamp.Part`, a bit each).
+    parts = models.PositiveSmallIntegerField(db_default=7)
 
     class Meta:
         db_table = "postmortems_review_write"

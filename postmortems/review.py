@@ -18,7 +18,7 @@ import threading
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from itertools import islice
@@ -45,7 +45,7 @@ from postmortems.models import (
     PostmortemStatus,
     ReviewMeeting,
 )
-from postmortems.stamp import review_token
+from postmortems.stamp import ReviewTokens, review_tokens
 
 WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
 # Rows listed per group before "and N more".
@@ -339,9 +339,9 @@ class WeeklyReview:
     overdue_action_items: Overdue
     items_opened: Capped
     items_closed: Capped
-    # The review's token when it was read (`postmortems.stamp`): the page's cached fragments
-    # are keyed by it. None: nothing is kept.
-    version: str | None = None
+    # The parts' tokens when they were read (`postmortems.stamp`): the page's cached
+    # fragments are keyed by them. None: nothing is kept.
+    tokens: ReviewTokens | None = None
 
     @property
     def to_review_more(self) -> int:
@@ -609,36 +609,15 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
     return listed("created_at", opened_total), listed("completed_at", closed_total)
 
 
-@dataclass(frozen=True)
-class _WeekContent:
-    """What the review shows of a week whatever the time: kept while the token stays."""
-
-    totals: ResponseFigures
-    by_severity: list[IncidentGroup]
-    by_team: list[IncidentGroup]
-    to_review: list[PostmortemToReview]
-    to_review_total: int
-    items_opened: Capped
-    items_closed: Capped
-
-
-def _week_content(week: IsoWeek) -> _WeekContent:
-    to_review, to_review_total = _to_review(week)
-    items_opened, items_closed = _items_opened_and_closed(week)
-    totals, by_severity, by_team = _incident_figures(week)
-    return _WeekContent(
-        totals, by_severity, by_team, to_review, to_review_total, items_opened, items_closed
-    )
-
-
-# Reviews kept per process: (database, token, what, of when) → content. Shared, read-only.
-KEPT_MAX = 32
+# Reviews' parts kept per process: (database, part's token, what, of when) → content.
+# Shared, read-only.
+KEPT_MAX = 96
 _kept: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
 def _kept_or(token: str | None, key: tuple[str, ...], compute: Callable[[], Any]) -> Any:
-    """`compute()`, kept while the review's token is `token` (read by the caller before any
+    """`compute()`, kept while its part's token is `token` (read by the caller before any
     of the content: a write committed in between is then kept under the older token, which
     the next view no longer asks for; never the reverse). Nothing is kept without a token."""
     if token is None:
@@ -658,34 +637,50 @@ def _kept_or(token: str | None, key: tuple[str, ...], compute: Callable[[], Any]
 
 
 def weekly_review(week: IsoWeek, *, now: datetime | None = None) -> WeeklyReview:
-    """Everything the review page and `GET /api/v1/reviews/<week>/` show, in 9 queries
-    (fewer when there is nothing to review or nothing overdue), or 1 (the token) when the
-    week was read since the last write to it (`postmortems.stamp`); the current week's
-    overdue lists, as of now, are read every time (4 queries)."""
+    """Everything the review page and `GET /api/v1/reviews/<week>/` show, in 11 queries
+    (fewer when there is nothing to review or nothing overdue). Each part is kept while its
+    token stays (`postmortems.stamp`): a view after no write costs 1 query (the tokens), and
+    after a write only the parts it changed are read again. The current week's overdue
+    lists, as of now, are read every time (4 queries)."""
     now = now or timezone.now()
     cutoff = min(now, week.end)
-    token = review_token()
-    content: _WeekContent = _kept_or(token, ("week", str(week)), lambda: _week_content(week))
-
-    def overdue() -> tuple[Overdue, Overdue]:
-        return _overdue_postmortems(cutoff), _overdue_items(cutoff)
-
+    tokens = review_tokens()
+    of_week = str(week)
+    totals, by_severity, by_team = _kept_or(
+        tokens.incidents, ("incidents", of_week), lambda: _incident_figures(week)
+    )
+    to_review, to_review_total = _kept_or(
+        tokens.postmortems, ("to-review", of_week), lambda: _to_review(week)
+    )
+    items_opened, items_closed = _kept_or(
+        tokens.items, ("items", of_week), lambda: _items_opened_and_closed(week)
+    )
     # A past week's overdue lists are as of its end, so kept too; this week's move with now.
     if cutoff == week.end:
-        overdue_postmortems, overdue_items = _kept_or(
-            token, ("overdue", cutoff.isoformat()), overdue
+        as_of = cutoff.isoformat()
+        overdue_postmortems = _kept_or(
+            tokens.postmortems, ("overdue-postmortems", as_of), lambda: _overdue_postmortems(cutoff)
+        )
+        overdue_items = _kept_or(
+            tokens.items, ("overdue-items", as_of), lambda: _overdue_items(cutoff)
         )
     else:
-        overdue_postmortems, overdue_items = overdue()
+        overdue_postmortems, overdue_items = _overdue_postmortems(cutoff), _overdue_items(cutoff)
     return WeeklyReview(
         week=week,
         start=week.start,
         end=week.end,
         cutoff=cutoff,
-        **{field.name: getattr(content, field.name) for field in fields(content)},
+        totals=totals,
+        by_severity=by_severity,
+        by_team=by_team,
+        to_review=to_review,
+        to_review_total=to_review_total,
         overdue_postmortems=overdue_postmortems,
         overdue_action_items=overdue_items,
-        version=token,
+        items_opened=items_opened,
+        items_closed=items_closed,
+        tokens=tokens,
     )
 
 

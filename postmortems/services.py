@@ -40,7 +40,7 @@ from postmortems.models import (
     PostmortemTimelineEntry,
 )
 from postmortems.search import search_document_refresh
-from postmortems.stamp import touch_review
+from postmortems.stamp import Part, touch_review
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _draft(
         entry.postmortem = postmortem
         entry.full_clean(exclude=["postmortem"])
     PostmortemSection.objects.bulk_create(sections)
-    touch_review()  # bulk_create sends no signals
+    touch_review(Part.POSTMORTEMS)  # bulk_create sends no signals
     PostmortemTimelineEntry.objects.bulk_create(entries)
     search_document_refresh([postmortem.pk])
     timeline_write(
@@ -345,7 +345,7 @@ def postmortem_update(
         postmortem.save(update_fields=fields)
         if changed_sections:
             PostmortemSection.objects.bulk_update(changed_sections, ["body"])
-            touch_review()  # bulk_update sends no signals
+            touch_review(Part.POSTMORTEMS)  # bulk_update sends no signals
         if changed_sections or "title" in after:
             search_document_refresh([postmortem.pk])
         if "timeline" in after:

@@ -1,40 +1,62 @@
-"""The weekly review's version token, moved by every write to what the review shows.
+"""The weekly review's version tokens, one per part, moved by every write to what it shows.
 
-The review's viewer-independent content (the week's incident figures and listed incidents,
-the postmortems to review with their checklists, action items opened and closed, and, for a
-past week, the overdue lists) is kept between views while this token stays
-(`postmortems.review`, and the page's cached fragments). Signals move it, in the writer's
-transaction, on each save and delete of an incident, team, person (not a login), postmortem,
-section or action item; the playbooks app connects its entries (the "proposed entries"
-counts) the same way; writes that skip signals (`bulk_create`, `bulk_update`, queryset
-`update`) call `touch_review()` themselves.
+The review's viewer-independent content is kept between views while its part's token stays
+(`postmortems.review`, and the page's cached fragments). The parts depend on different rows,
+so a write moves only the tokens of the parts it changes (`Part`):
+- INCIDENTS: the week's incident figures, the incidents listed, the week's insights
+  headline (incidents, their teams, their page facts);
+- POSTMORTEMS: the postmortems to review with their checklists, and, for a past week, the
+  overdue postmortems (postmortems, their sections, their incidents' titles, severities and
+  teams, the playbook entries they proposed);
+- ITEMS: the action items opened and closed, and, for a past week, the overdue items.
+A person's name or a team's shows in several parts: their writes move every token. An
+incident write that names its fields (`save(update_fields=…)`, as the engine's and the
+services' are) and changes none the postmortems show (`POSTMORTEM_SHOWN`) moves INCIDENTS
+alone: an acknowledgement, an escalation or a page recomputes the figures, not the rest.
 
-The token is not one row every writer updates (as `rotations.stamp` does for the rarely
+Signals move the tokens, in the writer's transaction, on each save and delete of an
+incident, team, person (not a login), postmortem, section or action item; the playbooks app
+connects its entries the same way; `incidents.pagefacts` sends `page_facts_written`; writes
+that skip signals (`bulk_create`, `bulk_update`, queryset `update`) call `touch_review()`
+themselves.
+
+A token is not one row every writer updates (as `rotations.stamp` does for the rarely
 written duty configuration): incidents are written all the time, by the engine, ingestion
 and people acknowledging at once, and one shared row would queue every incident write behind
 the others' commits (and deadlock two that lock incidents in different orders). Instead each
-write inserts a `ReviewWrite` row, in its own transaction, and the token is the newest id with
-the number of rows:
+write inserts a `ReviewWrite` row naming its parts, in its own transaction, and a part's
+token is the newest id among the rows naming it, with their number:
 - a write counts when it commits, not before: a rolled-back write leaves nothing, and an
   uncommitted one is not seen by the reader that computes the contents;
 - a write that commits after a later one (a smaller id) still changes the count;
-- old rows are pruned by a write (every PRUNE_EVERY-th id), in its transaction, so a prune
-  always comes with a new newest id: the pair never returns to an earlier value.
+- old rows are pruned by a write (every PRUNE_EVERY-th id), in its transaction, together
+  with a write to every part, so a prune always comes with a new newest id for each part:
+  no token ever returns to an earlier value.
 
 Not part of it (read live on every view): the review meeting, council decisions (filtered by
-who looks), the insights headline, and the current week's overdue lists (they move with the
-clock).
+who looks), and the current week's overdue lists (they move with the clock).
 """
 
+import enum
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Model
+from django.db.models import Count, Max, Model, Q
 from django.db.models.signals import post_delete, post_save
 
 from incidents.models import Incident
+from incidents.pagefacts import page_facts_written
 from oncall.models import User
 from postmortems.models import ActionItem, Postmortem, PostmortemSection, ReviewWrite
 from rotations.models import Team
+
+
+class Part(enum.IntFlag):
+    INCIDENTS = 1
+    POSTMORTEMS = 2
+    ITEMS = 4
+    ALL = 7
+
 
 PRUNE_EVERY = 500  # a write whose id is a multiple of this deletes the rows before KEEP
 KEEP = 100
@@ -43,44 +65,86 @@ UNSHOWN_FIELDS: dict[type[Model], frozenset[str]] = {
     User: frozenset({"last_login", "password"}),
     Incident: frozenset({"next_target_at", "rung", "rung_at", "last_status_update_at"}),
 }
-REVIEW_MODELS: tuple[type[Model], ...] = (
-    Incident,
-    Team,
-    User,
-    Postmortem,
-    PostmortemSection,
-    ActionItem,
-)
+# An incident's fields the POSTMORTEMS part shows (its listed postmortems' incidents).
+POSTMORTEM_SHOWN = frozenset({"title", "severity", "team", "team_id"})
+# The parts each model's rows show in (a person's or team's name shows in every part).
+REVIEW_MODELS: dict[type[Model], Part] = {
+    Incident: Part.INCIDENTS | Part.POSTMORTEMS,
+    Team: Part.ALL,
+    User: Part.ALL,
+    Postmortem: Part.POSTMORTEMS,
+    PostmortemSection: Part.POSTMORTEMS,
+    ActionItem: Part.ITEMS,
+}
 
 
-def review_token() -> str | None:
-    """The current token (one query over a table of at most a few hundred rows), or None
-    when nothing was written yet (nothing is kept then)."""
-    row = ReviewWrite.objects.aggregate(last=Max("id"), rows=Count("id"))
-    if row["last"] is None:
-        return None
-    return f"{row['last']}.{row['rows']}"
+@dataclass(frozen=True)
+class ReviewTokens:
+    """Each part's token (None when nothing was written to it yet: nothing is kept then)."""
+
+    incidents: str | None
+    postmortems: str | None
+    items: str | None
 
 
-def touch_review() -> None:
-    """Move the token when the caller's transaction commits (an insert: it waits on no other
-    writer)."""
-    write = ReviewWrite.objects.create()
+def review_tokens() -> ReviewTokens:
+    """The current tokens (one query over a table of at most a few hundred rows)."""
+    aggregates: dict[str, Any] = {}
+    for part in (Part.INCIDENTS, Part.POSTMORTEMS, Part.ITEMS):
+        name = str(part.name).lower()
+        names = Q(parts__in=[bits for bits in range(8) if bits & part])
+        aggregates[f"{name}_last"] = Max("id", filter=names)
+        aggregates[f"{name}_rows"] = Count("id", filter=names)
+    row = ReviewWrite.objects.aggregate(**aggregates)
+
+    def token(name: str) -> str | None:
+        last = row[f"{name}_last"]
+        return None if last is None else f"{last}.{row[f'{name}_rows']}"
+
+    return ReviewTokens(token("incidents"), token("postmortems"), token("items"))
+
+
+def touch_review(parts: Part = Part.ALL) -> None:
+    """Move these parts' tokens when the caller's transaction commits (an insert: it waits on
+    no other writer)."""
+    write = ReviewWrite.objects.create(parts=int(parts))
     if write.pk % PRUNE_EVERY == 0:
+        if parts != Part.ALL:
+            ReviewWrite.objects.create(parts=int(Part.ALL))  # the prune moves every part
         ReviewWrite.objects.filter(id__lt=write.pk - KEEP).delete()
 
 
-def _moved(sender: type[Model], update_fields: frozenset[str] | None = None, **_: Any) -> None:
+def _moved(
+    sender: type[Model],
+    parts: Part,
+    update_fields: frozenset[str] | None = None,
+    **_: Any,
+) -> None:
     unshown = UNSHOWN_FIELDS.get(sender)
     if unshown and update_fields is not None and update_fields <= unshown:
         return
-    touch_review()
+    if sender is Incident and update_fields is not None and not update_fields & POSTMORTEM_SHOWN:
+        parts = Part.INCIDENTS
+    touch_review(parts)
 
 
-def connect(*models: type[Model]) -> None:
-    """Move the token on every save and delete of these models (the review's own by
-    default; apps above postmortems pass theirs)."""
-    for model in models or REVIEW_MODELS:
+def connect(*models: type[Model], parts: Part = Part.ALL) -> None:
+    """Move the tokens on every save and delete of these models (the review's own by
+    default, each with its parts; apps above postmortems pass theirs and the parts they
+    show in)."""
+    chosen = {model: parts for model in models} if models else REVIEW_MODELS
+    for model, moves in chosen.items():
         uid = f"postmortems.stamp.{model._meta.label}"
-        post_save.connect(_moved, sender=model, dispatch_uid=f"{uid}.save", weak=False)
-        post_delete.connect(_moved, sender=model, dispatch_uid=f"{uid}.delete", weak=False)
+
+        def moved(sender: type[Model], moves: Part = moves, **kwargs: Any) -> None:
+            _moved(sender, moves, **kwargs)
+
+        post_save.connect(moved, sender=model, dispatch_uid=f"{uid}.save", weak=False)
+        post_delete.connect(moved, sender=model, dispatch_uid=f"{uid}.delete", weak=False)
+    page_facts_written.connect(
+        _page_facts_written, dispatch_uid="postmortems.stamp.page_facts", weak=False
+    )
+
+
+def _page_facts_written(**_: Any) -> None:
+    touch_review(Part.INCIDENTS)  # the week's headline counts escalations and tiers

@@ -135,13 +135,17 @@ def _address_up_to_id(name: str, placeholder: str = "0") -> str:
 
 
 def _review_context(week: IsoWeek) -> dict[str, Any]:
-    """The week's review and the keys of its cached fragments: the review's token (a random
+    """The week's review and the keys of its cached fragments: each part's token (a random
     one, never found again, when there is none yet) and whether the overdue lists are kept
     (a past week's, as of its end)."""
     review = weekly_review(week)
+    tokens = review.tokens
     return {
         "review": review,
-        "fragment_version": review.version or secrets.token_hex(16),
+        "versions": {
+            part: (getattr(tokens, part) if tokens else None) or secrets.token_hex(16)
+            for part in ("incidents", "postmortems", "items")
+        },
         "overdue_kept": review.cutoff == review.end,
         # Rows' addresses: prefix + id + "/".
         "links": {

@@ -113,3 +113,22 @@ def test_a_refresh_recomputes_from_the_pages(desk: Desk) -> None:
     page_facts_refresh([incident.pk, incident.pk])
     assert facts(incident)["paged_veteran"] is True
     assert facts(incident)["escalated"] is False
+
+
+def test_written_facts_move_the_weekly_reviews_incident_part(desk: Desk) -> None:
+    """The weekly review keeps its headline (escalations, tiers) while its incidents' token
+    stays: a refresh that writes facts moves that token, and only it."""
+    from postmortems.stamp import review_tokens
+
+    incident = incident_declare(title="Checkout down", actor=desk.morgan, team=desk.core.team)
+    page_facts_refresh([incident.pk])  # not paged: nothing written, nothing moved
+    before = review_tokens()
+    page_facts_refresh([incident.pk])
+    assert review_tokens() == before
+    escalation_sweep()
+    PageFacts.objects.filter(incident=incident).update(escalated=True)
+    before = review_tokens()
+    page_facts_refresh([incident.pk])
+    after = review_tokens()
+    assert after.incidents != before.incidents
+    assert (after.postmortems, after.items) == (before.postmortems, before.items)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.middleware import csrf
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Category, Severity, Status
 from incidents.services.council import council_decision_record
@@ -32,7 +33,7 @@ from postmortems.services import (
     postmortem_submit,
     postmortem_update,
 )
-from postmortems.stamp import review_token, touch_review
+from postmortems.stamp import Part, ReviewTokens, review_tokens, touch_review
 from tests.factories import IncidentFactory, UserFactory
 
 W11 = IsoWeek(2026, 11)
@@ -176,6 +177,84 @@ WRITES: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
+# The parts each write must move (M) and must leave (L): a write moves what it changes
+# and, where the review can tell, nothing else (`postmortems.stamp.Part`).
+INC, PMS, ITM = "incidents", "postmortems", "items"
+PARTS = (INC, PMS, ITM)
+MOVES: dict[str, tuple[set[str], set[str]]] = {
+    "incident created": ({INC, PMS}, set()),  # the factory makes a team and people too
+    "incident title": ({INC, PMS}, {ITM}),
+    "incident severity": ({INC, PMS}, {ITM}),
+    "incident resolved": ({INC}, {ITM}),
+    "team renamed": ({INC, PMS, ITM}, set()),
+    "owner renamed": ({INC, PMS, ITM}, set()),
+    "postmortem section": ({PMS}, {INC, ITM}),
+    "action item created": ({ITM}, {INC}),
+    "action item closed": ({ITM}, {INC}),
+    "action item deleted": ({ITM}, {INC, PMS}),
+    "playbook entry proposed": ({PMS}, {INC, ITM}),
+}
+
+
+def _moved(before: ReviewTokens, after: ReviewTokens) -> set[str]:
+    return {part for part in PARTS if getattr(before, part) != getattr(after, part)}
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+def test_a_write_moves_the_parts_it_changes_and_no_other(world: dict[str, Any], write: str) -> None:
+    moves, leaves = MOVES[write]
+    with time_machine.travel(LATER_IN_W11, tick=False):
+        before = review_tokens()
+        WRITES[write](world)
+        moved = _moved(before, review_tokens())
+    assert moves <= moved
+    assert not leaves & moved
+
+
+def test_after_an_acknowledgement_only_the_incident_figures_are_read_again(
+    world: dict[str, Any],
+) -> None:
+    """A past week viewed twice around an incident write that names its fields (the engine's
+    and the services' all do): the second view reads the tokens and the figures alone."""
+    incident = world["incident"]
+    with time_machine.travel(IN_W12, tick=False):
+        first = weekly_review(W11)
+        incident.acknowledged_at = IN_W11 + timedelta(minutes=3)
+        incident.save(update_fields=["acknowledged_at"])
+        with CaptureQueriesContext(connection) as captured:
+            second = weekly_review(W11)
+    tables = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "postmortems_postmortem" not in tables
+    assert "postmortems_actionitem" not in tables
+    assert len(captured) == 3  # the tokens, the week's rows, the incidents listed
+    assert second.to_review is first.to_review  # kept, not read again
+    assert second.overdue_action_items is first.overdue_action_items
+    assert first.totals.ack_median == timedelta(minutes=7)
+    assert second.totals.ack_median == timedelta(minutes=3)
+
+
+def test_a_prune_moves_every_part(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pruning removes rows of every part: it comes with a write to every part, so no part's
+    token returns to an earlier value though only incidents were written."""
+    monkeypatch.setattr("postmortems.stamp.PRUNE_EVERY", 5)
+    monkeypatch.setattr("postmortems.stamp.KEEP", 2)
+    touch_review(Part.ITEMS)
+    last = review_tokens()
+    seen = {part: {getattr(last, part)} for part in PARTS}
+    for _ in range(40):
+        touch_review(Part.INCIDENTS)
+        tokens = review_tokens()
+        assert tokens.incidents != last.incidents
+        for part in PARTS:
+            token = getattr(tokens, part)
+            if token != getattr(last, part):
+                assert token not in seen[part]  # a move is always to a value never seen
+                seen[part].add(token)
+        last = tokens
+    assert len(seen[ITM]) > 2  # the prunes moved the items' token too
+    assert ReviewWrite.objects.count() <= 5 + 2 + 1
+
+
 @pytest.mark.parametrize("write", list(WRITES))
 def test_every_write_to_what_the_review_shows_is_seen_on_the_next_view(
     world: dict[str, Any], write: str
@@ -184,9 +263,9 @@ def test_every_write_to_what_the_review_shows_is_seen_on_the_next_view(
     with time_machine.travel(LATER_IN_W11, tick=False):
         before = _page(client)
         assert _page(client) == before  # kept: nothing changed
-        token = review_token()
+        token = review_tokens()
         expected = WRITES[write](world)
-        assert review_token() != token
+        assert review_tokens() != token
         after = _page(client)
     assert expected not in before
     assert expected in after
@@ -220,7 +299,7 @@ def test_a_rolled_back_write_leaves_the_token(world: dict[str, Any]) -> None:
     client = client_of(world["manager"])
     with time_machine.travel(LATER_IN_W11, tick=False):
         before = _page(client)
-        token = review_token()
+        token = review_tokens()
 
         def retitle_and_fail() -> None:
             with transaction.atomic():
@@ -229,7 +308,7 @@ def test_a_rolled_back_write_leaves_the_token(world: dict[str, Any]) -> None:
 
         with pytest.raises(RuntimeError):
             retitle_and_fail()
-        assert review_token() == token
+        assert review_tokens() == token
         assert _page(client) == before
 
 
@@ -237,12 +316,12 @@ def test_a_login_does_not_move_the_token(world: dict[str, Any]) -> None:
     someone = UserFactory.create(username="someone")
     with time_machine.travel(LATER_IN_W11, tick=False):
         _page(client_of(world["manager"]))
-        token = review_token()
+        token = review_tokens()
         client_of(someone)  # force_login saves last_login alone
         someone.refresh_from_db()
         assert someone.last_login == LATER_IN_W11
         _page(client_of(world["manager"]))
-    assert review_token() == token
+    assert review_tokens() == token
 
 
 def test_what_depends_on_the_viewer_is_never_shared(world: dict[str, Any]) -> None:
@@ -299,12 +378,12 @@ def test_a_write_committed_after_a_later_one_still_moves_the_token(db: None) -> 
     touch_review()
     newest = ReviewWrite.objects.order_by("-id").first()
     assert newest is not None
-    token = review_token()
+    token = review_tokens()
     ReviewWrite.objects.filter(pk=newest.pk - 1).delete()  # as if not yet committed
-    late = review_token()
+    late = review_tokens()
     assert late != token
     ReviewWrite.objects.create(pk=newest.pk - 1)  # ... and now committed
-    assert review_token() == token != late
+    assert review_tokens() == token != late
 
 
 def test_pruning_keeps_the_table_small_and_the_token_moving(
@@ -315,7 +394,7 @@ def test_pruning_keeps_the_table_small_and_the_token_moving(
     seen = set()
     for _ in range(40):
         touch_review()
-        token = review_token()
+        token = review_tokens()
         assert token not in seen  # never back to an earlier value, prunes included
         seen.add(token)
     assert ReviewWrite.objects.count() <= 5 + 2
