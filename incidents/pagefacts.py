@@ -34,7 +34,8 @@ FACTS = (
     "acknowledger_paged_new",
 )
 # Sent, in the writer's transaction, after `page_facts_refresh` wrote some incidents' facts
-# (`incident_ids`): the weekly review's headline counts them (`postmortems.stamp`).
+# (`triggered`: their ids → when each was triggered): the weekly review's headline counts
+# them (`postmortems.stamp`).
 page_facts_written = Signal()
 
 
@@ -50,18 +51,22 @@ def page_facts_refresh(incident_ids: Iterable[int]) -> None:
         incident_ids, incident=Incident, notification=Notification, facts=PageFacts
     )
     if written:
-        page_facts_written.send(sender=PageFacts, incident_ids=written)
+        page_facts_written.send(sender=PageFacts, triggered=written)
 
 
 def refresh_with(
     incident_ids: Iterable[int], *, incident: Any, notification: Any, facts: Any
-) -> list[int]:
+) -> dict[int, Any]:
     """`page_facts_refresh` with the models given (a migration passes its historical ones):
-    the ids of the incidents whose facts were written."""
+    the incidents whose facts were written, by id, with when each was triggered."""
     ids = sorted(set(incident_ids))
     if not ids:
-        return []
-    acknowledger = dict(incident.objects.filter(pk__in=ids).values_list("pk", "acknowledged_by"))
+        return {}
+    read = list(
+        incident.objects.filter(pk__in=ids).values_list("pk", "acknowledged_by", "triggered_at")
+    )
+    acknowledger = {pk: by for pk, by, _ in read}
+    triggered = {pk: at for pk, _, at in read}
     new = new_track_q()
     rows = (
         notification.objects.filter(subject_type=SUBJECT_TYPE, subject_id__in=list(acknowledger))
@@ -92,4 +97,4 @@ def refresh_with(
             unique_fields=["incident"],
             update_fields=list(FACTS),
         )
-    return sorted(found_facts)
+    return {pk: triggered[pk] for pk in sorted(found_facts)}

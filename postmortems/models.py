@@ -344,6 +344,9 @@ class ReviewWrite(models.Model):
 
     # The parts of the review the write changes (`postmortems.stamp.Part`, a bit each).
     parts = models.PositiveSmallIntegerField(db_default=7)
+    # The week whose incidents it changes (its Monday), for the incidents part; null: every
+    # week's.
+    week = models.DateField(null=True, blank=True)
 
     class Meta:
         db_table = "postmortems_review_write"

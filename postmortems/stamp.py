@@ -4,7 +4,11 @@ The review's viewer-independent content is kept between views while its part's t
 (`postmortems.review`, and the page's cached fragments). The parts depend on different rows,
 so a write moves only the tokens of the parts it changes (`Part`):
 - INCIDENTS: the week's incident figures, the incidents listed, the week's insights
-  headline (incidents, their teams, their page facts);
+  headline (incidents, their teams, their page facts), per week: a write to an incident
+  moves the token of the week it was triggered in (and of the week after, whose headline
+  compares with it), so a past week stays kept while this week's incidents are worked; a
+  full save of an existing incident (it may have been reopened: triggered again, in another
+  week) moves every week's;
 - POSTMORTEMS: the postmortems to review with their checklists, and, for a past week, the
   overdue postmortems (postmortems, their sections, their incidents' titles, severities and
   teams, the playbook entries they proposed);
@@ -38,8 +42,10 @@ who looks), and the current week's overdue lists (they move with the clock).
 """
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Max, Model, Q
 from django.db.models.signals import post_delete, post_save
@@ -49,6 +55,9 @@ from incidents.pagefacts import page_facts_written
 from oncall.models import User
 from postmortems.models import ActionItem, Postmortem, PostmortemSection, ReviewWrite
 from rotations.models import Team
+
+if TYPE_CHECKING:
+    from postmortems.review import IsoWeek
 
 
 class Part(enum.IntFlag):
@@ -87,12 +96,19 @@ class ReviewTokens:
     items: str | None
 
 
-def review_tokens() -> ReviewTokens:
-    """The current tokens (one query over a table of at most a few hundred rows)."""
+def review_tokens(week: "IsoWeek | None" = None) -> ReviewTokens:
+    """The current tokens, the incidents' for `week` (every week's when None): one query over
+    a table of at most a few hundred rows."""
+    weeks = Q()
+    if week is not None:
+        mondays = [week.monday] + ([previous.monday] if (previous := week.previous) else [])
+        weeks = Q(week__isnull=True) | Q(week__in=mondays)
     aggregates: dict[str, Any] = {}
     for part in (Part.INCIDENTS, Part.POSTMORTEMS, Part.ITEMS):
         name = str(part.name).lower()
         names = Q(parts__in=[bits for bits in range(8) if bits & part])
+        if part == Part.INCIDENTS:
+            names &= weeks
         aggregates[f"{name}_last"] = Max("id", filter=names)
         aggregates[f"{name}_rows"] = Count("id", filter=names)
     row = ReviewWrite.objects.aggregate(**aggregates)
@@ -104,28 +120,49 @@ def review_tokens() -> ReviewTokens:
     return ReviewTokens(token("incidents"), token("postmortems"), token("items"))
 
 
-def touch_review(parts: Part = Part.ALL) -> None:
-    """Move these parts' tokens when the caller's transaction commits (an insert: it waits on
-    no other writer)."""
-    write = ReviewWrite.objects.create(parts=int(parts))
-    if write.pk % PRUNE_EVERY == 0:
-        if parts != Part.ALL:
+def week_of(instant: datetime) -> date:
+    """The Monday of the review week (in the company's zone) holding `instant`."""
+    from postmortems.review import IsoWeek
+
+    return IsoWeek.of(instant).monday
+
+
+def touch_review(parts: Part = Part.ALL, weeks: Iterable[date] | None = None) -> None:
+    """Move these parts' tokens when the caller's transaction commits, the incidents' for
+    these weeks only (named by their Mondays; every week's when None). Inserts only: it
+    waits on no other writer."""
+    chosen = sorted(set(weeks)) if weeks is not None else [None]
+    written = [ReviewWrite.objects.create(parts=int(parts), week=week) for week in chosen]
+    if any(write.pk % PRUNE_EVERY == 0 for write in written):
+        newest = max(write.pk for write in written)
+        if parts != Part.ALL or weeks is not None:
             ReviewWrite.objects.create(parts=int(Part.ALL))  # the prune moves every part
-        ReviewWrite.objects.filter(id__lt=write.pk - KEEP).delete()
+        ReviewWrite.objects.filter(id__lt=newest - KEEP).delete()
 
 
 def _moved(
     sender: type[Model],
     parts: Part,
     update_fields: frozenset[str] | None = None,
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     unshown = UNSHOWN_FIELDS.get(sender)
     if unshown and update_fields is not None and update_fields <= unshown:
         return
-    if sender is Incident and update_fields is not None and not update_fields & POSTMORTEM_SHOWN:
+    if sender is not Incident:
+        touch_review(parts)
+        return
+    if update_fields is not None and not update_fields & POSTMORTEM_SHOWN:
         parts = Part.INCIDENTS
-    touch_review(parts)
+    # Its week, unless a full save of an existing row may have moved it to another.
+    deleted = "created" not in kwargs
+    same_week = (
+        deleted
+        or kwargs["created"]
+        or (update_fields is not None and "triggered_at" not in update_fields)
+    )
+    incident = kwargs["instance"]
+    touch_review(parts, [week_of(incident.triggered_at)] if same_week else None)
 
 
 def connect(*models: type[Model], parts: Part = Part.ALL) -> None:
@@ -146,5 +183,6 @@ def connect(*models: type[Model], parts: Part = Part.ALL) -> None:
     )
 
 
-def _page_facts_written(**_: Any) -> None:
-    touch_review(Part.INCIDENTS)  # the week's headline counts escalations and tiers
+def _page_facts_written(triggered: dict[int, datetime], **_: Any) -> None:
+    # The week's headline counts escalations and tiers.
+    touch_review(Part.INCIDENTS, {week_of(at) for at in triggered.values()})

@@ -403,6 +403,12 @@ def test_the_review_reads_in_a_fixed_number_of_queries(
     # Read again with no write since: only the token (a past week's overdue lists are kept).
     with django_assert_num_queries(1):
         assert weekly_review(W11, now=W11_END) == review
-    # This week's overdue lists are read again, as of now.
-    with django_assert_num_queries(5):
+    # This week's overdue lists, as of now: the two lists and the next due time (5) ...
+    with django_assert_num_queries(6):
         assert weekly_review(W11, now=W11_END - timedelta(hours=1)).to_review_total == 9
+    # ... kept while no postmortem's due time passes and the company's day lasts.
+    assert not Postmortem.objects.filter(
+        due_at__gte=W11_END - timedelta(hours=1), due_at__lte=W11_END - timedelta(minutes=1)
+    ).exists()
+    with django_assert_num_queries(1):
+        weekly_review(W11, now=W11_END - timedelta(minutes=1))

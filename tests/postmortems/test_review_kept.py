@@ -20,7 +20,7 @@ from incidents.models import Category, Severity, Status
 from incidents.services.council import council_decision_record
 from incidents.services.details import incident_update
 from incidents.services.steering import incident_set_severity
-from incidents.services.transitions import incident_resolve
+from incidents.services.transitions import incident_reopen, incident_resolve
 from oncall.models import User
 from oncall.roles import ENGINEER, MANAGER
 from playbooks.models import PlaybookEntry
@@ -279,6 +279,46 @@ def test_a_past_weeks_overdue_lists_are_kept_until_a_write(world: dict[str, Any]
         assert overdue.search(_page(client))
         action_item_transition(item=world["item"], to=ActionItemStatus.DONE, actor=world["manager"])
         assert not overdue.search(_page(client))
+
+
+def test_an_incident_write_moves_its_weeks_incidents_and_the_next_weeks_only(
+    world: dict[str, Any],
+) -> None:
+    """W11's incident acknowledged again: W11's figures and W12's headline (it compares with
+    the week before) are read again, W10's and W13's are kept. Reopened (triggered again,
+    now, in another week): every week's."""
+    incident = world["incident"]
+    weeks = [W11.shifted(n) for n in (-1, 0, 1, 2)]
+
+    def incidents_tokens() -> list[str | None]:
+        return [review_tokens(week).incidents for week in weeks if week]
+
+    with time_machine.travel(IN_W12, tick=False):
+        before = incidents_tokens()
+        incident.acknowledged_at = IN_W11 + timedelta(minutes=3)
+        incident.save(update_fields=["acknowledged_at"])
+        after = incidents_tokens()
+        assert [b != a for b, a in zip(before, after, strict=True)] == [False, True, True, False]
+        incident_resolve(incident=incident, actor=world["manager"])
+        before = incidents_tokens()
+        incident_reopen(incident=incident, actor=world["manager"])
+        after = incidents_tokens()
+    assert all(b != a for b, a in zip(before, after, strict=True))
+
+
+def test_this_weeks_overdue_items_follow_the_companys_day_without_a_write(
+    world: dict[str, Any],
+) -> None:
+    """An action item due on Friday is overdue from Saturday 00:00 in the company's zone."""
+    ActionItem.objects.filter(pk=world["item"].pk).update(due_date=date(2026, 3, 13))
+    touch_review()
+    client = client_of(world["manager"])
+    overdue = re.compile(r"<h3>Action items</h3>\s*<h4>Mona")
+    friday_late = datetime(2026, 3, 14, 3, 59, tzinfo=UTC)  # 23:59 EDT
+    with time_machine.travel(friday_late, tick=False):
+        assert not overdue.search(_page(client))
+    with time_machine.travel(friday_late + timedelta(minutes=1), tick=False):
+        assert overdue.search(_page(client))
 
 
 def test_this_weeks_overdue_lists_follow_the_clock_without_a_write(
