@@ -13,6 +13,7 @@ progress (now) due before the cutoff's day in the company's zone. Postmortems to
 those in review now, and those published during the week.
 """
 
+import hashlib
 import re
 import threading
 import zoneinfo
@@ -25,6 +26,7 @@ from itertools import islice
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Min, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import RowNumber
@@ -610,8 +612,10 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
 
 
 # Reviews' parts kept per process: (database, part's token, what, of when) → content.
-# Shared, read-only.
+# Shared, read-only. Behind it, the default cache (Redis when there is one) shares them
+# between processes: a part one web process read after a write, the others find.
 KEPT_MAX = 96
+KEPT_SECONDS = 86400
 _kept: OrderedDict[tuple[str, ...], Any] = OrderedDict()
 _kept_lock = threading.Lock()
 
@@ -625,7 +629,8 @@ def _kept_or(
     """`compute()`, kept while its part's token is `token` (read by the caller before any
     of the content: a write committed in between is then kept under the older token, which
     the next view no longer asks for; never the reverse) and, given `still`, while
-    `still(kept)` holds. Nothing is kept without a token."""
+    `still(kept)` holds: in this process, else in the default cache. Nothing is kept
+    without a token."""
     if token is None:
         return compute()
     full = (str(connection.settings_dict["NAME"]), token, *key)
@@ -634,7 +639,13 @@ def _kept_or(
         if found is not None and (still is None or still(found)):
             _kept.move_to_end(full)
             return found
-    value = compute()
+    shared = "postmortems.review:" + hashlib.sha256(repr(full).encode()).hexdigest()
+    found = cache.get(shared)
+    if found is not None and (still is None or still(found)):
+        value = found
+    else:
+        value = compute()
+        cache.set(shared, value, KEPT_SECONDS)
     with _kept_lock:
         _kept[full] = value
         while len(_kept) > KEPT_MAX:

@@ -321,6 +321,21 @@ def test_this_weeks_overdue_items_follow_the_companys_day_without_a_write(
         assert overdue.search(_page(client))
 
 
+def test_a_part_one_process_read_the_others_find(world: dict[str, Any]) -> None:
+    """Kept in the default cache too (Redis when there is one): a web process that has kept
+    nothing itself reads only the tokens."""
+    from postmortems import review
+
+    with time_machine.travel(IN_W12, tick=False):
+        first = weekly_review(W11)
+        review._kept.clear()  # another process
+        with CaptureQueriesContext(connection) as captured:
+            second = weekly_review(W11)
+    assert len(captured) == 1
+    assert second == first
+    assert second.to_review[0].postmortem.owner == world["manager"]
+
+
 def test_this_weeks_overdue_lists_follow_the_clock_without_a_write(
     world: dict[str, Any],
 ) -> None:
