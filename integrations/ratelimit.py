@@ -77,7 +77,9 @@ def ingest_rate_take(*, integration: Integration, now: datetime | None = None) -
     if url and limit > 0:
         try:
             allowed = _redis_take(url, integration, window, limit)
-        except redis.RedisError as error:
+        # Under load redis-py can also fail below its own errors (a socket closed while it
+        # reads: OSError, ValueError); whatever the client raises, the database decides.
+        except (redis.RedisError, OSError, ValueError) as error:
             logger.warning(
                 "rate limit: Redis does not answer (%s); counting in the database", error
             )

@@ -107,3 +107,27 @@ def test_redis_not_answering_falls_back_to_the_database(db: None, settings: Sett
 
     assert _three_takes(integration) == [True, True, False]
     assert IngestWindow.objects.get(integration=integration).count == 2
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(9, "Bad file descriptor"), ValueError("I/O operation on closed file.")],
+)
+def test_a_redis_client_failing_below_its_errors_falls_back_to_the_database(
+    db: None,
+    settings: Settings,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+) -> None:
+    """Seen with fifty simultaneous events: redis-py's reader raised these, not a RedisError,
+    and the event got a 500 instead of being counted in the database."""
+    settings.INGEST_REDIS_URL = redis_url
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", broken)
+    integration = IntegrationFactory.create(rate_limit_per_minute=2)
+    assert _three_takes(integration) == [True, True, False]
+    assert IngestWindow.objects.get(integration=integration).count == 2
