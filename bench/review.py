@@ -7,6 +7,12 @@ each page `runs` times with Django's test client as a signed-in Manager and prin
 queries per page and the median and p90 time (after two warm-up fetches). Aim (issue 14): at
 most 20 queries and under 100 ms each.
 
+The review keeps its parts between views (`postmortems.stamp`), so it is fetched viewed again
+(no write since), then each time after one kind of write, made before every fetch as the
+portal makes it: an acknowledgement of this week's incident, of one in the busy week, a
+postmortem's section saved, an action item saved, and "nothing kept" (every part's token
+moved: what a prune every 500 writes, or a person's or a team's rename, costs).
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncall_bench_review \\
         .venv/bin/python bench/review.py [runs=20] [incidents=100000]
 

@@ -19,7 +19,8 @@ services' are) and changes none the postmortems show (`POSTMORTEM_SHOWN`) moves 
 alone: an acknowledgement, an escalation or a page recomputes the figures, not the rest.
 
 Signals move the tokens, in the writer's transaction, on each save and delete of an
-incident, team, person (not a login), postmortem, section or action item; the playbooks app
+incident, team, person (not a save of fields the review does not show: a login, the SSO's
+staff flag, a team's policies), postmortem, section or action item; the playbooks app
 connects its entries the same way; `incidents.pagefacts` sends `page_facts_written`; writes
 that skip signals (`bulk_create`, `bulk_update`, queryset `update`) call `touch_review()`
 themselves.
@@ -71,8 +72,13 @@ PRUNE_EVERY = 500  # a write whose id is a multiple of this deletes the rows bef
 KEEP = 100
 # A save that changes only these does not change what the review shows.
 UNSHOWN_FIELDS: dict[type[Model], frozenset[str]] = {
-    User: frozenset({"last_login", "password"}),
     Incident: frozenset({"next_target_at", "rung", "rung_at", "last_status_update_at"}),
+}
+# Of these, the review shows only names: a save naming none of these fields (a login, a
+# password, the SSO's staff flag, a team's policies) moves nothing.
+SHOWN_FIELDS: dict[type[Model], frozenset[str]] = {
+    User: frozenset({"username", "first_name", "last_name", "display_name"}),
+    Team: frozenset({"slug", "name"}),
 }
 # An incident's fields the POSTMORTEMS part shows (its listed postmortems' incidents).
 POSTMORTEM_SHOWN = frozenset({"title", "severity", "team", "team_id"})
@@ -148,6 +154,9 @@ def _moved(
 ) -> None:
     unshown = UNSHOWN_FIELDS.get(sender)
     if unshown and update_fields is not None and update_fields <= unshown:
+        return
+    shown = SHOWN_FIELDS.get(sender)
+    if shown and update_fields is not None and not update_fields & shown:
         return
     if sender is not Incident:
         touch_review(parts)

@@ -379,6 +379,17 @@ def test_a_login_does_not_move_the_token(world: dict[str, Any]) -> None:
     assert review_tokens() == token
 
 
+def test_saves_of_what_the_review_does_not_show_move_nothing(world: dict[str, Any]) -> None:
+    manager, team = world["manager"], world["incident"].team
+    token = review_tokens()
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])  # as the SSO sign-in does
+    team.save(update_fields=["contact_mode"])
+    assert review_tokens() == token
+    team.save(update_fields=["name"])
+    assert review_tokens() != token
+
+
 def test_what_depends_on_the_viewer_is_never_shared(world: dict[str, Any]) -> None:
     """The manager views first (the sections are kept); an engineer in another time zone
     then sees times in theirs, no meeting form, their own CSRF token, and not the council
