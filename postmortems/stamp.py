@@ -38,8 +38,9 @@ token is the newest id among the rows naming it, with their number:
   with a write to every part, so a prune always comes with a new newest id for each part:
   no token ever returns to an earlier value.
 
-Not part of it (read live on every view): the review meeting, council decisions (filtered by
-who looks), and the current week's overdue lists (they move with the clock).
+Not part of it (read live on every view): the review meeting and council decisions (filtered
+by who looks). The current week's overdue lists move with the clock too: `postmortems.review`
+keeps them only until the next due time passes and the company's day ends.
 """
 
 import enum
@@ -138,7 +139,9 @@ def touch_review(parts: Part = Part.ALL, weeks: Iterable[date] | None = None) ->
     these weeks only (named by their Mondays; every week's when None). Inserts only: it
     waits on no other writer."""
     chosen = sorted(set(weeks)) if weeks is not None else [None]
-    written = [ReviewWrite.objects.create(parts=int(parts), week=week) for week in chosen]
+    written = ReviewWrite.objects.bulk_create(
+        [ReviewWrite(parts=int(parts), week=week) for week in chosen]
+    )
     if any(write.pk % PRUNE_EVERY == 0 for write in written):
         newest = max(write.pk for write in written)
         if parts != Part.ALL or weeks is not None:
@@ -187,9 +190,10 @@ def connect(*models: type[Model], parts: Part = Part.ALL) -> None:
 
         post_save.connect(moved, sender=model, dispatch_uid=f"{uid}.save", weak=False)
         post_delete.connect(moved, sender=model, dispatch_uid=f"{uid}.delete", weak=False)
-    page_facts_written.connect(
-        _page_facts_written, dispatch_uid="postmortems.stamp.page_facts", weak=False
-    )
+    if not models:
+        page_facts_written.connect(
+            _page_facts_written, dispatch_uid="postmortems.stamp.page_facts", weak=False
+        )
 
 
 def _page_facts_written(triggered: dict[int, datetime], **_: Any) -> None:
