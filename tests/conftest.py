@@ -122,7 +122,14 @@ def make_user(db: None) -> Callable[..., object]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Failure counters (invalid API keys) live in the cache; each test starts at zero."""
+    """Failure counters (invalid API keys) live in the cache; each test starts at zero. So
+    does the weekly review's kept content (`postmortems.review`): its keys are version
+    tokens made of row ids, which SQLite hands out again once a test's rows are rolled back
+    (PostgreSQL's sequences do not)."""
     from django.core.cache import cache
 
+    from postmortems import review
+
     cache.clear()
+    with review._kept_lock:
+        review._kept.clear()
