@@ -34,7 +34,7 @@ overrides, people.
 """
 
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
@@ -64,7 +64,15 @@ from insights.classify import (
     rotations_with_members_at_once,
     write_back,
 )
-from insights.figures import Median, Percentile90, whole_seconds
+from insights.figures import (
+    SPANS,
+    Median,
+    Microseconds,
+    Percentile90,
+    percentile_cont,
+    response_figures_split,
+    whole_seconds,
+)
 from oncall.models import User
 from reports.hours import hours_oncall
 from reports.stats import BUSINESS, HOUR_KINDS, OFF, SLEEP
@@ -306,6 +314,56 @@ def _headline(row: dict[str, Any], prefix: str) -> Headline:
         triage=whole_seconds(row[f"{prefix}triage"]),
         unacknowledged_quick_resolves=row[f"{prefix}quick"] or 0,
         not_actionable=row[f"{prefix}not_actionable"] or 0,
+    )
+
+
+# What `headline_of` reads of each incident: `incidents.annotate(**HEADLINE_SPANS)
+# .values_list(*HEADLINE_COLUMNS)`, its times in microseconds (None when not yet).
+HEADLINE_SPANS: dict[str, Any] = {
+    **SPANS,
+    "to_triage_us": Microseconds(_span("triage_confirmed_at")),
+}
+HEADLINE_COLUMNS = (*HEADLINE_SPANS, "actionable", "page_facts__escalated")
+
+
+def headline_of(rows: Iterable[Sequence[Any]]) -> Headline:
+    """`headline_figures`'s headline of incidents already read (HEADLINE_COLUMNS), computed
+    here for a caller that reads those incidents anyway (the weekly review reads its week and
+    the week before once, for its own figures and the headline): averaged and interpolated in
+    whole microseconds as PostgreSQL's `avg` and `percentile_cont` are, then rounded to the
+    second. `tests/insights/test_figures.py` pins it to the database's."""
+    quick = QUICK_RESOLVE // timedelta(microseconds=1)
+    count = quick_resolves = not_actionable = escalated = 0
+    to_ack: list[int] = []
+    to_resolve: list[int] = []
+    to_triage: list[int] = []
+    for ack, resolve, triage, actionable, paged_beyond in rows:
+        count += 1
+        if ack is not None:
+            to_ack.append(ack)
+        if resolve is not None:
+            to_resolve.append(resolve)
+            if ack is None and resolve <= quick:
+                quick_resolves += 1
+        if triage is not None:
+            to_triage.append(triage)
+        not_actionable += actionable is False
+        escalated += paged_beyond is True
+    figures = response_figures_split(count, to_ack, to_resolve)
+    return Headline(
+        incidents=count,
+        acknowledged=figures.acknowledged,
+        resolved=figures.resolved,
+        escalated=escalated,
+        mtta=figures.ack_mean,
+        mtta_median=figures.ack_median,
+        mtta_p90=whole_seconds(percentile_cont(to_ack, 0.9)),
+        mttr=figures.resolve_mean,
+        mttr_median=figures.resolve_median,
+        mttr_p90=whole_seconds(percentile_cont(to_resolve, 0.9)),
+        triage=whole_seconds(sum(to_triage) / len(to_triage)) if to_triage else None,
+        unacknowledged_quick_resolves=quick_resolves,
+        not_actionable=not_actionable,
     )
 
 

@@ -28,16 +28,28 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Min, Q, QuerySet, Subquery, Value, Window
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from incidents.models import Category, Incident, Severity, Status
+from insights.selectors import HEADLINE_COLUMNS, HEADLINE_SPANS, Filters, Headline, headline_of
 from oncall.markup import markdown_safe
 from oncall.models import User
 from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
-from postmortems.figures import SPANS, ResponseFigures, response_figures_split
+from postmortems.figures import ResponseFigures, response_figures_split
 from postmortems.models import (
     OPEN_ACTION_ITEM_STATUSES,
     ActionItem,
@@ -56,6 +68,9 @@ POSTMORTEMS_TO_REVIEW = 25  # a meeting walks through a few; the rest are one li
 OVERDUE_PER_OWNER = 3
 OVERDUE_OWNERS = 12  # the people with the most overdue first; the rest are counted
 ITEMS_LISTED = 25
+COUNCIL_DECISIONS_LISTED = 100
+# Read before the viewer's visibility is applied: a week's decisions are a handful.
+COUNCIL_DECISIONS_READ = 1000
 
 # Handbook 004's weekly checklist: (label, the postmortem section that answers it).
 CHECKLIST = (
@@ -335,6 +350,9 @@ class WeeklyReview:
     totals: ResponseFigures
     by_severity: list[IncidentGroup]
     by_team: list[IncidentGroup]
+    # The insights headline of the week and of the period before it (the same length).
+    headline: Headline
+    headline_before: Headline
     to_review: list[PostmortemToReview]
     to_review_total: int
     overdue_postmortems: Overdue
@@ -350,11 +368,11 @@ class WeeklyReview:
         return self.to_review_total - len(self.to_review)
 
 
-def _incidents_of(week: IsoWeek) -> QuerySet[Incident]:
-    # Naming every status lets PostgreSQL read the week through the (status, triggered_at)
+def _incidents_in(start: datetime, end: datetime) -> QuerySet[Incident]:
+    # Naming every status lets PostgreSQL read the range through the (status, triggered_at)
     # index `incident_open` instead of scanning every incident.
     return Incident.objects.filter(
-        status__in=Status.values, triggered_at__gte=week.start, triggered_at__lt=week.end
+        status__in=Status.values, triggered_at__gte=start, triggered_at__lt=end
     )
 
 
@@ -381,24 +399,44 @@ def _by_owner(rows: Iterable[Any], totals: dict[int | None, int]) -> list[OwnerG
 
 def _incident_figures(
     week: IsoWeek,
-) -> tuple[ResponseFigures, list[IncidentGroup], list[IncidentGroup]]:
-    """The week's totals, its groups by severity (with their first incidents) and by team.
+) -> tuple[ResponseFigures, list[IncidentGroup], list[IncidentGroup], Headline, Headline]:
+    """The week's totals, its groups by severity (with their first incidents) and by team,
+    and the insights headline of the week and of the period before it.
 
-    One narrow read of the week's incidents (a few thousand rows in a busy week) feeds the
-    three groupings in Python, and the few incidents listed are read by id: three aggregates
-    and a ranking over the same rows cost the database more than the figures cost here."""
+    One narrow read of the week's incidents and the week before's (a few thousand rows in a
+    busy week) feeds the groupings and both headlines in Python, and the few incidents listed
+    are read by id: the aggregates and a ranking over the same rows cost the database, and
+    building their queries cost Django, more than the figures cost here."""
+    # The headline's period before is insights' (the same length just before: a DST week's
+    # is 167 or 169 hours), so the review shows the insights page's figures.
+    before = Filters(start=week.start, end=week.end).previous[0]
+    this_week = ExpressionWrapper(Q(triggered_at__gte=week.start), output_field=BooleanField())
     read = (
-        _incidents_of(week)
-        .annotate(**SPANS)
+        _incidents_in(before, week.end)
+        .annotate(**HEADLINE_SPANS, this_week=this_week)
         .order_by("triggered_at", "id")
-        .values_list("pk", "severity", "team__slug", "team__name", "category", "status", *SPANS)
+        .values_list(
+            "pk",
+            "severity",
+            "team__slug",
+            "team__name",
+            "category",
+            "status",
+            "this_week",
+            *HEADLINE_COLUMNS,
+        )
     )
     # Fetched with a cursor: Django would call int() on every duration the database already
     # hands back as an integer, which costs as much as the figures themselves.
     sql, params = read.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        read_rows = cursor.fetchall()
+    # The week's rows come after the week before's (trigger order).
+    split = next((n for n, row in enumerate(read_rows) if row[6]), len(read_rows))
+    rows = read_rows[split:]
+    headline = headline_of(row[7:] for row in rows)
+    headline_before = headline_of(row[7:] for row in read_rows[:split])
     by_severity: dict[str, list[Any]] = {}
     by_team: dict[tuple[str | None, str | None], list[Any]] = {}
     for row in rows:
@@ -412,9 +450,9 @@ def _incident_figures(
         group.append(row)
 
     def figures(group: list[Any]) -> ResponseFigures:
-        to_ack = [row[6] for row in group if row[6] is not None]
+        to_ack = [row[7] for row in group if row[7] is not None]
         return response_figures_split(
-            len(group), to_ack, [row[7] for row in group if row[7] is not None]
+            len(group), to_ack, [row[8] for row in group if row[8] is not None]
         )
 
     # The first few of each severity (the rows come in trigger order). Counted, but an open
@@ -457,7 +495,7 @@ def _incident_figures(
         for slug, name in sorted(by_team, key=lambda t: (t[0] is None, t[0] or "", t[1] or ""))
     ]
     teams.sort(key=lambda g: (-g.figures.count, g.label.lower()))
-    return figures(rows), severities, teams
+    return figures(rows), severities, teams, headline, headline_before
 
 
 # A postmortem's columns, in PostmortemRow's order (then the owner's, `_people()`).
@@ -689,7 +727,7 @@ def weekly_review(week: IsoWeek, *, now: datetime | None = None) -> WeeklyReview
     cutoff = min(now, week.end)
     tokens = review_tokens(week)
     of_week = str(week)
-    totals, by_severity, by_team = _kept_or(
+    totals, by_severity, by_team, headline, headline_before = _kept_or(
         tokens.incidents, ("incidents", of_week), lambda: _incident_figures(week)
     )
     to_review, to_review_total = _kept_or(
@@ -719,6 +757,8 @@ def weekly_review(week: IsoWeek, *, now: datetime | None = None) -> WeeklyReview
         totals=totals,
         by_severity=by_severity,
         by_team=by_team,
+        headline=headline,
+        headline_before=headline_before,
         to_review=to_review,
         to_review_total=to_review_total,
         overdue_postmortems=overdue_postmortems,
@@ -746,16 +786,27 @@ def review_meetings(week: IsoWeek) -> tuple[ReviewMeeting | None, ReviewMeeting 
 
 def council_decisions_of(week: IsoWeek, *, viewer: Any) -> list[Any]:
     """The engineering council's decisions recorded this week (handbook 004), newest first,
-    on incidents the viewer may see (one query)."""
+    on incidents the viewer may see: one query, and a second only when one of them is on an
+    open security incident (asking every view's viewer through `incidents_visible_to` cost
+    more than the decisions, which most weeks have none of)."""
     from incidents.models import CouncilDecision
     from incidents.selectors import incidents_visible_to
 
-    return list(
-        CouncilDecision.objects.filter(
-            decided_at__gte=week.start,
-            decided_at__lt=week.end,
-            incident__in=incidents_visible_to(viewer),
-        )
+    decisions = list(
+        CouncilDecision.objects.filter(decided_at__gte=week.start, decided_at__lt=week.end)
         .select_related("incident", "owner", "decided_by")
-        .order_by("-decided_at", "-id")[:100]
+        .order_by("-decided_at", "-id")[:COUNCIL_DECISIONS_READ]
     )
+    guarded = {
+        d.incident_id
+        for d in decisions
+        if d.incident.category == Category.SECURITY and d.incident.status != Status.RESOLVED
+    }
+    if guarded:
+        seen = set(
+            incidents_visible_to(viewer, Incident.objects.filter(pk__in=guarded)).values_list(
+                "pk", flat=True
+            )
+        )
+        decisions = [d for d in decisions if d.incident_id not in guarded - seen]
+    return decisions[:COUNCIL_DECISIONS_LISTED]

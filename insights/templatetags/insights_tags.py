@@ -2,13 +2,13 @@
 the week's headline on the weekly review (the same code as the insights page)."""
 
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import template
 from django.conf import settings
 
-from insights.selectors import Change, Filters, Insights, headline_figures
+from insights.selectors import Change, Filters, Insights
 from oncall.words import duration_words
 
 register = template.Library()
@@ -41,14 +41,15 @@ def change_words(change: Change) -> str:
 
 
 @register.inclusion_tag("insights/headline.html", takes_context=True)
-def week_headline(context: Any, start: datetime, end: datetime) -> dict[str, Any]:
-    """The review's hook: this week's headline against the week before (one query)."""
-    headline, previous, _ = headline_figures(Filters(start=start, end=end))
+def week_headline(context: Any, review: Any) -> dict[str, Any]:
+    """The review's hook: the week's headline against the period before, as the weekly
+    review read them with its own figures (`postmortems.review.WeeklyReview`)."""
+    start, end = review.start, review.end
     zone = zoneinfo.ZoneInfo(settings.COMPANY_TIME_ZONE)  # the review's weeks are the company's
     found = Insights(
         filters=Filters(start=start, end=end),
-        headline=headline,
-        previous=previous,
+        headline=review.headline,
+        previous=review.headline_before,
         weeks=[],
         interruptions={},
         heatmap=[],

@@ -153,3 +153,33 @@ def test_a_due_date_outside_the_portals_years_is_a_field_error(desk: Desk) -> No
         )
     assert "due_on" in refused.value.message_dict
     assert not CouncilDecision.objects.exists()
+
+
+def test_the_review_lists_a_decision_on_an_open_security_incident_only_to_those_who_see_it(
+    desk: Desk, jonathan: Any, client: Client
+) -> None:
+    """Decisions are read for the week, and those on open security incidents are asked
+    about the viewer: carol (not working it) does not see it until it is resolved, the
+    Manager and the declarer do; a decision on another incident is shown to all."""
+    from incidents.models import Category, Incident, Status
+
+    secret = on_desk(desk)
+    Incident.objects.filter(pk=secret.pk).update(
+        category=Category.SECURITY, title="Leaked signing key"
+    )
+    plain = on_desk(desk)
+    for incident in (secret, plain):
+        council_decision_record(
+            incident=incident, decision=CouncilChoice.ROLLBACK, owner=desk.bob, actor=jonathan
+        )
+
+    def review_of(viewer: Any) -> str:
+        client.force_login(viewer)
+        return client.get("/postmortems/review/2026-W03/").content.decode()
+
+    assert "Leaked signing key" not in review_of(desk.carol)
+    assert f"{plain.number}</a>" in review_of(desk.carol)
+    assert "Leaked signing key" in review_of(desk.morgan)
+    assert "Leaked signing key" in review_of(desk.santhosh)  # declared it
+    Incident.objects.filter(pk=secret.pk).update(status=Status.RESOLVED)
+    assert "Leaked signing key" in review_of(desk.carol)

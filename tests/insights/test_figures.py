@@ -21,7 +21,14 @@ from insights.figures import (
     response_figures_of,
     response_figures_split,
 )
-from insights.selectors import Filters, headline_figures, insights
+from insights.selectors import (
+    HEADLINE_COLUMNS,
+    HEADLINE_SPANS,
+    Filters,
+    headline_figures,
+    headline_of,
+    insights,
+)
 from tests.factories import IncidentFactory
 from tests.insights.conftest import END, START, UTC_ZONE, History, at
 
@@ -96,6 +103,35 @@ def test_headline_pins_every_definition(history: History) -> None:
         "new_acknowledged": 1,
         "new_ended_with_veteran": 1,
     }
+
+
+def test_the_headline_of_rows_read_is_the_databases(history: History) -> None:
+    """The weekly review computes the headline from the rows it reads for its own figures:
+    for this period and the one before, and for edges the history lacks (resolved exactly
+    at 5 minutes unacknowledged, a triage in microseconds, page facts not escalated, an
+    incident not acknowledged), it must be `headline_figures`'s, figure for figure."""
+    from incidents.models import PageFacts
+
+    edge = history.filters().start + timedelta(days=1, microseconds=7)
+    exactly = IncidentFactory.create(
+        triggered_at=edge,
+        resolved_at=edge + timedelta(minutes=5),
+        triage_confirmed_at=edge + timedelta(seconds=1, microseconds=500_001),
+        status=Status.RESOLVED,
+    )
+    PageFacts.objects.create(incident=exactly, escalated=False)
+    IncidentFactory.create(triggered_at=edge, status=Status.TRIGGERED, actionable=True)
+
+    def read(start: datetime, end: datetime) -> list[tuple[object, ...]]:
+        incidents = Incident.objects.filter(triggered_at__gte=start, triggered_at__lt=end)
+        return list(incidents.annotate(**HEADLINE_SPANS).values_list(*HEADLINE_COLUMNS))
+
+    filters = history.filters()
+    now, before, _ = headline_figures(filters)
+    assert headline_of(read(filters.start, filters.end)) == now
+    assert headline_of(read(*filters.previous)) == before
+    assert now.unacknowledged_quick_resolves == 2  # E, and the one at exactly 5 minutes
+    assert headline_of([]) == headline_figures(Filters(start=END, end=END + timedelta(days=1)))[0]
 
 
 def test_interruptions_split_in_each_recipients_zone(history: History) -> None:

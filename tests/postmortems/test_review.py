@@ -172,6 +172,34 @@ def test_incidents_a_second_from_a_local_boundary_land_in_the_right_week(
     assert weekly_review(week, now=outside).totals.count == 2
 
 
+@pytest.mark.parametrize("text", ["2026-W10", "2026-W11", "2026-W44", "2026-W45"])
+def test_the_weeks_headline_is_the_insights_pages(db: None, text: str) -> None:
+    """The review reads its week and the period before once, for its figures and the
+    headline: it shows the insights page's headline for the week and that period (the same
+    length just before, 167 or 169 hours across a DST change), with incidents a second either
+    side of each boundary, quick unacknowledged resolves, not actionable and escalated ones."""
+    from incidents.models import PageFacts
+    from insights.selectors import Filters, headline_figures
+
+    week = IsoWeek.parse(text)
+    assert week is not None
+    team = TeamFactory.create()
+    second = timedelta(seconds=1)
+    length = week.end - week.start
+    times = [week.start - length - second, week.start - length, week.start - second]
+    times += [week.start, week.start + length / 2, week.end - second, week.end]
+    for n, at in enumerate(times):
+        made = incident(team, Severity.SEV2, at, ack=(n + 1) * M if n % 3 else None, resolve=n * M)
+        if n % 2:
+            Incident.objects.filter(pk=made.pk).update(actionable=n % 4 == 1)
+            PageFacts.objects.create(incident=made, escalated=n % 4 == 3)
+    review = weekly_review(week, now=week.end)
+    now, before, _ = headline_figures(Filters(start=week.start, end=week.end))
+    assert (review.headline, review.headline_before) == (now, before)
+    assert (now.incidents, before.incidents) == (3, 2)
+    assert review.headline.incidents == review.totals.count
+
+
 # --- postmortems and action items -----------------------------------------------------------
 
 

@@ -236,16 +236,16 @@ def test_the_page_reads_in_a_fixed_number_of_queries(
 
     add(1)
     with time_machine.travel(IN_W11 + timedelta(days=30)):
-        # 14 for the review and its meeting (the viewer's groups read once for every rule),
-        # the week's headline (insights: 1, page facts joined), the playbook entries proposed
-        # (1) and the council decisions of the week (1).
-        # With the review's tokens: 18.
-        with django_assert_num_queries(18):
+        # 14 for the review and its meeting (the viewer's groups read once for every rule;
+        # the week's headline is read with the review's figures, page facts joined), the
+        # playbook entries proposed (1) and the council decisions of the week (1).
+        # With the review's tokens: 17.
+        with django_assert_num_queries(17):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
         add(6)
-        with django_assert_num_queries(18):
+        with django_assert_num_queries(17):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
-        # Viewed again with no write since: the review (9), the week's headline (1) and the
+        # Viewed again with no write since: the review (9, its headline with it) and the
         # playbook entries (1) are kept, the sections that show them too; the tokens are read.
         with django_assert_num_queries(8):
             assert client.get("/postmortems/review/2026-W11/").status_code == 200
