@@ -11,7 +11,8 @@ The review keeps its parts between views (`postmortems.stamp`), so it is fetched
 (no write since), then each time after one kind of write, made before every fetch as the
 portal makes it: an acknowledgement of this week's incident, of one in the busy week, a
 postmortem's section saved, an action item saved, and "nothing kept" (every part's token
-moved: what a prune every 500 writes, or a person's or a team's rename, costs).
+moved: what a person's or a team's rename costs, and the first view of a week, or any view
+after the cache was emptied).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncall_bench_review \\
         .venv/bin/python bench/review.py [runs=20] [incidents=100000]

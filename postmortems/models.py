@@ -339,14 +339,17 @@ class ReviewMeeting(models.Model):
 
 class ReviewWrite(models.Model):
     """One row per write to what the weekly review shows (`postmortems.stamp`): a part's
-    version is the newest id with the number of rows among the writes to it, so writers only
-    insert (no shared row to lock) and a write counts from the moment it commits."""
+    version is the newest id with the number of writes to it, so writers only insert (no
+    shared row to lock) and a write counts from the moment it commits."""
 
     # The parts of the review the write changes (`postmortems.stamp.Part`, a bit each).
     parts = models.PositiveSmallIntegerField(db_default=7)
     # The week whose incidents it changes (its Monday), for the incidents part; null: every
     # week's.
     week = models.DateField(null=True, blank=True)
+    # How many writes the row stands for: 1, or more for a row older writes of the same
+    # parts and week were folded into (keeping the newest id among them).
+    weight = models.PositiveIntegerField(db_default=1)
 
     class Meta:
         db_table = "postmortems_review_write"

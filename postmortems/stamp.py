@@ -30,13 +30,15 @@ written duty configuration): incidents are written all the time, by the engine, 
 and people acknowledging at once, and one shared row would queue every incident write behind
 the others' commits (and deadlock two that lock incidents in different orders). Instead each
 write inserts a `ReviewWrite` row naming its parts, in its own transaction, and a part's
-token is the newest id among the rows naming it, with their number:
+token is the newest id among the rows naming it, with the number of writes they stand for:
 - a write counts when it commits, not before: a rolled-back write leaves nothing, and an
   uncommitted one is not seen by the reader that computes the contents;
 - a write that commits after a later one (a smaller id) still changes the count;
-- old rows are pruned by a write (every PRUNE_EVERY-th id), in its transaction, together
-  with a write to every part, so a prune always comes with a new newest id for each part:
-  no token ever returns to an earlier value.
+- old rows are folded by a write (every PRUNE_EVERY-th id), in its transaction: the rows
+  before the newest KEEP are replaced by one row per (parts, week) that keeps the newest id
+  among them and their number (`weight`). Every token, of every part and week, is the same
+  after a fold as before it: what the review keeps outlives the fold, and no token ever
+  returns to an earlier value (a token only moves when a write commits).
 
 Not part of it (read live on every view): the review meeting and council decisions (filtered
 by who looks). The current week's overdue lists move with the clock too: `postmortems.review`
@@ -49,7 +51,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Max, Model, Q
+from django.db import transaction
+from django.db.models import Max, Model, Q, Sum
 from django.db.models.signals import post_delete, post_save
 
 from incidents.models import Incident
@@ -69,7 +72,7 @@ class Part(enum.IntFlag):
     ALL = 7
 
 
-PRUNE_EVERY = 500  # a write whose id is a multiple of this deletes the rows before KEEP
+PRUNE_EVERY = 500  # a write whose id is a multiple of this folds the rows before KEEP
 KEEP = 100
 # A save that changes only these does not change what the review shows.
 UNSHOWN_FIELDS: dict[type[Model], frozenset[str]] = {
@@ -117,7 +120,7 @@ def review_tokens(week: "IsoWeek | None" = None) -> ReviewTokens:
         if part == Part.INCIDENTS:
             names &= weeks
         aggregates[f"{name}_last"] = Max("id", filter=names)
-        aggregates[f"{name}_rows"] = Count("id", filter=names)
+        aggregates[f"{name}_rows"] = Sum("weight", filter=names)
     row = ReviewWrite.objects.aggregate(**aggregates)
 
     def token(name: str) -> str | None:
@@ -143,10 +146,35 @@ def touch_review(parts: Part = Part.ALL, weeks: Iterable[date] | None = None) ->
         [ReviewWrite(parts=int(parts), week=week) for week in chosen]
     )
     if any(write.pk % PRUNE_EVERY == 0 for write in written):
-        newest = max(write.pk for write in written)
-        if parts != Part.ALL or weeks is not None:
-            ReviewWrite.objects.create(parts=int(Part.ALL))  # the prune moves every part
-        ReviewWrite.objects.filter(id__lt=newest - KEEP).delete()
+        _fold(before=max(write.pk for write in written) - KEEP)
+
+
+def _fold(*, before: int) -> None:
+    """Replace the committed rows with ids below `before` by one row per (parts, week),
+    with the newest id among them and their total weight: every token stays as it was.
+
+    The rows are locked and then deleted by id, so a row committing meanwhile (a smaller
+    id, late) is neither deleted nor counted twice; a second folder at once waits, then
+    finds the rows gone and folds only what is left (its rows keep their own newest ids,
+    which no other row holds)."""
+    with transaction.atomic():
+        rows = list(
+            ReviewWrite.objects.select_for_update()
+            .filter(id__lt=before)
+            .order_by("id")
+            .values_list("id", "parts", "week", "weight")
+        )
+        if not rows:
+            return
+        folded: dict[tuple[int, date | None], tuple[int, int]] = {}
+        for pk, parts, week, weight in rows:
+            last, total = folded.get((parts, week), (0, 0))
+            folded[parts, week] = (max(last, pk), total + weight)
+        ReviewWrite.objects.filter(id__in=[row[0] for row in rows]).delete()
+        ReviewWrite.objects.bulk_create(
+            ReviewWrite(id=last, parts=parts, week=week, weight=total)
+            for (parts, week), (last, total) in folded.items()
+        )
 
 
 def _moved(

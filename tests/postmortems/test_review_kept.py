@@ -2,9 +2,10 @@
 changes what it shows is seen on the next view, and what depends on the viewer (time zone,
 visibility, the meeting form, CSRF) is never served from one viewer to another."""
 
+import contextlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -233,26 +234,72 @@ def test_after_an_acknowledgement_only_the_incident_figures_are_read_again(
     assert second.totals.ack_median == timedelta(minutes=3)
 
 
-def test_a_prune_moves_every_part(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pruning removes rows of every part: it comes with a write to every part, so no part's
-    token returns to an earlier value though only incidents were written."""
+def test_a_fold_moves_no_token(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folding old rows (every PRUNE_EVERY-th id) leaves every token as it was, of every
+    part and every week: after each write only the tokens of what it wrote move, each to a
+    value never seen, and each token counts every write to its part."""
     monkeypatch.setattr("postmortems.stamp.PRUNE_EVERY", 5)
     monkeypatch.setattr("postmortems.stamp.KEEP", 2)
-    touch_review(Part.ITEMS)
-    last = review_tokens()
-    seen = {part: {getattr(last, part)} for part in PARTS}
-    for _ in range(40):
-        touch_review(Part.INCIDENTS)
-        tokens = review_tokens()
-        assert tokens.incidents != last.incidents
-        for part in PARTS:
-            token = getattr(tokens, part)
-            if token != getattr(last, part):
-                assert token not in seen[part]  # a move is always to a value never seen
-                seen[part].add(token)
-        last = tokens
-    assert len(seen[ITM]) > 2  # the prunes moved the items' token too
-    assert ReviewWrite.objects.count() <= 5 + 2 + 1
+    weeks = [W11, IsoWeek(2026, 12), IsoWeek(2026, 14)]
+    writes: list[tuple[Part, date | None]] = [
+        (Part.INCIDENTS, W11.monday),
+        (Part.ITEMS, None),
+        (Part.INCIDENTS | Part.POSTMORTEMS, weeks[2].monday),
+        (Part.POSTMORTEMS, None),
+        (Part.INCIDENTS, None),  # every week's
+    ]
+
+    def tokens() -> dict[tuple[str, str], str | None]:
+        return {
+            (str(week), part): getattr(review_tokens(week), part)
+            for week in weeks
+            for part in PARTS
+        }
+
+    seen: set[str | None] = set()
+    written = dict.fromkeys(tokens(), 0)
+    for n in range(60):
+        parts, monday = writes[n % len(writes)]
+        before = tokens()
+        touch_review(parts, None if monday is None else [monday])
+        after = tokens()
+        for (week, part), token in after.items():
+            shown = (
+                part != "incidents"
+                or monday is None
+                or monday
+                in (
+                    IsoWeek.parse(week).monday,  # type: ignore[union-attr]
+                    IsoWeek.parse(week).previous.monday,  # type: ignore[union-attr]
+                )
+            )
+            if Part[part.upper()] & parts and shown:
+                written[week, part] += 1
+                assert token != before[week, part]
+                assert token not in seen
+            else:
+                assert token == before[week, part], (n, week, part)  # folds included
+            assert token is None or token.endswith(f".{written[week, part]}")
+        seen |= set(after.values())
+    assert ReviewWrite.objects.count() <= 5 + 2 + len(writes)
+
+
+def test_a_fold_counts_a_write_committed_late_once(db: None) -> None:
+    """A write with a smaller id that commits after the fold began (here: not yet there when
+    the rows are read) is neither folded nor lost; a fold with nothing to fold does nothing."""
+    from postmortems.stamp import _fold
+
+    ReviewWrite.objects.all().delete()
+    for _ in range(6):
+        touch_review(Part.ITEMS)
+    ids = sorted(ReviewWrite.objects.values_list("id", flat=True))
+    ReviewWrite.objects.filter(pk=ids[2]).delete()  # as if not yet committed
+    _fold(before=ids[4])
+    ReviewWrite.objects.create(pk=ids[2], parts=int(Part.ITEMS))  # ... and now committed
+    assert review_tokens().items == f"{ids[-1]}.6"
+    assert ReviewWrite.objects.get(pk=ids[3]).weight == 3  # ids 0, 1 and 3, folded
+    _fold(before=ids[0])
+    assert review_tokens().items == f"{ids[-1]}.6"
 
 
 @pytest.mark.parametrize("write", list(WRITES))
@@ -466,22 +513,16 @@ def test_pruning_keeps_the_table_small_and_the_token_moving(
     assert ReviewWrite.objects.count() <= 5 + 2
 
 
-@pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-    reason="SQLite has one writer at a time",
-)
-@pytest.mark.django_db(transaction=True)
-def test_incident_writers_do_not_wait_on_each_other() -> None:
-    """Two transactions writing different incidents at once: the second commits while the
-    first is still open (one shared token row would hold it until the first commits)."""
-    first, second = IncidentFactory.create(), IncidentFactory.create()
+@contextlib.contextmanager
+def held_open(work: Callable[[], Any]) -> Iterator[None]:
+    """`work()` in a transaction of another thread (its own connection), held open until
+    the block ends, then committed."""
     holding, done = threading.Event(), threading.Event()
 
     def hold() -> None:
         try:
             with transaction.atomic():
-                first.title = "First, held"
-                first.save(update_fields=["title"])
+                work()
                 holding.set()
                 done.wait(10)
         finally:
@@ -491,13 +532,61 @@ def test_incident_writers_do_not_wait_on_each_other() -> None:
     thread.start()
     try:
         assert holding.wait(10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")
-            second.title = "Second, not held"
-            second.save(update_fields=["title"])
+        yield
     finally:
         done.set()
         thread.join(10)
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="SQLite has one writer at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_incident_writers_do_not_wait_on_each_other() -> None:
+    """Two transactions writing different incidents at once: the second commits while the
+    first is still open (one shared token row would hold it until the first commits)."""
+    first, second = IncidentFactory.create(), IncidentFactory.create()
+    first.title = "First, held"
+    with held_open(lambda: first.save(update_fields=["title"])), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        second.title = "Second, not held"
+        second.save(update_fields=["title"])
     second.refresh_from_db()
     assert second.title == "Second, not held"
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="SQLite has one writer at a time",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_folds_at_once_count_every_write_once() -> None:
+    """Two writers folding at once: the second waits for the first's rows, then finds them
+    folded and folds nothing twice; the tokens are those before either fold."""
+    from postmortems.stamp import _fold
+
+    for n in range(8):
+        touch_review(Part.ITEMS if n % 2 else Part.POSTMORTEMS)
+    before = review_tokens()
+    last = ReviewWrite.objects.order_by("-id").values_list("id", flat=True)[0]
+    failed: list[BaseException] = []
+
+    def fold_too() -> None:
+        try:
+            _fold(before=last)
+        except BaseException as error:
+            failed.append(error)
+        finally:
+            connection.close()
+
+    second = threading.Thread(target=fold_too)
+    with held_open(lambda: _fold(before=last)):
+        second.start()
+        second.join(1)
+        assert second.is_alive()  # waiting on the first fold's rows
+    second.join(10)
+    assert failed == []
+    assert review_tokens() == before
+    assert ReviewWrite.objects.count() == 3  # one row per part, and the newest
