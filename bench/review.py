@@ -154,6 +154,7 @@ def build(incident_count: int) -> dict[str, Any]:
             batch = []
     Incident.objects.bulk_create(batch)
     print(f"incidents: {Incident.objects.count():,} in {time.perf_counter() - started:.1f} s")
+    page_facts()
 
     started = time.perf_counter()
     template = PostmortemTemplate.objects.prefetch_related("sections").get(is_default=True)
@@ -251,17 +252,42 @@ def build(incident_count: int) -> dict[str, Any]:
     return {"manager": manager, "busy": busy, "team": teams[3]}
 
 
+def page_facts() -> None:
+    """What the pages told of 19 incidents in 20, as `incidents.pagefacts` keeps it (the
+    review's headline reads them with the week's incidents): a quarter escalated, a fifth
+    paged the new tier."""
+    from incidents.models import Incident, PageFacts
+
+    started = time.perf_counter()
+    rows = Incident.objects.order_by("id").values_list("id", "acknowledged_at")
+    batch = [
+        PageFacts(
+            incident_id=pk,
+            paged_veteran=True,
+            paged_new=pk % 5 == 0,
+            escalated=pk % 4 == 0,
+            acknowledger_paged_veteran=acknowledged is not None,
+        )
+        for pk, acknowledged in rows.iterator(chunk_size=5000)
+        if pk % 20
+    ]
+    PageFacts.objects.bulk_create(batch, batch_size=5000)
+    print(f"page facts: {len(batch):,} in {time.perf_counter() - started:.1f} s")
+
+
 def existing() -> dict[str, Any] | None:
     """The world a kept database holds from an earlier run, or None."""
     from django.contrib.auth import get_user_model
 
-    from incidents.models import Incident
+    from incidents.models import Incident, PageFacts
     from postmortems.review import IsoWeek
     from rotations.models import Team
 
     manager = get_user_model().objects.filter(username="bench-manager").first()
     if manager is None:
         return None
+    if not PageFacts.objects.exists():  # kept from before the bench wrote them
+        page_facts()
     busy_at = Incident.objects.filter(title__endswith=" 100000").values_list(
         "triggered_at", flat=True
     )
