@@ -19,6 +19,8 @@ from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
 from postmortems import selectors
 from postmortems.models import Postmortem, PostmortemStatus
 from postmortems.review import IsoWeek
+from postmortems.views import address_up_to_id
+from postmortems.widgets import Select
 from rotations.models import Team
 
 PAGE_SIZE = 50
@@ -56,14 +58,21 @@ class PostmortemListFilter(django_filters.FilterSet):
         queryset=Team.objects.order_by("name"),
         to_field_name="slug",
         empty_label="Every team",
+        widget=Select,
     )
     severity = django_filters.ChoiceFilter(
-        field_name="incident__severity", choices=Severity.choices, empty_label="Any severity"
+        field_name="incident__severity",
+        choices=Severity.choices,
+        empty_label="Any severity",
+        widget=Select,
     )
-    status = django_filters.ChoiceFilter(choices=PostmortemStatus.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        choices=PostmortemStatus.choices, empty_label="Any status", widget=Select
+    )
     owner = django_filters.ModelChoiceFilter(
         queryset=User.objects.order_by("first_name", "last_name", "username"),
         empty_label="Anyone",
+        widget=Select,
     )
     created_from = DayFilter(method="filter_from", label="Created from")
     created_to = DayFilter(method="filter_to", label="Created to (inclusive)")
@@ -127,6 +136,7 @@ def postmortem_list(request: HtmxHttpRequest) -> HttpResponse:
         "now": now,
         "query": query.urlencode(),
         "current_week": IsoWeek.current(),
+        "postmortem_link": address_up_to_id("postmortems:detail"),
     }
     template = "postmortems/list.html#results" if request.htmx else "postmortems/list.html"
     return render(request, template, context)

@@ -10,10 +10,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from icalendar import Calendar, Event, vRecur
 
@@ -31,6 +29,8 @@ from postmortems.review import (
     weekly_review,
 )
 from postmortems.services import PostmortemError
+from postmortems.views import address_up_to_id
+from postmortems.widgets import Checkboxes
 
 ICAL_UID = "weekly-postmortem-review@oncall-portal"
 ICAL_CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -48,19 +48,6 @@ def markdown_field(*, rows: int) -> forms.CharField:
         strip=False,
         help_text="Markdown.",
     )
-
-
-class Checkboxes(forms.CheckboxSelectMultiple):
-    """Django's checkbox list rendered from one template of the project's (its own includes
-    four templates per choice: a fifth of the review page's rendering with 50 people)."""
-
-    template_name = "postmortems/widgets/checkboxes.html"
-
-    def _render(
-        self, template_name: str, context: dict[str, Any], renderer: Any = None
-    ) -> SafeString:
-        # As Django's form renderer does: stripped.
-        return mark_safe(render_to_string(template_name, context).strip())  # noqa: S308
 
 
 class MeetingForm(forms.Form):
@@ -125,15 +112,6 @@ def _meeting_context(
     }
 
 
-def _address_up_to_id(name: str, placeholder: str = "0") -> str:
-    """The address of `name` up to its one argument (an id or a slug, then "/"): reversed
-    once for the review's few hundred rows instead of once per row (`{% url %}` per row was
-    a third of the page's rendering)."""
-    address = reverse(name, args=[placeholder])
-    assert address.endswith(f"/{placeholder}/"), address
-    return address[: -len(placeholder) - 1]
-
-
 def _review_context(week: IsoWeek) -> dict[str, Any]:
     """The week's review and the keys of its cached fragments: each part's token (a random
     one, never found again, when there is none yet) and whether the overdue lists are kept
@@ -149,9 +127,9 @@ def _review_context(week: IsoWeek) -> dict[str, Any]:
         "overdue_kept": review.cutoff == review.end,
         # Rows' addresses: prefix + id + "/".
         "links": {
-            "postmortem": _address_up_to_id("postmortems:detail"),
-            "incident": _address_up_to_id("incidents:detail"),
-            "team": _address_up_to_id("rotations:team", "slug"),
+            "postmortem": address_up_to_id("postmortems:detail"),
+            "incident": address_up_to_id("incidents:detail"),
+            "team": address_up_to_id("rotations:team", "slug"),
         },
         "company_zone": settings.COMPANY_TIME_ZONE,
         "now": timezone.now(),

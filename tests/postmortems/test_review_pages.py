@@ -18,7 +18,7 @@ from postmortems.models import Postmortem, PostmortemStatus, ReviewMeeting
 from postmortems.review import IsoWeek
 from postmortems.services import NotAllowed, action_item_create, postmortem_start
 from postmortems.views.review import MeetingForm
-from tests.factories import IncidentFactory, UserFactory
+from tests.factories import IncidentFactory, TeamFactory, UserFactory
 
 W11 = IsoWeek(2026, 11)
 IN_W11 = datetime(2026, 3, 11, 15, 0, tzinfo=UTC)
@@ -263,3 +263,39 @@ def test_the_attendee_checkboxes_are_djangos_markup(manager: User) -> None:
     assert ours == str(field.as_widget(widget=djangos))
     assert ours.count(" checked>") == 2
     assert "Ann &amp; Co" in ours
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "UTC"])
+def test_the_when_filter_is_the_when_templates_markup(zone: str) -> None:
+    """Rows render times with `|when` instead of including `rotations/when.html` per row:
+    the same markup, in the viewer's zone, across a DST change."""
+    from django.template import Context, Template
+    from django.template.loader import render_to_string
+    from django.utils import timezone as django_timezone
+
+    with django_timezone.override(zone):
+        for at in (
+            datetime(2026, 3, 8, 6, 59, 59, tzinfo=UTC),  # 01:59:59 EST
+            datetime(2026, 3, 8, 7, 0, 0, 123, tzinfo=UTC),  # 03:00 EDT
+            datetime(2199, 12, 31, 23, 59, tzinfo=UTC),
+        ):
+            filtered = Template("{% load review_words %}{{ at|when }}").render(Context({"at": at}))
+            assert filtered == render_to_string("rotations/when.html", {"at": at})
+
+
+def test_the_lists_filter_selects_are_djangos_markup(manager: User) -> None:
+    """The postmortem list's selects are rendered from one template: the very markup of
+    Django's select, the chosen option marked and names escaped."""
+    from postmortems.views.lists import PostmortemListFilter
+
+    TeamFactory.create(slug="ops", name="Ops & Co")
+    UserFactory.create(first_name="<b>Bo</b>")
+    form = PostmortemListFilter({"team": "ops", "status": "published"}).form
+    for name in ("team", "severity", "status", "owner"):
+        field = form[name]
+        djangos = forms.Select()
+        djangos.choices = field.field.choices  # type: ignore[attr-defined]
+        ours = str(field.as_widget())
+        assert ours == str(field.as_widget(widget=djangos)), name
+    assert 'value="ops" selected>Ops &amp; Co</option>' in str(form["team"])
+    assert "&lt;b&gt;Bo&lt;/b&gt;" in str(form["owner"])
