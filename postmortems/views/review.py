@@ -71,6 +71,12 @@ class MeetingForm(forms.Form):
             .only("pk", "username", "first_name", "last_name", "display_name")
             .order_by("first_name", "last_name", "username")
         )
+        if not self.is_bound:
+            # Shown, not checked: the people read in one plain query (the field's own
+            # iterator opens a server-side cursor, three round trips).
+            attendees.widget.choices = [
+                (person.pk, attendees.label_from_instance(person)) for person in attendees.queryset
+            ]
 
 
 class HeldForm(forms.Form):
