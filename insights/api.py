@@ -171,7 +171,7 @@ class InsightsSerializer(serializers.Serializer):
         self.fields["to"] = serializers.DateTimeField(help_text="End of the range (excluded).")
 
 
-def _headline(h: Any) -> dict[str, Any]:
+def headline_body(h: Any) -> dict[str, Any]:
     return {
         "incidents": h.incidents,
         "acknowledged": h.acknowledged,
@@ -220,7 +220,7 @@ class InsightsApi(APIView):
         body = {
             "from": filters.start,
             "to": filters.end,
-            **_headline(found.headline),
+            **headline_body(found.headline),
             "interruptions": {
                 "business": found.interruptions["business"],
                 "off_hours": found.interruptions["off"],
@@ -250,5 +250,5 @@ class InsightsApi(APIView):
                 for w in found.weeks
             ],
         }
-        body["previous"] = {"from": prev_start, "to": prev_end, **_headline(found.previous)}
+        body["previous"] = {"from": prev_start, "to": prev_end, **headline_body(found.previous)}
         return Response(InsightsSerializer(body).data)

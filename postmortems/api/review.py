@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.models import TEXT_MAX, Severity
+from insights.api import PreviousSerializer, headline_body
+from insights.selectors import Filters
 from oncall.api.errors import Conflict, ErrorSerializer, error_responses
 from oncall.api.fields import ISODurationField
 from oncall.api.inputs import validated_body
@@ -140,6 +142,13 @@ class MeetingSerializer(serializers.Serializer):
 
 class ReviewSerializer(serializers.Serializer):
     week = serializers.CharField()
+    headline = PreviousSerializer(
+        help_text="The insights page's headline figures of the week (`from`, `to`)."
+    )
+    headline_previous = PreviousSerializer(
+        help_text="The same figures of the period of the same length just before, which the "
+        "page compares with (a DST week's is 167 or 169 hours)."
+    )
     time_zone = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
@@ -194,8 +203,15 @@ def _week(text: str) -> IsoWeek:
 def _answer(week: IsoWeek) -> dict[str, Any]:
     review = weekly_review(week)
     meeting, previous = review_meetings(week)
+    before = Filters(start=review.start, end=review.end).previous[0]
     data = {
         **{name: getattr(review, name) for name in review.__dataclass_fields__},
+        "headline": {"from": review.start, "to": review.end, **headline_body(review.headline)},
+        "headline_previous": {
+            "from": before,
+            "to": review.start,
+            **headline_body(review.headline_before),
+        },
         "week": str(week),
         "time_zone": settings.COMPANY_TIME_ZONE,
         "meeting": meeting,

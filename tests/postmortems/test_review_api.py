@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 from pytest_django import DjangoAssertNumQueries
 
@@ -65,6 +66,30 @@ def test_the_review_as_json(manager: User) -> None:
     assert data["action_items_opened"]["total"] == 1
     assert data["meeting"] is None
     assert data["previous_meeting_week"] == "2026-W10"
+    assert data["headline"]["from"] == "2026-03-09T04:00:00Z"
+    assert (data["headline"]["incidents"], data["headline"]["mttr_p90"]) == (1, "PT1H30M")
+
+
+def test_the_reviews_headline_is_the_insights_apis(manager: User) -> None:
+    """The review's headline of the week and of the period before are the insights API's
+    figures for the same ranges (W11 and the 168 hours before it)."""
+    for n, minutes in enumerate((3, 9, 14, 60)):
+        at = IN_W11 - timedelta(days=7 * (n % 2), hours=n)
+        IncidentFactory.create(
+            status="resolved",
+            triggered_at=at,
+            acknowledged_at=at + timedelta(minutes=minutes),
+            resolved_at=at + timedelta(minutes=minutes * 2),
+        )
+    client = bearer_client(manager)
+    review = client.get(URL).json()
+    with time_machine.travel(datetime(2026, 3, 20, tzinfo=UTC)):
+        insights = client.get("/api/v1/insights/?from=2026-03-09&to=2026-03-15").json()
+    previous = insights.pop("previous")
+    assert review["headline_previous"] == previous
+    assert review["headline"] == {key: insights[key] for key in review["headline"]}
+    assert review["headline"]["incidents"] == 2
+    assert review["headline_previous"]["mtta_p90"] == "PT54M54S"  # 9 + 0.9 * (60 - 9) minutes
 
 
 @pytest.mark.parametrize("week", ["2026-W54", "2026-W00", "9999-W01", "x", "2026-W1"])
