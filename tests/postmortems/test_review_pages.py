@@ -294,7 +294,7 @@ def test_the_lists_filter_selects_are_djangos_markup(manager: User) -> None:
     for name in ("team", "severity", "status", "owner"):
         field = form[name]
         djangos = forms.Select()
-        djangos.choices = field.field.choices  # type: ignore[attr-defined]
+        djangos.choices = field.field.choices
         ours = str(field.as_widget())
         assert ours == str(field.as_widget(widget=djangos)), name
     assert 'value="ops" selected>Ops &amp; Co</option>' in str(form["team"])
