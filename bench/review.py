@@ -259,16 +259,17 @@ def page_facts() -> None:
     from incidents.models import Incident, PageFacts
 
     started = time.perf_counter()
-    rows = Incident.objects.order_by("id").values_list("id", "acknowledged_at")
+    rows = Incident.objects.order_by("id").values_list("id", "acknowledged_at", "triggered_at")
     batch = [
         PageFacts(
             incident_id=pk,
+            triggered_at=triggered,
             paged_veteran=True,
             paged_new=pk % 5 == 0,
             escalated=pk % 4 == 0,
             acknowledger_paged_veteran=acknowledged is not None,
         )
-        for pk, acknowledged in rows.iterator(chunk_size=5000)
+        for pk, acknowledged, triggered in rows.iterator(chunk_size=5000)
         if pk % 20
     ]
     PageFacts.objects.bulk_create(batch, batch_size=5000)

@@ -78,12 +78,16 @@ def refresh_with(
             escalated=Count("id", filter=~Q(idempotency_key__contains=FIRST_STEP)),
         )
     )
+    # A migration before incidents' 0022 passes facts that do not keep the trigger time yet.
+    timed = any(field.name == "triggered_at" for field in facts._meta.concrete_fields)
     found_facts: dict[int, Any] = {}
     for row in rows:
         incident_id = row["subject_id"]
-        found = found_facts.get(incident_id) or found_facts.setdefault(
-            incident_id, facts(incident_id=incident_id)
-        )
+        found = found_facts.get(incident_id)
+        if found is None:
+            found = found_facts[incident_id] = facts(incident_id=incident_id)
+            if timed:
+                found.triggered_at = triggered[incident_id]
         found.paged_veteran |= row["veteran"] > 0
         found.paged_new |= row["new"] > 0
         found.escalated |= row["escalated"] > 0
@@ -95,6 +99,6 @@ def refresh_with(
             [found_facts[pk] for pk in sorted(found_facts)],
             update_conflicts=True,
             unique_fields=["incident"],
-            update_fields=list(FACTS),
+            update_fields=[*FACTS, "triggered_at"] if timed else list(FACTS),
         )
     return {pk: triggered[pk] for pk in sorted(found_facts)}

@@ -45,7 +45,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from incidents.models import Category, Incident, Severity, Status
-from insights.selectors import HEADLINE_COLUMNS, HEADLINE_SPANS, Filters, Headline, headline_of
+from insights.selectors import HEADLINE_COLUMNS, Filters, Headline, headline_of, headline_spans
 from oncall.markup import markdown_safe
 from oncall.models import User
 from oncall.validators import EARLIEST_INSTANT, LATEST_INSTANT
@@ -413,7 +413,7 @@ def _incident_figures(
     this_week = ExpressionWrapper(Q(triggered_at__gte=week.start), output_field=BooleanField())
     read = (
         _incidents_in(before, week.end)
-        .annotate(**HEADLINE_SPANS, this_week=this_week)
+        .annotate(**headline_spans(before, week.end), this_week=this_week)
         .order_by("triggered_at", "id")
         .values_list(
             "pk",
@@ -495,7 +495,17 @@ def _incident_figures(
         for slug, name in sorted(by_team, key=lambda t: (t[0] is None, t[0] or "", t[1] or ""))
     ]
     teams.sort(key=lambda g: (-g.figures.count, g.label.lower()))
-    return figures(rows), severities, teams, headline, headline_before
+    # The week's totals are its headline's (the same times: sorted and summed once).
+    totals = ResponseFigures(
+        count=headline.incidents,
+        acknowledged=headline.acknowledged,
+        resolved=headline.resolved,
+        ack_mean=headline.mtta,
+        ack_median=headline.mtta_median,
+        resolve_mean=headline.mttr,
+        resolve_median=headline.mttr_median,
+    )
+    return totals, severities, teams, headline, headline_before
 
 
 # A postmortem's columns, in PostmortemRow's order (then the owner's, `_people()`).

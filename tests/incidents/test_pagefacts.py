@@ -17,6 +17,8 @@ from incidents.services import (
     incident_declare,
     incident_engage,
     incident_reassign,
+    incident_reopen,
+    incident_resolve,
 )
 from incidents.services.ladder import incident_add_responder
 from notifications.models import Notification
@@ -132,3 +134,32 @@ def test_written_facts_move_the_weekly_reviews_incident_part(desk: Desk) -> None
     after = review_tokens()
     assert after.incidents != before.incidents
     assert (after.postmortems, after.items) == (before.postmortems, before.items)
+
+
+def test_the_facts_keep_the_trigger_time_and_a_reopening_moves_it(
+    desk: Desk, frozen_now: Any
+) -> None:
+    """A period's escalated incidents are read by the facts' own trigger time
+    (`insights.selectors.headline_spans`): it must be the incident's, also after a reopening
+    a week later moved the incident into another period."""
+    from insights.selectors import HEADLINE_COLUMNS, headline_of, headline_spans
+
+    incident = incident_declare(title="Checkout down", actor=desk.morgan, team=desk.core.team)
+    escalation_sweep()
+    incident_add_responder(incident=incident, user=desk.carol, actor=desk.morgan)
+    row = PageFacts.objects.get(incident=incident)
+    assert (row.triggered_at, row.escalated) == (T0, True)
+
+    def escalated(start: Any, end: Any) -> int:
+        read = Incident.objects.filter(triggered_at__gte=start, triggered_at__lt=end)
+        rows = read.annotate(**headline_spans(start, end)).values_list(*HEADLINE_COLUMNS)
+        return headline_of(rows).escalated
+
+    day = timedelta(days=1)
+    assert escalated(T0, T0 + day) == 1
+    incident_resolve(incident=incident, actor=desk.morgan)
+    frozen_now.shift(timedelta(days=7))
+    incident_reopen(incident=incident, actor=desk.morgan)
+    again = T0 + timedelta(days=7)
+    assert PageFacts.objects.get(incident=incident).triggered_at == again
+    assert (escalated(T0, T0 + day), escalated(again, again + day)) == (0, 1)

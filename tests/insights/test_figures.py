@@ -23,10 +23,10 @@ from insights.figures import (
 )
 from insights.selectors import (
     HEADLINE_COLUMNS,
-    HEADLINE_SPANS,
     Filters,
     headline_figures,
     headline_of,
+    headline_spans,
     insights,
 )
 from tests.factories import IncidentFactory
@@ -82,6 +82,24 @@ def test_figures_of_times_read_are_the_databases_to_the_second(db: None) -> None
     assert everything.ack_median == timedelta(seconds=5)  # (2.5 + 7.25) / 2 = 4.875
 
 
+def test_spans_are_read_exact_to_the_microsecond(db: None) -> None:
+    """`Microseconds` reads each span as the whole microseconds Python counts between the two
+    instants: short, awkward, across a DST change and over a century."""
+    start = datetime(2026, 3, 8, 6, 59, 59, 999_999, tzinfo=UTC)
+    spans = [
+        timedelta(microseconds=1),
+        timedelta(seconds=0.999_999),
+        timedelta(seconds=3600, microseconds=1),
+        timedelta(days=1, seconds=3600.75),
+        timedelta(days=400, microseconds=123_457),
+        timedelta(days=365 * 150 + 37, seconds=86_399, microseconds=999_999),
+    ]
+    for span in spans:
+        IncidentFactory.create(triggered_at=start, acknowledged_at=start + span)
+    read = Incident.objects.annotate(**SPANS).values_list(*SPANS)  # (to ack, to resolve)
+    assert sorted(ack for ack, _ in read) == [span // timedelta(microseconds=1) for span in spans]
+
+
 def test_headline_pins_every_definition(history: History) -> None:
     now, before, tiers = headline_figures(history.filters())
     assert (now.incidents, now.acknowledged, now.resolved) == (7, 5, 6)
@@ -119,12 +137,12 @@ def test_the_headline_of_rows_read_is_the_databases(history: History) -> None:
         triage_confirmed_at=edge + timedelta(seconds=1, microseconds=500_001),
         status=Status.RESOLVED,
     )
-    PageFacts.objects.create(incident=exactly, escalated=False)
+    PageFacts.objects.create(incident=exactly, escalated=False, triggered_at=edge)
     IncidentFactory.create(triggered_at=edge, status=Status.TRIGGERED, actionable=True)
 
     def read(start: datetime, end: datetime) -> list[tuple[object, ...]]:
         incidents = Incident.objects.filter(triggered_at__gte=start, triggered_at__lt=end)
-        return list(incidents.annotate(**HEADLINE_SPANS).values_list(*HEADLINE_COLUMNS))
+        return list(incidents.annotate(**headline_spans(start, end)).values_list(*HEADLINE_COLUMNS))
 
     filters = history.filters()
     now, before, _ = headline_figures(filters)

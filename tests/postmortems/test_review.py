@@ -192,7 +192,7 @@ def test_the_weeks_headline_is_the_insights_pages(db: None, text: str) -> None:
         made = incident(team, Severity.SEV2, at, ack=(n + 1) * M if n % 3 else None, resolve=n * M)
         if n % 2:
             Incident.objects.filter(pk=made.pk).update(actionable=n % 4 == 1)
-            PageFacts.objects.create(incident=made, escalated=n % 4 == 3)
+            PageFacts.objects.create(incident=made, escalated=n % 4 == 3, triggered_at=at)
     review = weekly_review(week, now=week.end)
     now, before, _ = headline_figures(Filters(start=week.start, end=week.end))
     assert (review.headline, review.headline_before) == (now, before)
