@@ -34,6 +34,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -533,18 +534,16 @@ def _postmortem(values: tuple[Any, ...], known: dict[int, User]) -> PostmortemRo
 
 
 def _to_review(week: IsoWeek) -> tuple[list[PostmortemToReview], int]:
+    # The first few and how many there are: a count over every row, before the limit (no
+    # ranking to filter on, which cost Django more to build than the database to run).
     ranked = list(
-        _ranked(
-            Postmortem.objects.filter(
-                Q(status=PostmortemStatus.IN_REVIEW)
-                | Q(published_at__gte=week.start, published_at__lt=week.end)
-            ),
-            [],
-            [F("incident__severity").asc(), F("id").asc()],
+        Postmortem.objects.filter(
+            Q(status=PostmortemStatus.IN_REVIEW)
+            | Q(published_at__gte=week.start, published_at__lt=week.end)
         )
-        .filter(place__lte=POSTMORTEMS_TO_REVIEW)
+        .annotate(group_total=Window(Count("id")))
         .order_by("incident__severity", "id")
-        .values_list(*POSTMORTEM_COLUMNS, *_people(), "group_total")
+        .values_list(*POSTMORTEM_COLUMNS, *_people(), "group_total")[:POSTMORTEMS_TO_REVIEW]
     )
     known: dict[int, User] = {}
     rows = [_postmortem(values[:-1], known) for values in ranked]
@@ -628,6 +627,10 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
     def total(field: str) -> QuerySet[Any]:
         return of_week(field).order_by().values(one=Value(1)).annotate(n=Count("id")).values("n")
 
+    columns = tuple(
+        "postmortem_incident" if column == "postmortem__incident_id" else column
+        for column in ITEM_COLUMNS
+    )
     read = (
         ActionItem.objects.filter(
             Q(pk__in=Subquery(first("created_at"))) | Q(pk__in=Subquery(first("completed_at")))
@@ -641,8 +644,13 @@ def _items_opened_and_closed(week: IsoWeek) -> tuple[Capped, Capped]:
         .annotate(
             opened_total=Subquery(total("created_at")),
             closed_total=Subquery(total("completed_at")),
+            # Asked per item (fifty at most): joined, PostgreSQL expects hundreds of items
+            # and hashes every postmortem.
+            postmortem_incident=Subquery(
+                Postmortem.objects.filter(pk=OuterRef("postmortem_id")).values("incident_id")
+            ),
         )
-        .values_list(*ITEM_COLUMNS, *_people(), "opened_total", "closed_total")
+        .values_list(*columns, *_people(), "opened_total", "closed_total")
     )
     known: dict[int, User] = {}
     values = list(read)
