@@ -17,7 +17,7 @@ import hashlib
 import re
 import threading
 import zoneinfo
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -436,19 +436,13 @@ def _incident_figures(
     # The week's rows come after the week before's (trigger order).
     split = next((n for n, row in enumerate(read_rows) if row[6]), len(read_rows))
     rows = read_rows[split:]
-    headline = headline_of(row[7:] for row in rows)
-    headline_before = headline_of(row[7:] for row in read_rows[:split])
-    by_severity: dict[str, list[Any]] = {}
-    by_team: dict[tuple[str | None, str | None], list[Any]] = {}
+    headline = headline_of(rows, at=7)
+    headline_before = headline_of(read_rows[:split], at=7)
+    by_severity: defaultdict[str, list[Any]] = defaultdict(list)
+    by_team: defaultdict[tuple[str | None, str | None], list[Any]] = defaultdict(list)
     for row in rows:
-        group = by_severity.get(row[1])
-        if group is None:
-            group = by_severity[row[1]] = []
-        group.append(row)
-        group = by_team.get((row[2], row[3]))
-        if group is None:
-            group = by_team[row[2], row[3]] = []
-        group.append(row)
+        by_severity[row[1]].append(row)
+        by_team[row[2], row[3]].append(row)
 
     def figures(group: list[Any]) -> ResponseFigures:
         to_ack = [row[7] for row in group if row[7] is not None]
